@@ -1,0 +1,1 @@
+//! The Cloudflare Worker in front of the origin (built in the edge issue).

@@ -1,0 +1,53 @@
+//! The contract compiled into both the edge (wasm) and the origin (native).
+//!
+//! Everything here is pure: no I/O, no clock (callers pass `now`), no async runtime. Types that
+//! cross HTTP between separately deployed edge and origin are a compatibility boundary: add
+//! fields with `#[serde(default)]`, never rename or remove one in a single step.
+
+pub mod claims;
+pub mod dialect;
+pub mod envelope;
+pub mod invalidate;
+pub mod money;
+pub mod pagination;
+pub mod policy;
+pub mod problem;
+pub mod validate;
+
+pub use dialect::Dialect;
+pub use problem::Problem;
+
+/// Header names used between edge and origin (lower-case, our own).
+pub mod headers {
+    /// The shared secret with which the edge proves itself to the origin.
+    pub const EDGE_SECRET: &str = "x-edge-secret";
+    /// The client's IP address as the edge saw it; trusted only with `EDGE_SECRET`.
+    pub const CLIENT_IP: &str = "x-client-ip";
+    /// Origin → edge cache and revocation instructions (see [`crate::invalidate`]).
+    pub const EDGE_INVALIDATE: &str = "x-edge-invalidate";
+    /// Request id, generated if absent and echoed to the client.
+    pub const REQUEST_ID: &str = "x-request-id";
+    /// `HIT` or `MISS` on cacheable routes at the edge.
+    pub const CACHE_STATUS: &str = "x-cache";
+    /// Print dialect's token header.
+    pub const PRINT_TOKEN: &str = "token";
+}
+
+/// The fifteen back-office permission names of the print document, in its order.
+pub const PERMISSIONS: [&str; 15] = [
+    "搜索管理",
+    "首页推荐管理",
+    "新闻管理",
+    "帮助中心管理",
+    "活动管理",
+    "场景用途管理",
+    "商品管理",
+    "订单管理",
+    "积分管理",
+    "用户管理",
+    "客服工具管理",
+    "优惠券管理",
+    "财务管理",
+    "配送管理",
+    "数据中心",
+];

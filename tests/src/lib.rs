@@ -1,0 +1,1 @@
+//! End-to-end suite (origin + wrangler dev), built in the edge issue.
