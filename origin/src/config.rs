@@ -1,0 +1,182 @@
+//! Configuration: environment variables (a `.env` in development), read once into a typed
+//! struct. Secrets that are not given are generated into the data directory on first run.
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use rand::RngCore;
+use time::UtcOffset;
+
+/// A secret string whose `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(REDACTED)")
+    }
+}
+
+/// Where SMS and e-mail go. Only the development outbox exists so far; real adapters (an SMS
+/// gateway over HTTP, SMTP) are new variants behind the same `Notifier` trait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifierKind {
+    Outbox,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub public_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub edge_url: String,
+    pub edge_secret: Secret,
+    pub pay_sandbox_secret: Secret,
+    /// Keys verification codes and captcha answers before they are stored.
+    pub code_pepper: Secret,
+    pub access_ttl_secs: i64,
+    pub notifier: NotifierKind,
+    /// The zone times are shown in (SPEC §1: default +08:00).
+    pub time_offset: UtcOffset,
+    /// Password hashes allowed to run at once (default: one fewer than the cores, at least one).
+    pub hash_workers: usize,
+    /// Password hashes allowed to wait; past this, sign-ins get 503 with `Retry-After`.
+    pub hash_queue: usize,
+}
+
+impl Config {
+    /// Reads the environment. Missing secrets are generated into the data directory.
+    pub fn from_env() -> anyhow::Result<Config> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let data_dir = PathBuf::from(var("ORIGIN_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let mut config = Config::with_defaults(&data_dir)?;
+        if let Some(addr) = var("ORIGIN_PUBLIC_ADDR") {
+            config.public_addr = addr.parse().context("ORIGIN_PUBLIC_ADDR")?;
+        }
+        if let Some(addr) = var("ORIGIN_ADMIN_ADDR") {
+            config.admin_addr = addr.parse().context("ORIGIN_ADMIN_ADDR")?;
+        }
+        if let Some(url) = var("ORIGIN_EDGE_URL") {
+            config.edge_url = url.trim_end_matches('/').to_owned();
+        }
+        if let Some(secret) = var("EDGE_SHARED_SECRET") {
+            config.edge_secret = Secret::new(secret);
+        }
+        if let Some(secret) = var("ORIGIN_PAY_SANDBOX_SECRET") {
+            config.pay_sandbox_secret = Secret::new(secret);
+        }
+        if let Some(ttl) = var("ORIGIN_ACCESS_TTL") {
+            config.access_ttl_secs = ttl.parse().context("ORIGIN_ACCESS_TTL")?;
+            if !(60..=86_400 * 30).contains(&config.access_ttl_secs) {
+                bail!("ORIGIN_ACCESS_TTL must be between 60 and 2592000 seconds");
+            }
+        }
+        if let Some(notifier) = var("ORIGIN_NOTIFIER") {
+            config.notifier = match notifier.as_str() {
+                "outbox" => NotifierKind::Outbox,
+                other => bail!("ORIGIN_NOTIFIER={other}: only `outbox` is implemented"),
+            };
+        }
+        if let Some(offset) = var("ORIGIN_TIME_OFFSET") {
+            config.time_offset = parse_offset(&offset)?;
+        }
+        if let Some(workers) = var("ORIGIN_HASH_WORKERS") {
+            config.hash_workers = workers.parse::<usize>().context("ORIGIN_HASH_WORKERS")?.max(1);
+        }
+        Ok(config)
+    }
+
+    /// Development defaults rooted at `data_dir`, generating secrets there on first use.
+    pub fn with_defaults(data_dir: &Path) -> anyhow::Result<Config> {
+        fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Config {
+            data_dir: data_dir.to_owned(),
+            public_addr: "127.0.0.1:8080".parse()?,
+            admin_addr: "127.0.0.1:8081".parse()?,
+            edge_url: "http://127.0.0.1:8787".into(),
+            edge_secret: generated_secret(data_dir, "edge_shared_secret")?,
+            pay_sandbox_secret: generated_secret(data_dir, "pay_sandbox_secret")?,
+            code_pepper: generated_secret(data_dir, "code_pepper")?,
+            access_ttl_secs: 7200,
+            notifier: NotifierKind::Outbox,
+            time_offset: UtcOffset::from_hms(8, 0, 0)?,
+            hash_workers: cores.saturating_sub(1).max(1),
+            hash_queue: 64,
+        })
+    }
+
+    pub fn refresh_ttl_secs(&self) -> i64 {
+        self.access_ttl_secs * shared::claims::REFRESH_FACTOR
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("origin.sqlite3")
+    }
+
+    pub fn secrets_dir(&self) -> PathBuf {
+        self.data_dir.join("secrets")
+    }
+}
+
+fn parse_offset(raw: &str) -> anyhow::Result<UtcOffset> {
+    let format = time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]");
+    UtcOffset::parse(raw, &format).with_context(|| format!("ORIGIN_TIME_OFFSET={raw} (want +08:00)"))
+}
+
+/// Reads `data_dir/secrets/<name>`, creating it with 32 random bytes (hex) if absent.
+fn generated_secret(data_dir: &Path, name: &str) -> anyhow::Result<Secret> {
+    let bytes = read_or_create(data_dir, name, || {
+        let mut raw = [0u8; 32];
+        rand::rng().fill_bytes(&mut raw);
+        hex::encode(raw).into_bytes()
+    })?;
+    Ok(Secret::new(String::from_utf8(bytes).context("secret file is not UTF-8")?.trim()))
+}
+
+/// Reads a file under `data_dir/secrets`, creating it (mode 0600) from `make` on first use.
+pub fn read_or_create(
+    data_dir: &Path,
+    name: &str,
+    make: impl FnOnce() -> Vec<u8>,
+) -> anyhow::Result<Vec<u8>> {
+    let dir = data_dir.join("secrets");
+    let path = dir.join(name);
+    if let Ok(existing) = fs::read(&path) {
+        return Ok(existing);
+    }
+    fs::create_dir_all(&dir)?;
+    let contents = make();
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(&path) {
+        Ok(mut file) => {
+            file.write_all(&contents)?;
+            file.sync_all()?;
+            Ok(contents)
+        }
+        // Another process created it first: theirs wins.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(fs::read(&path)?),
+        Err(error) => Err(error).with_context(|| format!("creating {}", path.display())),
+    }
+}

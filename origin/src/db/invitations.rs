@@ -1,0 +1,53 @@
+//! Invitation codes for store registration: a number of uses and an optional expiry.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use shared::Problem;
+
+use crate::error::AppResult;
+
+pub fn create(connection: &Connection, code: &str, uses: i64, expires_at: Option<i64>, now: i64) -> AppResult<()> {
+    connection.execute(
+        "INSERT INTO invitation_codes (code, uses_total, uses_left, expires_at, created_at)
+         VALUES (?1, ?2, ?2, ?3, ?4)",
+        params![code, uses, expires_at, now],
+    )?;
+    Ok(())
+}
+
+/// Spends one use of a code for `user_id`. Call inside the transaction that creates the user,
+/// so the use and the user exist together or not at all.
+pub fn consume(connection: &Connection, code: &str, user_id: i64, now: i64) -> AppResult<()> {
+    let row = connection
+        .query_row(
+            "SELECT uses_left, expires_at FROM invitation_codes WHERE code = ?1",
+            [code],
+            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Option<i64>>(1)?)),
+        )
+        .optional()?;
+    match row {
+        None => Err(Problem::invalid("invitation_code", "邀请码无效").into()),
+        Some((_, Some(expires_at))) if expires_at < now => {
+            Err(Problem::Expired { field: "invitation_code".into(), message: "邀请码已过期".into() }.into())
+        }
+        Some((uses_left, _)) if uses_left <= 0 => {
+            Err(Problem::invalid("invitation_code", "邀请码已用完").into())
+        }
+        Some(_) => {
+            connection.execute(
+                "UPDATE invitation_codes SET uses_left = uses_left - 1 WHERE code = ?1 AND uses_left > 0",
+                [code],
+            )?;
+            connection.execute(
+                "INSERT INTO invitation_uses (code, user_id, at) VALUES (?1, ?2, ?3)",
+                params![code, user_id, now],
+            )?;
+            Ok(())
+        }
+    }
+}
+
+pub fn uses_left(connection: &Connection, code: &str) -> AppResult<Option<i64>> {
+    Ok(connection
+        .query_row("SELECT uses_left FROM invitation_codes WHERE code = ?1", [code], |row| row.get(0))
+        .optional()?)
+}

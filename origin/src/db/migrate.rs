@@ -1,0 +1,26 @@
+//! Forward-only embedded migrations, tracked by `PRAGMA user_version`.
+
+use anyhow::Context;
+use rusqlite::Connection;
+
+/// Every migration, in order. Never edit one that has shipped: add the next.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_identity.sql")];
+
+pub fn apply(connection: &mut Connection) -> anyhow::Result<()> {
+    let current: usize =
+        connection.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))? as usize;
+    anyhow::ensure!(
+        current <= MIGRATIONS.len(),
+        "the database is at schema version {current}, newer than this binary ({}); refusing to start",
+        MIGRATIONS.len()
+    );
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let version = index + 1;
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(sql).with_context(|| format!("migration {version}"))?;
+        transaction.pragma_update(None, "user_version", version as i64)?;
+        transaction.commit()?;
+        tracing::info!(version, "applied migration");
+    }
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! Users, their sign-in names, password failures and the member figures read from ledgers.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use shared::Problem;
+
+use crate::error::{AppError, AppResult, is_unique_violation};
+
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: i64,
+    pub account: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub wechat_openid: Option<String>,
+    pub nickname: String,
+    pub sex: i64,
+    pub avatar: String,
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+    pub locked_until: i64,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, account, phone, email, wechat_openid, nickname, sex, avatar, \
+                       password_hash, disabled, locked_until, created_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: row.get(0)?,
+        account: row.get(1)?,
+        phone: row.get(2)?,
+        email: row.get(3)?,
+        wechat_openid: row.get(4)?,
+        nickname: row.get(5)?,
+        sex: row.get(6)?,
+        avatar: row.get(7)?,
+        password_hash: row.get(8)?,
+        disabled: row.get(9)?,
+        locked_until: row.get(10)?,
+        created_at: row.get(11)?,
+    })
+}
+
+fn one(connection: &Connection, column: &str, value: &dyn rusqlite::ToSql) -> AppResult<Option<UserRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE {column} = ?1");
+    Ok(connection.query_row(&sql, [value], from_row).optional()?)
+}
+
+pub fn by_id(connection: &Connection, id: i64) -> AppResult<Option<UserRow>> {
+    one(connection, "id", &id)
+}
+
+pub fn by_phone(connection: &Connection, phone: &str) -> AppResult<Option<UserRow>> {
+    one(connection, "phone", &phone)
+}
+
+pub fn by_email(connection: &Connection, email: &str) -> AppResult<Option<UserRow>> {
+    one(connection, "email", &email)
+}
+
+/// A sign-in name may be an e-mail address, a phone number or an account name. Account names
+/// can never be phone-shaped or contain `@`, so the three never overlap.
+pub fn by_login_name(connection: &Connection, name: &str) -> AppResult<Option<UserRow>> {
+    let name = name.trim();
+    if name.contains('@') {
+        by_email(connection, &name.to_lowercase())
+    } else if shared::validate::is_phone(name) {
+        by_phone(connection, name)
+    } else {
+        one(connection, "account", &name)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct NewUser {
+    pub account: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub nickname: String,
+    pub password_hash: Option<String>,
+}
+
+/// Inserts a user. A sign-in name another user holds is [`Problem::Taken`] naming its field.
+pub fn insert(connection: &Connection, user: &NewUser, now: i64) -> AppResult<i64> {
+    let result = connection.execute(
+        "INSERT INTO users (account, phone, email, nickname, password_hash, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![user.account, user.phone, user.email, user.nickname, user.password_hash, now],
+    );
+    match result {
+        Ok(_) => Ok(connection.last_insert_rowid()),
+        Err(error) if is_unique_violation(&error) => Err(taken(&error.to_string()).into()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn taken(message: &str) -> Problem {
+    let field = ["account", "phone", "email"]
+        .into_iter()
+        .find(|column| message.contains(&format!("users.{column}")))
+        .unwrap_or("account");
+    Problem::Taken { field: field.into(), message: "账号已被注册".into() }
+}
+
+pub fn set_password(connection: &Connection, user_id: i64, hash: &str) -> AppResult<()> {
+    connection.execute(
+        "UPDATE users SET password_hash = ?2, locked_until = 0 WHERE id = ?1",
+        params![user_id, hash],
+    )?;
+    connection.execute("DELETE FROM login_failures WHERE user_id = ?1", [user_id])?;
+    Ok(())
+}
+
+/// Records a wrong password and returns how many there were since `since`.
+pub fn record_login_failure(connection: &Connection, user_id: i64, now: i64, since: i64) -> AppResult<u32> {
+    connection.execute("INSERT INTO login_failures (user_id, at) VALUES (?1, ?2)", params![user_id, now])?;
+    connection.execute("DELETE FROM login_failures WHERE user_id = ?1 AND at < ?2", params![user_id, since])?;
+    Ok(connection.query_row(
+        "SELECT count(*) FROM login_failures WHERE user_id = ?1 AND at >= ?2",
+        params![user_id, since],
+        |row| row.get(0),
+    )?)
+}
+
+pub fn lock_until(connection: &Connection, user_id: i64, until: i64) -> AppResult<()> {
+    connection.execute("UPDATE users SET locked_until = ?2 WHERE id = ?1", params![user_id, until])?;
+    Ok(())
+}
+
+pub fn clear_login_failures(connection: &Connection, user_id: i64) -> AppResult<()> {
+    connection.execute("DELETE FROM login_failures WHERE user_id = ?1", [user_id])?;
+    Ok(())
+}
+
+/// Creates or updates the user with this account name, setting its password.
+pub fn upsert_by_account(connection: &Connection, account: &str, hash: &str, now: i64) -> AppResult<i64> {
+    if let Some(user) = one(connection, "account", &account)? {
+        set_password(connection, user.id, hash)?;
+        connection.execute("UPDATE users SET disabled = 0 WHERE id = ?1", [user.id])?;
+        return Ok(user.id);
+    }
+    let user = NewUser {
+        account: Some(account.to_owned()),
+        nickname: account.to_owned(),
+        password_hash: Some(hash.to_owned()),
+        ..NewUser::default()
+    };
+    insert(connection, &user, now)
+}
+
+/// Points and balance as the ledgers say: the current figure is the latest surplus.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Wallet {
+    pub points: i64,
+    pub history_points: i64,
+    pub balance_cents: i64,
+}
+
+pub fn wallet(connection: &Connection, user_id: i64) -> AppResult<Wallet> {
+    let latest = |table: &str| -> AppResult<i64> {
+        let sql = format!("SELECT surplus FROM {table} WHERE user_id = ?1 ORDER BY id DESC LIMIT 1");
+        Ok(connection.query_row(&sql, [user_id], |row| row.get(0)).optional()?.unwrap_or(0))
+    };
+    let history_points = connection.query_row(
+        "SELECT coalesce(sum(number), 0) FROM points_records WHERE user_id = ?1 AND number > 0",
+        [user_id],
+        |row| row.get(0),
+    )?;
+    Ok(Wallet { points: latest("points_records")?, history_points, balance_cents: latest("balance_records")? })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberLevel {
+    pub id: i64,
+    pub name: String,
+    pub accumulate_points: i64,
+    pub discount_percent: i64,
+}
+
+/// The highest level whose threshold `history_points` reaches.
+pub fn member_level(connection: &Connection, history_points: i64) -> AppResult<MemberLevel> {
+    connection
+        .query_row(
+            "SELECT id, name, accumulate_points, discount_percent FROM member_levels
+             WHERE accumulate_points <= ?1 ORDER BY accumulate_points DESC LIMIT 1",
+            [history_points],
+            |row| {
+                Ok(MemberLevel {
+                    id: row.get(0)?,
+                    name: row.get(1)?,
+                    accumulate_points: row.get(2)?,
+                    discount_percent: row.get(3)?,
+                })
+            },
+        )
+        .optional()?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no member level has threshold 0")))
+}

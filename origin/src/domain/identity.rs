@@ -1,0 +1,498 @@
+//! Sign-up, sign-in and sessions for both dialects: captchas, invitation codes, verification
+//! codes, passwords with lockout, token issue, rotation and revocation.
+
+use shared::Problem;
+use shared::claims::{REFRESH_GRACE_SECS, TokenType};
+use shared::invalidate::Instruction;
+use shared::policy::Limit;
+
+use crate::AppState;
+use crate::clock;
+use crate::db::captchas::{self, CaptchaCheck, NewCaptcha};
+use crate::db::codes::{self, Channel, CodeCheck, NewCode};
+use crate::db::sessions::{self, Credential, Generation, Lifetimes, Rotation};
+use crate::db::users::{self, NewUser, UserRow};
+use crate::db::{invitations, roles};
+use crate::domain::over_limit;
+use crate::error::{AppError, AppResult};
+use crate::ids;
+use crate::notify::{Notification, NotificationChannel};
+use crate::tokens::TokenError;
+
+pub const CAPTCHA_LIFE_SECS: i64 = 300;
+pub const CODE_LIFE_SECS: i64 = 300;
+const CODE_PER_TARGET_PER_MINUTE: u32 = 1;
+const CODE_PER_TARGET_PER_DAY: u32 = 10;
+const LOCKOUT_FAILURES: u32 = 10;
+const LOCKOUT_WINDOW_SECS: i64 = 15 * 60;
+const LOCKOUT_SECS: i64 = 15 * 60;
+
+/// Tokens handed to a client after a sign-in or a refresh.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    pub user_id: i64,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub access_ttl_secs: i64,
+}
+
+fn lifetimes(state: &AppState) -> Lifetimes {
+    Lifetimes { access_secs: state.config.access_ttl_secs, refresh_secs: state.config.refresh_ttl_secs() }
+}
+
+fn issue(state: &AppState, generation: &Generation) -> AppResult<IssuedTokens> {
+    let (access_token, refresh_token) = state.keys.sign_generation(generation)?;
+    Ok(IssuedTokens {
+        user_id: generation.user_id,
+        access_token,
+        refresh_token,
+        access_ttl_secs: generation.access_expires_at - generation.issued_at,
+    })
+}
+
+async fn start_session(state: &AppState, user_id: i64, admin: bool) -> AppResult<IssuedTokens> {
+    let lifetimes = lifetimes(state);
+    let generation = state
+        .db
+        .write(move |tx| sessions::create(tx, user_id, admin, clock::now(), lifetimes))
+        .await?;
+    issue(state, &generation)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Captchas (store).
+
+pub struct IssuedCaptcha {
+    pub key: String,
+    pub expires_at: i64,
+    pub png: Vec<u8>,
+}
+
+pub async fn create_captcha(state: &AppState, username: String, client_ip: String) -> AppResult<IssuedCaptcha> {
+    let (answer, png) = tokio::task::spawn_blocking(crate::captcha::render)
+        .await
+        .map_err(|error| AppError::Internal(error.into()))??;
+    let key = ids::random_hex(16);
+    let answer_hash = ids::keyed_hash(state.config.code_pepper.expose(), &format!("{key}:{}", answer.to_lowercase()));
+    let state_for_write = state.clone();
+    let key_for_write = key.clone();
+    let expires_at = state
+        .db
+        .write(move |tx| {
+            let now = clock::now();
+            let rule = Limit::Captcha.default_rule();
+            let window = i64::from(rule.window_secs);
+            let (count, oldest) = captchas::issued_to_ip(tx, &client_ip, now - window)?;
+            if let Some(retry_after) = over_limit(count, oldest, rule.max, window, now) {
+                return Err(Problem::RateLimited { retry_after }.into());
+            }
+            let expires_at = now + CAPTCHA_LIFE_SECS;
+            captchas::insert(
+                tx,
+                &NewCaptcha {
+                    key: &key_for_write,
+                    answer_hash: &answer_hash,
+                    username: &username,
+                    client_ip: &client_ip,
+                    now,
+                    expires_at,
+                },
+            )?;
+            let notification = Notification {
+                channel: NotificationChannel::Captcha,
+                to: key_for_write.clone(),
+                code: answer.clone(),
+                body: format!("captcha for {username}"),
+            };
+            state_for_write.notifier.enqueue(tx, &notification, now)?;
+            Ok(expires_at)
+        })
+        .await?;
+    Ok(IssuedCaptcha { key, expires_at, png })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Store registration and password sign-in (both dialects).
+
+pub struct StoreRegistration {
+    pub name: String,
+    pub username: String,
+    pub password: String,
+    pub invitation_code: String,
+    pub captcha_key: String,
+    pub captcha_code: String,
+}
+
+pub async fn register_store(state: &AppState, form: StoreRegistration) -> AppResult<(UserRow, IssuedTokens)> {
+    // The captcha is spent first, whatever follows: it has exactly one attempt.
+    let answer_hash = ids::keyed_hash(
+        state.config.code_pepper.expose(),
+        &format!("{}:{}", form.captcha_key, form.captcha_code.trim().to_lowercase()),
+    );
+    let key = form.captcha_key.clone();
+    let check = state.db.write(move |tx| captchas::spend(tx, &key, &answer_hash, clock::now())).await?;
+    match check {
+        CaptchaCheck::Right => {}
+        CaptchaCheck::Wrong => return Err(Problem::WrongCode { field: "captcha_code".into() }.into()),
+        CaptchaCheck::Dead => {
+            return Err(Problem::Expired { field: "captcha_key".into(), message: "验证码已失效，请重新获取".into() }
+                .into());
+        }
+    }
+    let password_hash = state.hasher.hash(form.password).await?;
+    let lifetimes = lifetimes(state);
+    let (user, generation) = state
+        .db
+        .write(move |tx| {
+            let now = clock::now();
+            let user = NewUser {
+                account: Some(form.username),
+                nickname: form.name,
+                password_hash: Some(password_hash),
+                ..NewUser::default()
+            };
+            let user_id = users::insert(tx, &user, now)?;
+            invitations::consume(tx, &form.invitation_code, user_id, now)?;
+            let generation = sessions::create(tx, user_id, false, now, lifetimes)?;
+            let user = users::by_id(tx, user_id)?.ok_or_else(|| anyhow::anyhow!("user {user_id} vanished"))?;
+            Ok((user, generation))
+        })
+        .await?;
+    Ok((user, issue(state, &generation)?))
+}
+
+/// Password sign-in by account name, phone or e-mail, with lockout (SPEC §6).
+pub async fn login_with_password(
+    state: &AppState,
+    login_name: String,
+    password: String,
+    as_admin: bool,
+) -> AppResult<IssuedTokens> {
+    let name = login_name.clone();
+    let user = state.db.read(move |conn| users::by_login_name(conn, &name)).await?;
+    let now = clock::now();
+    if let Some(user) = &user
+        && user.locked_until > now
+    {
+        return Err(Problem::Locked { retry_after: (user.locked_until - now) as u64 }.into());
+    }
+    let hash = user.as_ref().and_then(|user| user.password_hash.clone());
+    let matches = state.hasher.verify(password, hash).await?;
+    let Some(user) = user else {
+        return Err(Problem::UnknownAccount.into());
+    };
+    let user_id = user.id;
+    if !matches {
+        state
+            .db
+            .write(move |tx| {
+                let now = clock::now();
+                let failures = users::record_login_failure(tx, user_id, now, now - LOCKOUT_WINDOW_SECS)?;
+                if failures >= LOCKOUT_FAILURES {
+                    users::lock_until(tx, user_id, now + LOCKOUT_SECS)?;
+                    tracing::warn!(user_id, "password sign-in locked after repeated failures");
+                }
+                Ok(())
+            })
+            .await?;
+        return Err(Problem::WrongPassword.into());
+    }
+    if user.disabled {
+        return Err(Problem::Forbidden { message: "账号已被禁用".into() }.into());
+    }
+    if as_admin && !state.db.read(move |conn| roles::holds_any_role(conn, user_id)).await? {
+        return Err(Problem::PermissionDenied.into());
+    }
+    state.db.write(move |tx| users::clear_login_failures(tx, user_id)).await?;
+    start_session(state, user_id, as_admin).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification codes (print).
+
+/// Sends a 6-digit code to a phone (SMS) or e-mail address and returns its verification token.
+/// `target` must already be validated and normalised.
+pub async fn send_code(
+    state: &AppState,
+    channel: Channel,
+    target: String,
+    is_register: bool,
+    client_ip: String,
+) -> AppResult<String> {
+    let token = ids::random_hex(16);
+    let code = ids::random_digits(6);
+    let code_hash = ids::keyed_hash(state.config.code_pepper.expose(), &format!("{token}:{code}"));
+    let state_for_write = state.clone();
+    let token_for_write = token.clone();
+    state
+        .db
+        .write(move |tx| {
+            let now = clock::now();
+            let ip_rule = match channel {
+                Channel::Sms => Limit::Sms.default_rule(),
+                Channel::Mail => Limit::Mail.default_rule(),
+            };
+            let ip_window = i64::from(ip_rule.window_secs);
+            let limits = [
+                (codes::sent_from_ip(tx, channel, &client_ip, now - ip_window)?, ip_rule.max, ip_window),
+                (codes::sent_to_target(tx, channel, &target, now - 60)?, CODE_PER_TARGET_PER_MINUTE, 60),
+                (codes::sent_to_target(tx, channel, &target, now - 86_400)?, CODE_PER_TARGET_PER_DAY, 86_400),
+            ];
+            for (sent, max, window) in limits {
+                if let Some(retry_after) = over_limit(sent.count, sent.oldest, max, window, now) {
+                    return Err(Problem::RateLimited { retry_after }.into());
+                }
+            }
+            let registered = match channel {
+                Channel::Sms => users::by_phone(tx, &target)?,
+                Channel::Mail => users::by_email(tx, &target)?,
+            }
+            .is_some();
+            let field = match channel {
+                Channel::Sms => "phone",
+                Channel::Mail => "email",
+            };
+            if is_register && registered {
+                return Err(Problem::Taken { field: field.into(), message: "账号已被注册".into() }.into());
+            }
+            if !is_register && !registered {
+                return Err(Problem::UnknownAccount.into());
+            }
+            codes::insert(
+                tx,
+                &NewCode {
+                    token: &token_for_write,
+                    channel,
+                    target: &target,
+                    code_hash: &code_hash,
+                    client_ip: &client_ip,
+                    now,
+                    expires_at: now + CODE_LIFE_SECS,
+                },
+            )?;
+            let notification = Notification {
+                channel: match channel {
+                    Channel::Sms => NotificationChannel::Sms,
+                    Channel::Mail => NotificationChannel::Mail,
+                },
+                to: target.clone(),
+                body: format!("您的验证码是 {code}，{} 分钟内有效。", CODE_LIFE_SECS / 60),
+                code,
+            };
+            state_for_write.notifier.enqueue(tx, &notification, now)
+        })
+        .await?;
+    Ok(token)
+}
+
+fn code_hash(state: &AppState, token: &str, code: &str) -> String {
+    ids::keyed_hash(state.config.code_pepper.expose(), &format!("{token}:{}", code.trim()))
+}
+
+/// Checks a code inside a write. A wrong code is committed (the try counts) and reported as
+/// `Ok(Err(problem))`; the caller returns it after the transaction.
+fn check_code(tx: &rusqlite::Transaction<'_>, token: &str, hash: &str) -> AppResult<Result<(Channel, String), Problem>> {
+    match codes::check_and_consume(tx, token, hash, clock::now())? {
+        CodeCheck::Valid { channel, target } => Ok(Ok((channel, target))),
+        CodeCheck::Wrong | CodeCheck::Dead => Ok(Err(Problem::WrongCode { field: "verification_code".into() })),
+    }
+}
+
+fn user_by_target(tx: &rusqlite::Transaction<'_>, channel: Channel, target: &str) -> AppResult<Option<UserRow>> {
+    match channel {
+        Channel::Sms => users::by_phone(tx, target),
+        Channel::Mail => users::by_email(tx, target),
+    }
+}
+
+fn default_nickname(channel: Channel, target: &str) -> String {
+    match channel {
+        Channel::Sms => format!("用户{}", &target[target.len().saturating_sub(4)..]),
+        Channel::Mail => target.split('@').next().unwrap_or("用户").chars().take(32).collect(),
+    }
+}
+
+/// Print registration: creates the user owning the verified phone or e-mail.
+pub async fn register_with_code(state: &AppState, token: String, code: String, password: String) -> AppResult<IssuedTokens> {
+    let password_hash = state.hasher.hash(password).await?;
+    let hash = code_hash(state, &token, &code);
+    let lifetimes = lifetimes(state);
+    let outcome = state
+        .db
+        .write(move |tx| {
+            let (channel, target) = match check_code(tx, &token, &hash)? {
+                Ok(found) => found,
+                Err(problem) => return Ok(Err(problem)),
+            };
+            let now = clock::now();
+            let mut user = NewUser {
+                nickname: default_nickname(channel, &target),
+                password_hash: Some(password_hash),
+                ..NewUser::default()
+            };
+            match channel {
+                Channel::Sms => user.phone = Some(target),
+                Channel::Mail => user.email = Some(target),
+            }
+            // A taken phone rolls the whole transaction back, so the code stays usable.
+            let user_id = users::insert(tx, &user, now)?;
+            Ok(Ok(sessions::create(tx, user_id, false, now, lifetimes)?))
+        })
+        .await?;
+    issue(state, &outcome?)
+}
+
+pub async fn login_with_code(state: &AppState, token: String, code: String) -> AppResult<IssuedTokens> {
+    let hash = code_hash(state, &token, &code);
+    let lifetimes = lifetimes(state);
+    let outcome = state
+        .db
+        .write(move |tx| {
+            let (channel, target) = match check_code(tx, &token, &hash)? {
+                Ok(found) => found,
+                Err(problem) => return Ok(Err(problem)),
+            };
+            let Some(user) = user_by_target(tx, channel, &target)? else {
+                return Err(Problem::UnknownAccount.into());
+            };
+            if user.disabled {
+                return Err(Problem::Forbidden { message: "账号已被禁用".into() }.into());
+            }
+            Ok(Ok(sessions::create(tx, user.id, false, clock::now(), lifetimes)?))
+        })
+        .await?;
+    issue(state, &outcome?)
+}
+
+/// Sets the password of the account the code was sent to and revokes all its sessions.
+pub async fn reset_password(state: &AppState, token: String, code: String, password: String) -> AppResult<Vec<Instruction>> {
+    let password_hash = state.hasher.hash(password).await?;
+    let hash = code_hash(state, &token, &code);
+    let outcome = state
+        .db
+        .write(move |tx| {
+            let (channel, target) = match check_code(tx, &token, &hash)? {
+                Ok(found) => found,
+                Err(problem) => return Ok(Err(problem)),
+            };
+            let Some(user) = user_by_target(tx, channel, &target)? else {
+                return Err(Problem::UnknownAccount.into());
+            };
+            users::set_password(tx, user.id, &password_hash)?;
+            let sids = sessions::revoke_all(tx, user.id, "password_changed", clock::now())?;
+            Ok(Ok(revocations(user.id, sids)))
+        })
+        .await?;
+    Ok(outcome?)
+}
+
+fn revocations(user_id: i64, sids: Vec<String>) -> Vec<Instruction> {
+    sids.into_iter().map(|sid| Instruction::RevokeSession { user: user_id, sid }).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refresh and sign-out.
+
+/// Which dialect refreshes: the store presents its (possibly expired) access token, the print
+/// dialect its refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshStyle {
+    StoreAccessToken,
+    PrintRefreshToken,
+}
+
+pub async fn refresh(state: &AppState, style: RefreshStyle, token: &str) -> AppResult<(IssuedTokens, Vec<Instruction>)> {
+    let now = clock::now();
+    let (expected, extra_life, credential) = match style {
+        RefreshStyle::StoreAccessToken => (TokenType::Access, state.config.refresh_ttl_secs(), Credential::Access),
+        RefreshStyle::PrintRefreshToken => (TokenType::Refresh, 0, Credential::Refresh),
+    };
+    let claims = match state.keys.verify(token, expected, now, extra_life) {
+        Ok(claims) => claims,
+        Err(TokenError::Claims(shared::claims::ClaimError::Expired)) if style == RefreshStyle::StoreAccessToken => {
+            return Err(Problem::Expired { field: "token".into(), message: "令牌已超过可刷新期限，请重新登录".into() }
+                .into());
+        }
+        Err(_) => return Err(Problem::Unauthenticated.into()),
+    };
+    let lifetimes = lifetimes(state);
+    let jti = claims.jti.clone();
+    let rotation = state
+        .db
+        .write(move |tx| sessions::rotate(tx, credential, &jti, clock::now(), REFRESH_GRACE_SECS, lifetimes))
+        .await?;
+    match rotation {
+        Rotation::Rotated { spent, next } => {
+            // The spent generation's access token dies now, at the edge too.
+            let instructions = vec![Instruction::RevokeToken {
+                user: spent.user_id,
+                jti: spent.access_jti,
+                exp: spent.access_expires_at,
+            }];
+            Ok((issue(state, &next)?, instructions))
+        }
+        Rotation::Replayed { next } => Ok((issue(state, &next)?, Vec::new())),
+        Rotation::Reused { user_id, sid } => {
+            tracing::warn!(user_id, sid, "refresh token reused: session revoked");
+            Err(AppError::Problem(Problem::Unauthenticated, vec![Instruction::RevokeSession { user: user_id, sid }]))
+        }
+        Rotation::Invalid => Err(Problem::Unauthenticated.into()),
+    }
+}
+
+/// Revokes the caller's session.
+pub async fn logout(state: &AppState, user_id: i64, sid: String) -> AppResult<Vec<Instruction>> {
+    let sid_for_write = sid.clone();
+    state.db.write(move |tx| sessions::revoke(tx, &sid_for_write, "logout", clock::now())).await?;
+    Ok(vec![Instruction::RevokeSession { user: user_id, sid }])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator tasks (CLI and admin API).
+
+/// Creates or resets a super-admin with this account name. Idempotent.
+pub async fn create_super_admin(state: &AppState, account: String, password: String) -> AppResult<(i64, Vec<Instruction>)> {
+    let account = shared::validate::account_name("username", &account)?;
+    let password = shared::validate::password("password", &password)?;
+    let hash = state.hasher.hash(password).await?;
+    state
+        .db
+        .write(move |tx| {
+            let now = clock::now();
+            let user_id = users::upsert_by_account(tx, &account, &hash, now)?;
+            roles::grant_role(tx, user_id, roles::SUPER_ADMIN_ROLE)?;
+            // A reset password ends the sessions made with the old one.
+            let sids = sessions::revoke_all(tx, user_id, "password_changed", now)?;
+            Ok((user_id, revocations(user_id, sids)))
+        })
+        .await
+}
+
+pub struct Invitation {
+    pub code: String,
+    pub uses: i64,
+    pub expires_at: Option<i64>,
+}
+
+pub async fn create_invitation(state: &AppState, uses: i64, expires_in_days: Option<i64>) -> AppResult<Invitation> {
+    if !(1..=1_000_000).contains(&uses) {
+        return Err(Problem::invalid("uses", "uses 必须是 1 到 1000000 之间的整数").into());
+    }
+    if let Some(days) = expires_in_days
+        && !(1..=3650).contains(&days)
+    {
+        return Err(Problem::invalid("expires_in_days", "expires_in_days 必须是 1 到 3650 之间的整数").into());
+    }
+    let code = ids::random_hex(8).to_uppercase();
+    let code_for_write = code.clone();
+    let expires_at = state
+        .db
+        .write(move |tx| {
+            let now = clock::now();
+            let expires_at = expires_in_days.map(|days| now + days * 86_400);
+            invitations::create(tx, &code_for_write, uses, expires_at, now)?;
+            Ok(expires_at)
+        })
+        .await?;
+    Ok(Invitation { code, uses, expires_at })
+}

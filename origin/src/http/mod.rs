@@ -1,0 +1,207 @@
+//! HTTP: the public router (mounted from `shared`'s policy table, edge secret required) and the
+//! admin router, with the middleware both share: request ids, tracing, panic catching, and
+//! rendering problems in the dialect of the path.
+
+pub mod admin;
+pub mod auth;
+pub mod params;
+pub mod print;
+pub mod reply;
+pub mod store;
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use sha2::{Digest, Sha256};
+use shared::headers::{CLIENT_IP, EDGE_SECRET, REQUEST_ID};
+use shared::policy::{Method, ROUTES, RouteId};
+use shared::{Dialect, Problem};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::AppState;
+use crate::error::{AppError, ProblemResponse};
+
+/// The client's IP: `x-client-ip` from the edge (trusted only because the edge secret was
+/// checked first), else the peer address.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let from_edge = parts
+            .headers
+            .get(CLIENT_IP)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok());
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        let ip = from_edge.or(peer).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        Ok(ClientIp(ip))
+    }
+}
+
+fn filter(method: Method) -> MethodFilter {
+    match method {
+        Method::Get => MethodFilter::GET,
+        Method::Post => MethodFilter::POST,
+        Method::Put => MethodFilter::PUT,
+        Method::Delete => MethodFilter::DELETE,
+    }
+}
+
+/// The handler of every row of the policy table. The match is exhaustive, so a row without a
+/// handler does not compile.
+fn handler(id: RouteId, method: Method) -> MethodRouter<AppState> {
+    let method = filter(method);
+    match id {
+        RouteId::Jwks => on(method, jwks),
+        RouteId::ResponseCode => on(method, store::response_code),
+        RouteId::Captchas => on(method, store::captchas),
+        RouteId::StoreRegister => on(method, store::register),
+        RouteId::StoreLogin => on(method, store::login),
+        RouteId::StoreLogout => on(method, store::logout),
+        RouteId::StoreRefresh => on(method, store::refresh),
+        RouteId::StoreMe => on(method, store::me),
+        RouteId::Sms => on(method, print::sms),
+        RouteId::Mail => on(method, print::mail),
+        RouteId::PrintRegister => on(method, print::register),
+        RouteId::PrintLogin => on(method, print::login),
+        RouteId::PrintRefresh => on(method, print::refresh),
+        RouteId::Repassword => on(method, print::repassword),
+        RouteId::WechatLogin => on(method, print::wechat_login),
+        RouteId::SelfShow => on(method, print::show_self),
+        RouteId::SelfPermissions => on(method, print::permissions),
+        // Member centre and commerce routes: planned (see ARCHITECTURE.md), answered 501.
+        RouteId::StoreAddressList
+        | RouteId::StoreAddressCreate
+        | RouteId::StoreAddressUpdate
+        | RouteId::StoreAddressDelete
+        | RouteId::Images
+        | RouteId::Files
+        | RouteId::LoginModeBind
+        | RouteId::LoginModeUnbind
+        | RouteId::SelfUpdate
+        | RouteId::Messages
+        | RouteId::MessagesUnreadCount
+        | RouteId::MessageRead
+        | RouteId::MessagesReadAll
+        | RouteId::SelfComments
+        | RouteId::CommentCreate
+        | RouteId::GoodsComments
+        | RouteId::Coupons
+        | RouteId::PointsRecords
+        | RouteId::BalanceRecords
+        | RouteId::PrintAddressList
+        | RouteId::PrintAddressCreate
+        | RouteId::PrintAddressUpdate
+        | RouteId::PrintAddressDelete
+        | RouteId::RechargeOrders
+        | RouteId::RechargeOrderCreate
+        | RouteId::PaymentNotify
+        | RouteId::Gifts
+        | RouteId::GiftOrderCreate
+        | RouteId::GiftOrders
+        | RouteId::Storage => on(method, not_implemented),
+    }
+}
+
+async fn not_implemented() -> AppError {
+    Problem::NotImplemented.into()
+}
+
+async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    axum::Json(state.keys.jwks())
+}
+
+async fn not_found() -> AppError {
+    Problem::NotFound.into()
+}
+
+/// The public router: every row of the policy table, behind the edge secret.
+pub fn public_router(state: AppState) -> Router {
+    let mut router = Router::new();
+    for route in ROUTES {
+        router = router.route(route.path, handler(route.id, route.method));
+    }
+    let secret_digest = Sha256::digest(state.config.edge_secret.expose().as_bytes());
+    let router = router
+        .fallback(not_found)
+        .with_state(state)
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            let secret_digest = secret_digest;
+            async move {
+                let presented = request.headers().get(EDGE_SECRET).map(|v| Sha256::digest(v.as_bytes()));
+                if presented.as_ref() != Some(&secret_digest) {
+                    return AppError::from(Problem::Forbidden { message: "禁止访问：请通过边缘节点访问".into() })
+                        .into_response();
+                }
+                next.run(request).await
+            }
+        }));
+    with_common_layers(router)
+}
+
+/// The admin router, for the private listener.
+pub fn admin_router(state: AppState) -> Router {
+    with_common_layers(admin::routes().fallback(not_found).with_state(state))
+}
+
+/// Layers shared by both listeners: request ids, tracing, panics caught, problems rendered.
+fn with_common_layers(router: Router) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    router
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(render_in_dialect))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+fn request_span(request: &Request) -> tracing::Span {
+    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+    tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path())
+}
+
+fn panic_response(_panic: Box<dyn std::any::Any + Send>) -> Response {
+    tracing::error!("handler panicked");
+    AppError::from(Problem::Internal).into_response()
+}
+
+/// Renders problems (and axum's bare 405s) in the envelope of the request's dialect.
+async fn render_in_dialect(request: Request, next: Next) -> Response {
+    {
+        let dialect = Dialect::for_path(request.uri().path());
+        let mut response = next.run(request).await;
+        let problem = match response.extensions_mut().remove::<ProblemResponse>() {
+            Some(ProblemResponse(problem)) => problem,
+            None if response.status() == StatusCode::METHOD_NOT_ALLOWED => Problem::MethodNotAllowed,
+            None => return response,
+        };
+        let rendered = problem.render(dialect);
+        let mut rendered_response = Response::new(Body::from(rendered.body.to_string()));
+        *rendered_response.status_mut() =
+            StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = rendered_response.headers_mut();
+        headers.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(seconds) = rendered.retry_after {
+            headers.insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        for (name, value) in response.headers() {
+            if name.as_str().starts_with("x-") || name == axum::http::header::ALLOW {
+                headers.insert(name.clone(), value.clone());
+            }
+        }
+        rendered_response
+    }
+}
+

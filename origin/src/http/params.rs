@@ -1,0 +1,223 @@
+//! Request parameters from the query string and the body (JSON, urlencoded or multipart form),
+//! merged with the body winning (SPEC §1). Bodies are capped at 64 KiB.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use serde_json::Value;
+use shared::Problem;
+use shared::policy::BODY_LIMIT;
+
+use crate::error::AppError;
+
+#[derive(Debug, Default, Clone)]
+pub struct Params {
+    values: HashMap<String, Vec<String>>,
+}
+
+fn normalise(key: &str) -> String {
+    key.strip_suffix("[]").unwrap_or(key).to_owned()
+}
+
+impl Params {
+    fn replace_from(&mut self, other: Params) {
+        for (key, values) in other.values {
+            self.values.insert(key, values);
+        }
+    }
+
+    fn push(&mut self, key: &str, value: String) {
+        self.values.entry(normalise(key)).or_default().push(value);
+    }
+
+    fn from_urlencoded(raw: &[u8]) -> Params {
+        let mut params = Params::default();
+        for (key, value) in form_urlencoded::parse(raw) {
+            params.push(&key, value.into_owned());
+        }
+        params
+    }
+
+    fn from_json(raw: &[u8]) -> Result<Params, Problem> {
+        let value: Value = serde_json::from_slice(raw)
+            .map_err(|error| Problem::invalid("body", format!("请求体不是合法的 JSON：{error}")))?;
+        let Value::Object(object) = value else {
+            return Err(Problem::invalid("body", "请求体必须是 JSON 对象"));
+        };
+        let mut params = Params::default();
+        for (key, value) in object {
+            let values: Vec<Value> = match value {
+                Value::Array(items) => items,
+                other => vec![other],
+            };
+            for value in values {
+                match value {
+                    Value::Null => {}
+                    Value::String(text) => params.push(&key, text),
+                    other => params.push(&key, other.to_string()),
+                }
+            }
+            // An explicit empty array still says "this field was sent, with nothing in it".
+            params.values.entry(normalise(&key)).or_default();
+        }
+        Ok(params)
+    }
+
+    /// The first value of a parameter, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).and_then(|values| values.first()).map(String::as_str)
+    }
+
+    /// Every value of a parameter (`images[]=1&images[]=2`, or a JSON array).
+    pub fn all(&self, name: &str) -> &[String] {
+        self.values.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// A parameter that must be present and not blank.
+    pub fn required(&self, name: &str) -> Result<&str, Problem> {
+        match self.get(name) {
+            Some(value) if !value.trim().is_empty() => Ok(value),
+            _ => Err(Problem::invalid(name, format!("{name} 不能为空"))),
+        }
+    }
+
+    /// A boolean flag: absent is false; `true`/`1`/`on`/`yes` and `false`/`0`/`off`/`no`/empty
+    /// are understood; anything else is a validation error.
+    pub fn flag(&self, name: &str) -> Result<bool, Problem> {
+        match self.get(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(false),
+            Some(value) => match value.as_str() {
+                "true" | "1" | "on" | "yes" => Ok(true),
+                "false" | "0" | "off" | "no" | "" => Ok(false),
+                _ => Err(Problem::invalid(name, format!("{name} 必须是 true 或 false"))),
+            },
+        }
+    }
+
+    /// An optional whole number within `min..=max`.
+    pub fn integer(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, Problem> {
+        let Some(raw) = self.get(name) else { return Ok(None) };
+        let message = || Problem::invalid(name, format!("{name} 必须是 {min} 到 {max} 之间的整数"));
+        let value: i64 = raw.trim().parse().map_err(|_| message())?;
+        if !(min..=max).contains(&value) {
+            return Err(message());
+        }
+        Ok(Some(value))
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let too_large = || Problem::PayloadTooLarge { limit_bytes: BODY_LIMIT };
+        let mut params = request.uri().query().map(|q| Params::from_urlencoded(q.as_bytes())).unwrap_or_default();
+        let declared_length = request
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared_length.is_some_and(|length| length > BODY_LIMIT) {
+            return Err(too_large().into());
+        }
+        let content_type = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .unwrap_or_default();
+
+        let body = if content_type == "multipart/form-data" {
+            multipart_fields(request, state).await?
+        } else {
+            let bytes = axum::body::to_bytes(request.into_body(), BODY_LIMIT as usize)
+                .await
+                .map_err(|_| too_large())?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                Params::default()
+            } else if content_type == "application/x-www-form-urlencoded" {
+                Params::from_urlencoded(&bytes)
+            } else if content_type.ends_with("json") || bytes.trim_ascii_start().starts_with(b"{") {
+                Params::from_json(&bytes)?
+            } else {
+                Params::from_urlencoded(&bytes)
+            }
+        };
+        params.replace_from(body);
+        Ok(params)
+    }
+}
+
+/// The text fields of a multipart form (file parts are for the upload routes, not here).
+async fn multipart_fields<S: Send + Sync>(request: Request, state: &S) -> Result<Params, AppError> {
+    let invalid = |message: String| AppError::from(Problem::invalid("body", message));
+    let mut multipart = Multipart::from_request(request, state)
+        .await
+        .map_err(|rejection| invalid(format!("multipart 请求体无效：{rejection}")))?;
+    let mut params = Params::default();
+    let mut total: u64 = 0;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|error| invalid(format!("multipart 请求体无效：{error}")))?
+    {
+        let Some(name) = field.name().map(str::to_owned) else { continue };
+        if field.file_name().is_some() {
+            continue;
+        }
+        let text = field.text().await.map_err(|error| invalid(format!("multipart 字段无效：{error}")))?;
+        total += text.len() as u64;
+        if total > BODY_LIMIT {
+            return Err(Problem::PayloadTooLarge { limit_bytes: BODY_LIMIT }.into());
+        }
+        params.push(&name, text);
+    }
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_values_become_strings_and_arrays_many_values() {
+        let params = Params::from_json(br#"{"a":"x","n":3,"b":true,"images":[1,2],"z":null}"#).unwrap();
+        assert_eq!(params.get("a"), Some("x"));
+        assert_eq!(params.get("n"), Some("3"));
+        assert_eq!(params.flag("b"), Ok(true));
+        assert_eq!(params.all("images"), ["1", "2"]);
+        assert_eq!(params.get("z"), None);
+    }
+
+    #[test]
+    fn bracketed_keys_collect_into_one_list() {
+        let params = Params::from_urlencoded(b"images[]=1&images[]=2&x=%E4%B8%AD");
+        assert_eq!(params.all("images"), ["1", "2"]);
+        assert_eq!(params.get("x"), Some("中"));
+    }
+
+    #[test]
+    fn non_object_json_and_garbage_are_validation_errors() {
+        assert!(Params::from_json(b"[1,2]").is_err());
+        assert!(Params::from_json(b"{nope").is_err());
+    }
+
+    #[test]
+    fn the_body_wins_over_the_query_string() {
+        let mut params = Params::from_urlencoded(b"a=query&b=kept");
+        params.replace_from(Params::from_urlencoded(b"a=body"));
+        assert_eq!(params.get("a"), Some("body"));
+        assert_eq!(params.get("b"), Some("kept"));
+    }
+
+    #[test]
+    fn flags_and_integers_refuse_junk() {
+        let params = Params::from_urlencoded(b"f=maybe&n=12x&m=5");
+        assert!(params.flag("f").is_err());
+        assert!(params.integer("n", 1, 10).is_err());
+        assert!(params.integer("m", 1, 4).is_err());
+        assert_eq!(params.integer("m", 1, 10), Ok(Some(5)));
+        assert_eq!(params.integer("absent", 1, 10), Ok(None));
+    }
+}

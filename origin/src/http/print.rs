@@ -1,0 +1,121 @@
+//! The print dialect (`003_…`): parameters in, `{status, code, data | message}` out.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+use shared::Problem;
+use shared::money::format_cents;
+use shared::validate;
+
+use crate::AppState;
+use crate::clock;
+use crate::db::codes::Channel;
+use crate::domain::identity::{self, IssuedTokens, RefreshStyle};
+use crate::domain::profile;
+use crate::error::AppResult;
+use crate::http::ClientIp;
+use crate::http::auth::{Caller, presented_token};
+use crate::http::params::Params;
+use crate::http::reply::Reply;
+
+fn token_json(tokens: &IssuedTokens) -> Value {
+    json!({
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "access_token_expire": tokens.access_ttl_secs,
+    })
+}
+
+pub async fn sms(State(state): State<AppState>, ClientIp(ip): ClientIp, params: Params) -> AppResult<Reply> {
+    let phone = validate::phone("phone", params.required("phone")?)?;
+    let is_register = params.flag("is_register")?;
+    let token = identity::send_code(&state, Channel::Sms, phone, is_register, ip).await?;
+    Ok(Reply::print(StatusCode::CREATED, json!({ "verification_token": token })))
+}
+
+pub async fn mail(State(state): State<AppState>, ClientIp(ip): ClientIp, params: Params) -> AppResult<Reply> {
+    let email = validate::email("email", params.required("email")?)?;
+    let is_register = params.flag("is_register")?;
+    let token = identity::send_code(&state, Channel::Mail, email, is_register, ip).await?;
+    Ok(Reply::print(StatusCode::CREATED, json!({ "verification_token": token })))
+}
+
+/// `(verification_token, verification_code)`, both required.
+fn code_params(params: &Params) -> Result<(String, String), Problem> {
+    let token = validate::text("verification_token", params.required("verification_token")?, 64)?;
+    let code = validate::text("verification_code", params.required("verification_code")?, 16)?;
+    Ok((token, code))
+}
+
+pub async fn register(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
+    let (token, code) = code_params(&params)?;
+    let password = validate::password("password", params.required("password")?)?;
+    let tokens = identity::register_with_code(&state, token, code, password).await?;
+    Ok(Reply::print(StatusCode::CREATED, token_json(&tokens)))
+}
+
+pub async fn login(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
+    let tokens = if params.get("verification_token").is_some() || params.get("verification_code").is_some() {
+        let (token, code) = code_params(&params)?;
+        identity::login_with_code(&state, token, code).await?
+    } else {
+        let username = validate::text("username", params.required("username")?, validate::EMAIL_MAX_CHARS)?;
+        let password = params.required("password")?.to_owned();
+        let as_admin = params.flag("is_admin")?;
+        identity::login_with_password(&state, username, password, as_admin).await?
+    };
+    Ok(Reply::print(StatusCode::OK, token_json(&tokens)))
+}
+
+pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Reply> {
+    let token = presented_token(&headers).ok_or(Problem::Unauthenticated)?;
+    let (tokens, instructions) = identity::refresh(&state, RefreshStyle::PrintRefreshToken, token).await?;
+    Ok(Reply::print(StatusCode::OK, token_json(&tokens)).invalidate(instructions))
+}
+
+pub async fn repassword(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
+    let (token, code) = code_params(&params)?;
+    let password = validate::password("password", params.required("password")?)?;
+    let instructions = identity::reset_password(&state, token, code, password).await?;
+    Ok(Reply::print_message(StatusCode::OK, "密码修改成功").invalidate(instructions))
+}
+
+pub async fn wechat_login() -> AppResult<Reply> {
+    Err(Problem::NotImplemented.into())
+}
+
+pub async fn show_self(State(state): State<AppState>, caller: Caller) -> AppResult<Reply> {
+    let profile = profile::load(&state, caller.user_id).await?;
+    let (user, wallet, level) = (&profile.user, &profile.wallet, &profile.level);
+    Ok(Reply::print(
+        StatusCode::OK,
+        json!({
+            "id": user.id,
+            "nickname": user.nickname,
+            "avatar": user.avatar,
+            "sex": user.sex,
+            "account": user.account,
+            "phone": user.phone,
+            "email": user.email,
+            "member_level": {
+                "id": level.id,
+                "name": level.name,
+                "accumulate_points": level.accumulate_points,
+                "discount": format_cents(level.discount_percent),
+            },
+            "accumulate_points": wallet.points,
+            "history_accumulate_points": wallet.history_points,
+            "balance": format_cents(wallet.balance_cents),
+            "is_bind_account": user.account.is_some(),
+            "is_bind_phone": user.phone.is_some(),
+            "is_bind_email": user.email.is_some(),
+            "is_bind_wx": user.wechat_openid.is_some(),
+            "created_at": clock::format(user.created_at, state.config.time_offset),
+        }),
+    ))
+}
+
+pub async fn permissions(State(state): State<AppState>, caller: Caller) -> AppResult<Reply> {
+    let names = profile::permissions(&state, caller.user_id, caller.admin).await?;
+    Ok(Reply::print(StatusCode::OK, json!(names)))
+}

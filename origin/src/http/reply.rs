@@ -1,0 +1,52 @@
+//! Successful replies in both envelopes, and the edge instructions that travel with them.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use shared::envelope;
+use shared::headers::EDGE_INVALIDATE;
+use shared::invalidate::{self, Instruction};
+
+pub struct Reply {
+    status: StatusCode,
+    body: Value,
+    instructions: Vec<Instruction>,
+}
+
+impl Reply {
+    pub fn store(status: StatusCode, data: Value) -> Reply {
+        Reply { status, body: envelope::store_ok(data), instructions: Vec::new() }
+    }
+
+    pub fn print(status: StatusCode, data: Value) -> Reply {
+        Reply { status, body: envelope::print_data(status.as_u16(), data), instructions: Vec::new() }
+    }
+
+    pub fn print_message(status: StatusCode, message: &str) -> Reply {
+        Reply { status, body: envelope::print_message(status.as_u16(), message), instructions: Vec::new() }
+    }
+
+    /// Tells the edge what this write changed (sessions revoked, a user's data version).
+    pub fn invalidate(mut self, instructions: Vec<Instruction>) -> Reply {
+        self.instructions.extend(instructions);
+        self
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.body)).into_response();
+        attach_instructions(&mut response, &self.instructions);
+        response
+    }
+}
+
+pub fn attach_instructions(response: &mut Response, instructions: &[Instruction]) {
+    if instructions.is_empty() {
+        return;
+    }
+    if let Ok(value) = HeaderValue::from_str(&invalidate::encode(instructions)) {
+        response.headers_mut().insert(EDGE_INVALIDATE, value);
+    }
+}

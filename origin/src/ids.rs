@@ -1,0 +1,52 @@
+//! Random identifiers, keyed hashes and constant-time comparison.
+
+use hmac::{Hmac, Mac};
+use rand::{Rng, RngCore};
+use sha2::Sha256;
+
+/// `bytes` random bytes as lower-case hex.
+pub fn random_hex(bytes: usize) -> String {
+    let mut raw = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut raw);
+    hex::encode(raw)
+}
+
+/// A numeric code of `digits` digits (leading zeros kept).
+pub fn random_digits(digits: usize) -> String {
+    let mut rng = rand::rng();
+    (0..digits).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
+}
+
+/// HMAC-SHA256 of `message` keyed by `key`, as lower-case hex.
+pub fn keyed_hash(key: &str, message: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+    mac.update(message.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+pub fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+    left.len() == right.len() && left.iter().zip(right).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_values_have_the_asked_shape() {
+        assert_eq!(random_hex(16).len(), 32);
+        let code = random_digits(6);
+        assert_eq!(code.len(), 6);
+        assert!(code.bytes().all(|b| b.is_ascii_digit()));
+        assert_ne!(random_hex(16), random_hex(16));
+    }
+
+    #[test]
+    fn keyed_hashes_depend_on_key_and_message() {
+        assert_eq!(keyed_hash("k", "m"), keyed_hash("k", "m"));
+        assert_ne!(keyed_hash("k", "m"), keyed_hash("k2", "m"));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
