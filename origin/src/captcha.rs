@@ -14,7 +14,9 @@ pub fn render() -> AppResult<(String, Vec<u8>)> {
         .apply_filter(Wave::new(2.0, 12.0))
         .apply_filter(Dots::new(6))
         .view(200, 70);
-    captcha.as_tuple().ok_or_else(|| AppError::Internal(anyhow::anyhow!("captcha rendering failed")))
+    captcha
+        .as_tuple()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("captcha rendering failed")))
 }
 
 #[cfg(test)]

@@ -95,7 +95,10 @@ impl Config {
             config.time_offset = parse_offset(&offset)?;
         }
         if let Some(workers) = var("ORIGIN_HASH_WORKERS") {
-            config.hash_workers = workers.parse::<usize>().context("ORIGIN_HASH_WORKERS")?.max(1);
+            config.hash_workers = workers
+                .parse::<usize>()
+                .context("ORIGIN_HASH_WORKERS")?
+                .max(1);
         }
         Ok(config)
     }
@@ -136,7 +139,8 @@ impl Config {
 
 fn parse_offset(raw: &str) -> anyhow::Result<UtcOffset> {
     let format = time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]");
-    UtcOffset::parse(raw, &format).with_context(|| format!("ORIGIN_TIME_OFFSET={raw} (want +08:00)"))
+    UtcOffset::parse(raw, &format)
+        .with_context(|| format!("ORIGIN_TIME_OFFSET={raw} (want +08:00)"))
 }
 
 /// Reads `data_dir/secrets/<name>`, creating it with 32 random bytes (hex) if absent.
@@ -146,7 +150,11 @@ fn generated_secret(data_dir: &Path, name: &str) -> anyhow::Result<Secret> {
         rand::rng().fill_bytes(&mut raw);
         hex::encode(raw).into_bytes()
     })?;
-    Ok(Secret::new(String::from_utf8(bytes).context("secret file is not UTF-8")?.trim()))
+    Ok(Secret::new(
+        String::from_utf8(bytes)
+            .context("secret file is not UTF-8")?
+            .trim(),
+    ))
 }
 
 /// Reads a file under `data_dir/secrets`, creating it (mode 0600) from `make` on first use.

@@ -14,18 +14,26 @@ pub fn random_hex(bytes: usize) -> String {
 /// A numeric code of `digits` digits (leading zeros kept).
 pub fn random_digits(digits: usize) -> String {
     let mut rng = rand::rng();
-    (0..digits).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
+    (0..digits)
+        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+        .collect()
 }
 
 /// HMAC-SHA256 of `message` keyed by `key`, as lower-case hex.
 pub fn keyed_hash(key: &str, message: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
     mac.update(message.as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
 
 pub fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len() && left.iter().zip(right).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    left.len() == right.len()
+        && left
+            .iter()
+            .zip(right)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 #[cfg(test)]

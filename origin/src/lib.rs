@@ -56,7 +56,13 @@ impl AppState {
         let notifier: Box<dyn Notifier> = match config.notifier {
             NotifierKind::Outbox => Box::new(OutboxNotifier),
         };
-        Ok(AppState(Arc::new(Services { config, db, keys, hasher, notifier })))
+        Ok(AppState(Arc::new(Services {
+            config,
+            db,
+            keys,
+            hasher,
+            notifier,
+        })))
     }
 }
 
@@ -68,7 +74,10 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -67,9 +67,13 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState::open(config)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(state).await,
-        Command::Admin { action: AdminAction::Create { username } } => {
+        Command::Admin {
+            action: AdminAction::Create { username },
+        } => {
             let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password).context("reading the password from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("reading the password from stdin")?;
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
             let (user_id, _) = identity::create_super_admin(&state, username.clone(), password)
                 .await
@@ -77,7 +81,13 @@ async fn main() -> anyhow::Result<()> {
             println!("super-admin {username} (user id {user_id}) is ready");
             Ok(())
         }
-        Command::Invite { action: InviteAction::Create { uses, expires_in_days } } => {
+        Command::Invite {
+            action:
+                InviteAction::Create {
+                    uses,
+                    expires_in_days,
+                },
+        } => {
             let invitation = identity::create_invitation(&state, uses, expires_in_days)
                 .await
                 .map_err(|error| anyhow::anyhow!("{error}"))?;
@@ -90,16 +100,28 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(state: AppState) -> anyhow::Result<()> {
     let public_addr = state.config.public_addr;
     let admin_addr = state.config.admin_addr;
-    let public = TcpListener::bind(public_addr).await.with_context(|| format!("binding {public_addr}"))?;
-    let admin = TcpListener::bind(admin_addr).await.with_context(|| format!("binding {admin_addr}"))?;
+    let public = TcpListener::bind(public_addr)
+        .await
+        .with_context(|| format!("binding {public_addr}"))?;
+    let admin = TcpListener::bind(admin_addr)
+        .await
+        .with_context(|| format!("binding {admin_addr}"))?;
     tracing::info!(%public_addr, %admin_addr, data_dir = %state.config.data_dir.display(), "origin listening");
 
     let (stop, stopped) = watch::channel(false);
     let wait = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let public_server = tokio::spawn(origin::serve(public, origin::public_router(state.clone()), wait(stopped.clone())));
-    let admin_server = tokio::spawn(origin::serve(admin, origin::admin_router(state), wait(stopped)));
+    let public_server = tokio::spawn(origin::serve(
+        public,
+        origin::public_router(state.clone()),
+        wait(stopped.clone()),
+    ));
+    let admin_server = tokio::spawn(origin::serve(
+        admin,
+        origin::admin_router(state),
+        wait(stopped),
+    ));
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop.send(true);

@@ -37,7 +37,12 @@ pub struct Notification {
 
 pub trait Notifier: Send + Sync {
     /// Records `notification` for delivery inside the caller's transaction.
-    fn enqueue(&self, transaction: &Transaction<'_>, notification: &Notification, now: i64) -> AppResult<()>;
+    fn enqueue(
+        &self,
+        transaction: &Transaction<'_>,
+        notification: &Notification,
+        now: i64,
+    ) -> AppResult<()>;
 
     /// Whether `/admin/outbox` can show what was sent.
     fn has_outbox(&self) -> bool;
@@ -46,7 +51,12 @@ pub trait Notifier: Send + Sync {
 pub struct OutboxNotifier;
 
 impl Notifier for OutboxNotifier {
-    fn enqueue(&self, transaction: &Transaction<'_>, notification: &Notification, now: i64) -> AppResult<()> {
+    fn enqueue(
+        &self,
+        transaction: &Transaction<'_>,
+        notification: &Notification,
+        now: i64,
+    ) -> AppResult<()> {
         tracing::info!(channel = notification.channel.as_str(), to = %notification.to, "outbox message");
         outbox::insert(
             transaction,

@@ -36,7 +36,11 @@ fn hash_now(password: &str) -> AppResult<String> {
 }
 
 fn verify_now(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 impl Hasher {
@@ -49,10 +53,24 @@ impl Hasher {
         })
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-        let _admitted = self.admission.clone().try_acquire_owned().map_err(|_| Problem::Busy { retry_after: 1 })?;
-        let _worker = self.workers.clone().acquire_owned().await.map_err(anyhow::Error::from)?;
-        tokio::task::spawn_blocking(work).await.map_err(|error| AppError::Internal(error.into()))
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
+        let _admitted = self
+            .admission
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Problem::Busy { retry_after: 1 })?;
+        let _worker = self
+            .workers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(anyhow::Error::from)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|error| AppError::Internal(error.into()))
     }
 
     pub async fn hash(&self, password: String) -> AppResult<String> {
@@ -83,8 +101,18 @@ mod tests {
         let hasher = Hasher::new(1, 4).unwrap();
         let hash = hasher.hash("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(hasher.verify("correct horse".into(), Some(hash.clone())).await.unwrap());
-        assert!(!hasher.verify("wrong horse".into(), Some(hash)).await.unwrap());
+        assert!(
+            hasher
+                .verify("correct horse".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify("wrong horse".into(), Some(hash))
+                .await
+                .unwrap()
+        );
         assert!(!hasher.verify("anything".into(), None).await.unwrap());
     }
 
@@ -98,7 +126,10 @@ mod tests {
             tokio::task::yield_now().await;
         }
         let refused = hasher.hash("two password".into()).await;
-        assert!(matches!(refused, Err(AppError::Problem(Problem::Busy { .. }, _))));
+        assert!(matches!(
+            refused,
+            Err(AppError::Problem(Problem::Busy { .. }, _))
+        ));
         assert!(running.await.unwrap().is_ok());
     }
 }

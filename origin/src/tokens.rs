@@ -39,8 +39,11 @@ impl Keys {
             rand::rng().fill_bytes(&mut seed);
             hex::encode(seed).into_bytes()
         })?;
-        let seed = hex::decode(String::from_utf8(seed)?.trim()).context("jwt_ed25519.seed is not hex")?;
-        let seed: [u8; 32] = seed.try_into().map_err(|_| anyhow::anyhow!("jwt_ed25519.seed must be 32 bytes"))?;
+        let seed =
+            hex::decode(String::from_utf8(seed)?.trim()).context("jwt_ed25519.seed is not hex")?;
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("jwt_ed25519.seed must be 32 bytes"))?;
         Keys::from_seed(&seed)
     }
 
@@ -90,15 +93,28 @@ impl Keys {
             typ,
             adm: generation.admin,
         };
-        let access = self.sign(&claims(TokenType::Access, &generation.access_jti, generation.access_expires_at))?;
-        let refresh =
-            self.sign(&claims(TokenType::Refresh, &generation.refresh_jti, generation.refresh_expires_at))?;
+        let access = self.sign(&claims(
+            TokenType::Access,
+            &generation.access_jti,
+            generation.access_expires_at,
+        ))?;
+        let refresh = self.sign(&claims(
+            TokenType::Refresh,
+            &generation.refresh_jti,
+            generation.refresh_expires_at,
+        ))?;
         Ok((access, refresh))
     }
 
     /// Verifies signature (EdDSA only, this key only) and claims. `extra_life` extends `exp`
     /// (the store refresh window); it is 0 for ordinary requests.
-    pub fn verify(&self, token: &str, expected: TokenType, now: i64, extra_life: i64) -> Result<Claims, TokenError> {
+    pub fn verify(
+        &self,
+        token: &str,
+        expected: TokenType,
+        now: i64,
+        extra_life: i64,
+    ) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::EdDSA || header.kid.as_deref() != Some(self.kid.as_str()) {
             return Err(TokenError::Malformed);
@@ -110,7 +126,9 @@ impl Keys {
         validation.required_spec_claims.clear();
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map_err(|_| TokenError::Malformed)?;
-        data.claims.validate(now, expected, extra_life).map_err(TokenError::Claims)?;
+        data.claims
+            .validate(now, expected, extra_life)
+            .map_err(TokenError::Claims)?;
         Ok(data.claims)
     }
 }
@@ -137,8 +155,16 @@ mod tests {
     fn signing_is_deterministic_and_tokens_verify_by_type() {
         let keys = Keys::from_seed(&[7; 32]).unwrap();
         let (access, refresh) = keys.sign_generation(&generation(1_000)).unwrap();
-        assert_eq!(keys.sign_generation(&generation(1_000)).unwrap(), (access.clone(), refresh.clone()));
-        assert_eq!(keys.verify(&access, TokenType::Access, 1_001, 0).unwrap().sub, "9");
+        assert_eq!(
+            keys.sign_generation(&generation(1_000)).unwrap(),
+            (access.clone(), refresh.clone())
+        );
+        assert_eq!(
+            keys.verify(&access, TokenType::Access, 1_001, 0)
+                .unwrap()
+                .sub,
+            "9"
+        );
         assert_eq!(
             keys.verify(&refresh, TokenType::Access, 1_001, 0),
             Err(TokenError::Claims(ClaimError::WrongType))
@@ -154,13 +180,22 @@ mod tests {
         let keys = Keys::from_seed(&[7; 32]).unwrap();
         let other = Keys::from_seed(&[8; 32]).unwrap();
         let (access, _) = other.sign_generation(&generation(1_000)).unwrap();
-        assert_eq!(keys.verify(&access, TokenType::Access, 1_001, 0), Err(TokenError::Malformed));
+        assert_eq!(
+            keys.verify(&access, TokenType::Access, 1_001, 0),
+            Err(TokenError::Malformed)
+        );
         let (mine, _) = keys.sign_generation(&generation(1_000)).unwrap();
         let mut tampered = mine.clone();
         tampered.pop();
         tampered.push(if mine.ends_with('A') { 'B' } else { 'A' });
-        assert_eq!(keys.verify(&tampered, TokenType::Access, 1_001, 0), Err(TokenError::Malformed));
-        assert_eq!(keys.verify("not.a.jwt", TokenType::Access, 1_001, 0), Err(TokenError::Malformed));
+        assert_eq!(
+            keys.verify(&tampered, TokenType::Access, 1_001, 0),
+            Err(TokenError::Malformed)
+        );
+        assert_eq!(
+            keys.verify("not.a.jwt", TokenType::Access, 1_001, 0),
+            Err(TokenError::Malformed)
+        );
     }
 
     #[test]

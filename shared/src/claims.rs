@@ -56,7 +56,12 @@ impl Claims {
     /// Checks everything but the signature. `extra_life` extends `exp` (the store dialect's
     /// refresh accepts an access token up to the refresh window past its expiry); it is 0 for
     /// ordinary requests.
-    pub fn validate(&self, now: i64, expected: TokenType, extra_life: i64) -> Result<i64, ClaimError> {
+    pub fn validate(
+        &self,
+        now: i64,
+        expected: TokenType,
+        extra_life: i64,
+    ) -> Result<i64, ClaimError> {
         if self.iss != ISSUER {
             return Err(ClaimError::WrongIssuer);
         }
@@ -66,7 +71,12 @@ impl Claims {
         if self.typ != expected {
             return Err(ClaimError::WrongType);
         }
-        if now > self.exp.saturating_add(extra_life).saturating_add(LEEWAY_SECS) {
+        if now
+            > self
+                .exp
+                .saturating_add(extra_life)
+                .saturating_add(LEEWAY_SECS)
+        {
             return Err(ClaimError::Expired);
         }
         if self.iat > now.saturating_add(LEEWAY_SECS) {
@@ -96,39 +106,66 @@ mod tests {
 
     #[test]
     fn a_fresh_access_token_is_valid_and_names_its_user() {
-        assert_eq!(claims(TokenType::Access).validate(1_001, TokenType::Access, 0), Ok(42));
+        assert_eq!(
+            claims(TokenType::Access).validate(1_001, TokenType::Access, 0),
+            Ok(42)
+        );
     }
 
     #[test]
     fn expiry_allows_thirty_seconds_of_leeway_and_no_more() {
         let c = claims(TokenType::Access);
         assert!(c.validate(c.exp + 30, TokenType::Access, 0).is_ok());
-        assert_eq!(c.validate(c.exp + 31, TokenType::Access, 0), Err(ClaimError::Expired));
+        assert_eq!(
+            c.validate(c.exp + 31, TokenType::Access, 0),
+            Err(ClaimError::Expired)
+        );
     }
 
     #[test]
     fn the_refresh_window_extends_an_access_tokens_life_only_when_asked() {
         let c = claims(TokenType::Access);
         let window = 7_200 * REFRESH_FACTOR;
-        assert!(c.validate(c.exp + window, TokenType::Access, window).is_ok());
-        assert_eq!(c.validate(c.exp + window + 31, TokenType::Access, window), Err(ClaimError::Expired));
+        assert!(
+            c.validate(c.exp + window, TokenType::Access, window)
+                .is_ok()
+        );
+        assert_eq!(
+            c.validate(c.exp + window + 31, TokenType::Access, window),
+            Err(ClaimError::Expired)
+        );
     }
 
     #[test]
     fn wrong_type_issuer_audience_and_subject_are_refused() {
         let access = claims(TokenType::Access);
-        assert_eq!(access.validate(1_001, TokenType::Refresh, 0), Err(ClaimError::WrongType));
+        assert_eq!(
+            access.validate(1_001, TokenType::Refresh, 0),
+            Err(ClaimError::WrongType)
+        );
         let mut c = access.clone();
         c.iss = "someone-else".into();
-        assert_eq!(c.validate(1_001, TokenType::Access, 0), Err(ClaimError::WrongIssuer));
+        assert_eq!(
+            c.validate(1_001, TokenType::Access, 0),
+            Err(ClaimError::WrongIssuer)
+        );
         let mut c = access.clone();
         c.aud = "other".into();
-        assert_eq!(c.validate(1_001, TokenType::Access, 0), Err(ClaimError::WrongAudience));
+        assert_eq!(
+            c.validate(1_001, TokenType::Access, 0),
+            Err(ClaimError::WrongAudience)
+        );
         let mut c = access.clone();
         c.sub = "-3".into();
-        assert_eq!(c.validate(1_001, TokenType::Access, 0), Err(ClaimError::BadSubject));
+        assert_eq!(
+            c.validate(1_001, TokenType::Access, 0),
+            Err(ClaimError::BadSubject)
+        );
         let mut c = access;
         c.iat = 5_000;
-        assert_eq!(c.validate(1_001, TokenType::Access, 0), Err(ClaimError::IssuedInTheFuture));
+        assert_eq!(
+            c.validate(1_001, TokenType::Access, 0),
+            Err(ClaimError::IssuedInTheFuture)
+        );
     }
 }

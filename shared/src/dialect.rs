@@ -27,7 +27,11 @@ impl Dialect {
             path.strip_prefix(prefix)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         });
-        if is_store { Dialect::Store } else { Dialect::Print }
+        if is_store {
+            Dialect::Store
+        } else {
+            Dialect::Print
+        }
     }
 }
 

@@ -43,8 +43,15 @@ mod tests {
     fn instructions_round_trip_as_ascii_json() {
         let instructions = vec![
             Instruction::Bump { user: 7 },
-            Instruction::RevokeSession { user: 7, sid: "abc".into() },
-            Instruction::RevokeToken { user: 7, jti: "j1".into(), exp: 99 },
+            Instruction::RevokeSession {
+                user: 7,
+                sid: "abc".into(),
+            },
+            Instruction::RevokeToken {
+                user: 7,
+                jti: "j1".into(),
+                exp: 99,
+            },
         ];
         let encoded = encode(&instructions);
         assert!(encoded.is_ascii());

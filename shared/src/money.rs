@@ -49,7 +49,17 @@ mod tests {
         assert_eq!(parse_cents("price", "12").unwrap(), 1200);
         assert_eq!(parse_cents("price", "12.5").unwrap(), 1250);
         assert_eq!(parse_cents("price", "-0.05").unwrap(), -5);
-        for junk in ["", "1.234", "1e3", "abc", "1.", ".5", "--1", "1 2", "9999999999999"] {
+        for junk in [
+            "",
+            "1.234",
+            "1e3",
+            "abc",
+            "1.",
+            ".5",
+            "--1",
+            "1 2",
+            "9999999999999",
+        ] {
             assert!(parse_cents("price", junk).is_err(), "{junk}");
         }
     }

@@ -18,7 +18,10 @@ pub struct PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        PageRequest { page: 1, limit: DEFAULT_LIMIT }
+        PageRequest {
+            page: 1,
+            limit: DEFAULT_LIMIT,
+        }
     }
 }
 
@@ -45,7 +48,10 @@ fn parse_bounded(
 ) -> Result<u32, Problem> {
     let Some(raw) = raw else { return Ok(default) };
     let message = format!("{field} 必须是 {min} 到 {max} 之间的整数");
-    let value: u32 = raw.trim().parse().map_err(|_| Problem::invalid(field, &message))?;
+    let value: u32 = raw
+        .trim()
+        .parse()
+        .map_err(|_| Problem::invalid(field, &message))?;
     if !(min..=max).contains(&value) {
         return Err(Problem::invalid(field, message));
     }
@@ -84,7 +90,10 @@ mod tests {
 
     #[test]
     fn absent_parameters_mean_page_one_of_fifteen() {
-        assert_eq!(PageRequest::parse(None, None).unwrap(), PageRequest { page: 1, limit: 15 });
+        assert_eq!(
+            PageRequest::parse(None, None).unwrap(),
+            PageRequest { page: 1, limit: 15 }
+        );
     }
 
     #[test]

@@ -49,9 +49,13 @@ pub enum Auth {
 pub enum Cache {
     None,
     /// Keyed by URL, shared by everyone.
-    Public { ttl_secs: u32 },
+    Public {
+        ttl_secs: u32,
+    },
     /// Keyed by (user, data version, URL).
-    Personal { ttl_secs: u32 },
+    Personal {
+        ttl_secs: u32,
+    },
 }
 
 /// Named per-client-IP limits, counted exactly at the edge and again at the origin.
@@ -84,8 +88,14 @@ impl Limit {
     /// cheap for a human to need a few of, so ten a minute).
     pub fn default_rule(self) -> RateRule {
         match self {
-            Limit::Captcha => RateRule { max: 10, window_secs: 60 },
-            Limit::Sms | Limit::Mail => RateRule { max: 1, window_secs: 60 },
+            Limit::Captcha => RateRule {
+                max: 10,
+                window_secs: 60,
+            },
+            Limit::Sms | Limit::Mail => RateRule {
+                max: 1,
+                window_secs: 60,
+            },
         }
     }
 }
@@ -174,7 +184,15 @@ const PERSONAL: Cache = Cache::Personal { ttl_secs: 60 };
 const PUBLIC_LIST: Cache = Cache::Public { ttl_secs: 30 };
 
 const fn route(id: RouteId, method: Method, path: &'static str, auth: Auth) -> Route {
-    Route { id, method, path, auth, cache: Cache::None, limit: None, body_limit: BODY_LIMIT }
+    Route {
+        id,
+        method,
+        path,
+        auth,
+        cache: Cache::None,
+        limit: None,
+        body_limit: BODY_LIMIT,
+    }
 }
 
 const fn cached(mut route: Route, cache: Cache) -> Route {
@@ -199,22 +217,45 @@ use RouteId as R;
 /// The table. Upload routes allow several parts per request, each capped separately by the
 /// origin; the request as a whole is capped here.
 pub const ROUTES: &[Route] = &[
-    cached(route(R::Jwks, Get, "/.well-known/jwks.json", Public), Cache::Public { ttl_secs: 300 }),
+    cached(
+        route(R::Jwks, Get, "/.well-known/jwks.json", Public),
+        Cache::Public { ttl_secs: 300 },
+    ),
     // Store.
-    cached(route(R::ResponseCode, Get, "/api/response_code", Public), Cache::Public { ttl_secs: 3600 }),
-    limited(route(R::Captchas, Post, "/api/captchas", Public), Limit::Captcha),
+    cached(
+        route(R::ResponseCode, Get, "/api/response_code", Public),
+        Cache::Public { ttl_secs: 3600 },
+    ),
+    limited(
+        route(R::Captchas, Post, "/api/captchas", Public),
+        Limit::Captcha,
+    ),
     route(R::StoreRegister, Post, "/api/auth/register", Public),
     route(R::StoreLogin, Post, "/api/auth/login", Public),
     route(R::StoreLogout, Delete, "/api/auth/logout", User),
     route(R::StoreRefresh, Put, "/api/auth/refresh", Refresh),
     cached(route(R::StoreMe, Get, "/api/auth/me", User), PERSONAL),
-    cached(route(R::StoreAddressList, Get, "/api/user_addresses", User), PERSONAL),
+    cached(
+        route(R::StoreAddressList, Get, "/api/user_addresses", User),
+        PERSONAL,
+    ),
     route(R::StoreAddressCreate, Post, "/api/user_addresses", User),
     route(R::StoreAddressUpdate, Put, "/api/user_addresses/{id}", User),
-    route(R::StoreAddressDelete, Delete, "/api/user_addresses/{id}", User),
+    route(
+        R::StoreAddressDelete,
+        Delete,
+        "/api/user_addresses/{id}",
+        User,
+    ),
     // Print.
-    body(route(R::Images, Post, "/api/images", User), 8 * IMAGE_PART_LIMIT),
-    body(route(R::Files, Post, "/api/files", User), 4 * FILE_PART_LIMIT),
+    body(
+        route(R::Images, Post, "/api/images", User),
+        8 * IMAGE_PART_LIMIT,
+    ),
+    body(
+        route(R::Files, Post, "/api/files", User),
+        4 * FILE_PART_LIMIT,
+    ),
     limited(route(R::Sms, Post, "/api/sms", Public), Limit::Sms),
     limited(route(R::Mail, Post, "/api/mail", Public), Limit::Mail),
     route(R::PrintRegister, Post, "/api/register", Public),
@@ -226,34 +267,123 @@ pub const ROUTES: &[Route] = &[
     route(R::LoginModeUnbind, Delete, "/api/login_modes", User),
     cached(route(R::SelfShow, Get, "/api/users/self", User), PERSONAL),
     route(R::SelfUpdate, Put, "/api/users/self", User),
-    cached(route(R::SelfPermissions, Get, "/api/users/self/permissions", User), PERSONAL),
-    cached(route(R::Messages, Get, "/api/users/self/messages", User), PERSONAL),
-    cached(route(R::MessagesUnreadCount, Get, "/api/users/self/messages/unread_count", User), PERSONAL),
-    route(R::MessageRead, Put, "/api/users/self/messages/{id}/read", User),
-    route(R::MessagesReadAll, Put, "/api/users/self/messages/read_all", User),
-    cached(route(R::SelfComments, Get, "/api/users/self/comments", User), PERSONAL),
+    cached(
+        route(R::SelfPermissions, Get, "/api/users/self/permissions", User),
+        PERSONAL,
+    ),
+    cached(
+        route(R::Messages, Get, "/api/users/self/messages", User),
+        PERSONAL,
+    ),
+    cached(
+        route(
+            R::MessagesUnreadCount,
+            Get,
+            "/api/users/self/messages/unread_count",
+            User,
+        ),
+        PERSONAL,
+    ),
+    route(
+        R::MessageRead,
+        Put,
+        "/api/users/self/messages/{id}/read",
+        User,
+    ),
+    route(
+        R::MessagesReadAll,
+        Put,
+        "/api/users/self/messages/read_all",
+        User,
+    ),
+    cached(
+        route(R::SelfComments, Get, "/api/users/self/comments", User),
+        PERSONAL,
+    ),
     route(R::CommentCreate, Post, "/api/comments", User),
-    cached(route(R::GoodsComments, Get, "/api/goods/{id}/comments", Public), PUBLIC_LIST),
-    cached(route(R::Coupons, Get, "/api/users/self/coupons", User), PERSONAL),
-    cached(route(R::PointsRecords, Get, "/api/users/self/accumulate_points_records", User), PERSONAL),
-    cached(route(R::BalanceRecords, Get, "/api/users/self/balance_records", User), PERSONAL),
-    cached(route(R::PrintAddressList, Get, "/api/users/self/addresses", User), PERSONAL),
-    route(R::PrintAddressCreate, Post, "/api/users/self/addresses", User),
-    route(R::PrintAddressUpdate, Put, "/api/users/self/addresses/{id}", User),
-    route(R::PrintAddressDelete, Delete, "/api/users/self/addresses/{id}", User),
-    cached(route(R::RechargeOrders, Get, "/api/users/self/recharge_orders", User), PERSONAL),
+    cached(
+        route(R::GoodsComments, Get, "/api/goods/{id}/comments", Public),
+        PUBLIC_LIST,
+    ),
+    cached(
+        route(R::Coupons, Get, "/api/users/self/coupons", User),
+        PERSONAL,
+    ),
+    cached(
+        route(
+            R::PointsRecords,
+            Get,
+            "/api/users/self/accumulate_points_records",
+            User,
+        ),
+        PERSONAL,
+    ),
+    cached(
+        route(
+            R::BalanceRecords,
+            Get,
+            "/api/users/self/balance_records",
+            User,
+        ),
+        PERSONAL,
+    ),
+    cached(
+        route(R::PrintAddressList, Get, "/api/users/self/addresses", User),
+        PERSONAL,
+    ),
+    route(
+        R::PrintAddressCreate,
+        Post,
+        "/api/users/self/addresses",
+        User,
+    ),
+    route(
+        R::PrintAddressUpdate,
+        Put,
+        "/api/users/self/addresses/{id}",
+        User,
+    ),
+    route(
+        R::PrintAddressDelete,
+        Delete,
+        "/api/users/self/addresses/{id}",
+        User,
+    ),
+    cached(
+        route(
+            R::RechargeOrders,
+            Get,
+            "/api/users/self/recharge_orders",
+            User,
+        ),
+        PERSONAL,
+    ),
     route(R::RechargeOrderCreate, Post, "/api/recharge_orders", User),
-    route(R::PaymentNotify, Post, "/api/payments/{provider}/notify", Public),
+    route(
+        R::PaymentNotify,
+        Post,
+        "/api/payments/{provider}/notify",
+        Public,
+    ),
     cached(route(R::Gifts, Get, "/api/gifts", Public), PUBLIC_LIST),
     route(R::GiftOrderCreate, Post, "/api/gift_orders", User),
-    cached(route(R::GiftOrders, Get, "/api/users/self/gift_orders", User), PERSONAL),
-    cached(route(R::Storage, Get, "/api/storage/{key}", Public), Cache::Public { ttl_secs: 86_400 }),
+    cached(
+        route(R::GiftOrders, Get, "/api/users/self/gift_orders", User),
+        PERSONAL,
+    ),
+    cached(
+        route(R::Storage, Get, "/api/storage/{key}", Public),
+        Cache::Public { ttl_secs: 86_400 },
+    ),
 ];
 
 /// The outcome of looking a request up in the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
-    Found { route: &'static Route, params: Vec<(&'static str, String)> },
+    Found {
+        route: &'static Route,
+        params: Vec<(&'static str, String)>,
+    },
     MethodNotAllowed(Dialect),
     NotFound(Dialect),
 }
@@ -271,7 +401,11 @@ pub fn lookup(method: &str, path: &str) -> Lookup {
         }
     }
     let dialect = Dialect::for_path(path);
-    if path_matched { Lookup::MethodNotAllowed(dialect) } else { Lookup::NotFound(dialect) }
+    if path_matched {
+        Lookup::MethodNotAllowed(dialect)
+    } else {
+        Lookup::NotFound(dialect)
+    }
 }
 
 /// Matches a `{name}` pattern against a concrete path, returning the captured segments.
@@ -328,15 +462,30 @@ mod tests {
 
     #[test]
     fn a_known_path_with_the_wrong_method_is_405_in_its_dialect() {
-        assert_eq!(lookup("PATCH", "/api/auth/login"), Lookup::MethodNotAllowed(Dialect::Store));
-        assert_eq!(lookup("GET", "/api/login"), Lookup::MethodNotAllowed(Dialect::Print));
+        assert_eq!(
+            lookup("PATCH", "/api/auth/login"),
+            Lookup::MethodNotAllowed(Dialect::Store)
+        );
+        assert_eq!(
+            lookup("GET", "/api/login"),
+            Lookup::MethodNotAllowed(Dialect::Print)
+        );
     }
 
     #[test]
     fn unknown_paths_are_404_in_the_dialect_of_their_prefix() {
-        assert_eq!(lookup("GET", "/api/auth/nothing"), Lookup::NotFound(Dialect::Store));
-        assert_eq!(lookup("GET", "/api/nothing"), Lookup::NotFound(Dialect::Print));
-        assert_eq!(lookup("GET", "/api/user_addresses/"), Lookup::NotFound(Dialect::Store));
+        assert_eq!(
+            lookup("GET", "/api/auth/nothing"),
+            Lookup::NotFound(Dialect::Store)
+        );
+        assert_eq!(
+            lookup("GET", "/api/nothing"),
+            Lookup::NotFound(Dialect::Print)
+        );
+        assert_eq!(
+            lookup("GET", "/api/user_addresses/"),
+            Lookup::NotFound(Dialect::Store)
+        );
     }
 
     #[test]
@@ -353,10 +502,18 @@ mod tests {
         for route in ROUTES {
             match route.cache {
                 Cache::Personal { .. } => {
-                    assert_eq!((route.method, route.auth), (Method::Get, Auth::User), "{route:?}")
+                    assert_eq!(
+                        (route.method, route.auth),
+                        (Method::Get, Auth::User),
+                        "{route:?}"
+                    )
                 }
                 Cache::Public { .. } => {
-                    assert_eq!((route.method, route.auth), (Method::Get, Auth::Public), "{route:?}")
+                    assert_eq!(
+                        (route.method, route.auth),
+                        (Method::Get, Auth::Public),
+                        "{route:?}"
+                    )
                 }
                 Cache::None => {}
             }

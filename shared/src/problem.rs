@@ -11,36 +11,62 @@ use crate::Dialect;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     /// A parameter is missing or malformed.
-    Invalid { field: String, message: String },
+    Invalid {
+        field: String,
+        message: String,
+    },
     /// A phone number or e-mail address is malformed (print has its own code for it).
-    BadAccountFormat { field: String, message: String },
+    BadAccountFormat {
+        field: String,
+        message: String,
+    },
     /// A unique value (account name, phone, e-mail) belongs to another user already.
-    Taken { field: String, message: String },
+    Taken {
+        field: String,
+        message: String,
+    },
     /// Password sign-in for an account that does not exist.
     UnknownAccount,
     /// Password sign-in with the wrong password.
     WrongPassword,
     /// A verification code or captcha answer is wrong (the field names which).
-    WrongCode { field: String },
+    WrongCode {
+        field: String,
+    },
     /// A captcha, verification code or token is past its life, unknown or already used.
-    Expired { field: String, message: String },
+    Expired {
+        field: String,
+        message: String,
+    },
     /// A business rule refuses the request (the message says which).
-    Refused { message: String },
+    Refused {
+        message: String,
+    },
     /// No token, or a token that is malformed, expired, badly signed or revoked.
     Unauthenticated,
     /// Signed in, but without the permission the route needs.
     PermissionDenied,
     /// The request may not be made at all (e.g. the edge secret is missing).
-    Forbidden { message: String },
+    Forbidden {
+        message: String,
+    },
     NotFound,
     MethodNotAllowed,
-    PayloadTooLarge { limit_bytes: u64 },
+    PayloadTooLarge {
+        limit_bytes: u64,
+    },
     /// Too many requests; retry after the given number of seconds.
-    RateLimited { retry_after: u64 },
+    RateLimited {
+        retry_after: u64,
+    },
     /// Password sign-in is locked for the account; retry after the given number of seconds.
-    Locked { retry_after: u64 },
+    Locked {
+        retry_after: u64,
+    },
     /// The server is shedding load; retry after the given number of seconds.
-    Busy { retry_after: u64 },
+    Busy {
+        retry_after: u64,
+    },
     NotImplemented,
     /// The origin could not be reached or answered nonsense (edge only).
     BadGateway,
@@ -90,11 +116,16 @@ const WRONG_CREDENTIALS_STORE: &str = "用户名或密码错误";
 
 impl Problem {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Problem {
-        Problem::Invalid { field: field.into(), message: message.into() }
+        Problem::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     pub fn refused(message: impl Into<String>) -> Problem {
-        Problem::Refused { message: message.into() }
+        Problem::Refused {
+            message: message.into(),
+        }
     }
 
     pub fn retry_after(&self) -> Option<u64> {
@@ -142,7 +173,11 @@ impl Problem {
             Dialect::Store => self.store_body(),
             Dialect::Print => self.print_body(status),
         };
-        Rendered { status, body, retry_after: self.retry_after() }
+        Rendered {
+            status,
+            body,
+            retry_after: self.retry_after(),
+        }
     }
 
     fn message(&self) -> String {
@@ -277,9 +312,26 @@ mod tests {
         let cases = [
             (Problem::UnknownAccount, 20000),
             (Problem::WrongPassword, 20001),
-            (Problem::Taken { field: "phone".into(), message: "账号已被注册".into() }, 20002),
-            (Problem::WrongCode { field: "verification_code".into() }, 20006),
-            (Problem::BadAccountFormat { field: "phone".into(), message: "x".into() }, 20007),
+            (
+                Problem::Taken {
+                    field: "phone".into(),
+                    message: "账号已被注册".into(),
+                },
+                20002,
+            ),
+            (
+                Problem::WrongCode {
+                    field: "verification_code".into(),
+                },
+                20006,
+            ),
+            (
+                Problem::BadAccountFormat {
+                    field: "phone".into(),
+                    message: "x".into(),
+                },
+                20007,
+            ),
             (Problem::refused("nope"), 999),
         ];
         for (problem, error_code) in cases {
@@ -306,14 +358,23 @@ mod tests {
         ];
         for problem in problems {
             let rendered = problem.render(Dialect::Print);
-            assert_eq!(u64::from(rendered.status), rendered.body["code"].as_u64().unwrap());
+            assert_eq!(
+                u64::from(rendered.status),
+                rendered.body["code"].as_u64().unwrap()
+            );
         }
     }
 
     #[test]
     fn permission_denied_is_403_with_10003_in_print_and_40003_in_store() {
-        assert_eq!(Problem::PermissionDenied.render(Dialect::Print).body["error_code"], 10003);
-        assert_eq!(Problem::PermissionDenied.render(Dialect::Store).body["code"], 40003);
+        assert_eq!(
+            Problem::PermissionDenied.render(Dialect::Print).body["error_code"],
+            10003
+        );
+        assert_eq!(
+            Problem::PermissionDenied.render(Dialect::Store).body["code"],
+            40003
+        );
     }
 
     #[test]

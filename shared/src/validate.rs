@@ -13,7 +13,9 @@ pub fn is_phone(raw: &str) -> bool {
     let bytes = raw.as_bytes();
     let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
     match bytes {
-        [b'1', second, rest @ ..] => (b'3'..=b'9').contains(second) && rest.len() == 9 && digits(rest),
+        [b'1', second, rest @ ..] => {
+            (b'3'..=b'9').contains(second) && rest.len() == 9 && digits(rest)
+        }
         [b'+', first, rest @ ..] => {
             (b'1'..=b'9').contains(first) && (6..=14).contains(&rest.len()) && digits(rest)
         }
@@ -42,7 +44,9 @@ pub fn is_email(raw: &str) -> bool {
 /// Account names: `^[A-Za-z0-9]{3,32}$`, and not shaped like a phone number, so that a
 /// sign-in name can never mean two users.
 pub fn is_account_name(raw: &str) -> bool {
-    (3..=32).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric()) && !is_phone(raw)
+    (3..=32).contains(&raw.len())
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric())
+        && !is_phone(raw)
 }
 
 pub fn phone(field: &str, raw: &str) -> Result<String, Problem> {
@@ -50,7 +54,10 @@ pub fn phone(field: &str, raw: &str) -> Result<String, Problem> {
     if is_phone(trimmed) {
         Ok(trimmed.to_owned())
     } else {
-        Err(Problem::BadAccountFormat { field: field.into(), message: "手机号格式不正确".into() })
+        Err(Problem::BadAccountFormat {
+            field: field.into(),
+            message: "手机号格式不正确".into(),
+        })
     }
 }
 
@@ -60,7 +67,10 @@ pub fn email(field: &str, raw: &str) -> Result<String, Problem> {
     if is_email(trimmed) {
         Ok(trimmed.to_lowercase())
     } else {
-        Err(Problem::BadAccountFormat { field: field.into(), message: "邮箱格式不正确".into() })
+        Err(Problem::BadAccountFormat {
+            field: field.into(),
+            message: "邮箱格式不正确".into(),
+        })
     }
 }
 
@@ -68,7 +78,10 @@ pub fn account_name(field: &str, raw: &str) -> Result<String, Problem> {
     if is_account_name(raw) {
         Ok(raw.to_owned())
     } else {
-        Err(Problem::invalid(field, "账号只能是 3 到 32 位英文字母或数字，且不能是手机号"))
+        Err(Problem::invalid(
+            field,
+            "账号只能是 3 到 32 位英文字母或数字，且不能是手机号",
+        ))
     }
 }
 
@@ -88,7 +101,10 @@ pub fn text(field: &str, raw: &str, max_chars: usize) -> Result<String, Problem>
         return Err(Problem::invalid(field, format!("{field} 不能为空")));
     }
     if trimmed.chars().count() > max_chars {
-        return Err(Problem::invalid(field, format!("{field} 不能超过 {max_chars} 个字符")));
+        return Err(Problem::invalid(
+            field,
+            format!("{field} 不能超过 {max_chars} 个字符"),
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -99,10 +115,23 @@ mod tests {
 
     #[test]
     fn phones_are_mainland_mobiles_or_e164() {
-        for good in ["13800138000", "19912345678", "+8613800138000", "+4420794600"] {
+        for good in [
+            "13800138000",
+            "19912345678",
+            "+8613800138000",
+            "+4420794600",
+        ] {
             assert!(is_phone(good), "{good}");
         }
-        for bad in ["12800138000", "1380013800", "138001380001", "+0123456789", "+12345", "abc", ""] {
+        for bad in [
+            "12800138000",
+            "1380013800",
+            "138001380001",
+            "+0123456789",
+            "+12345",
+            "abc",
+            "",
+        ] {
             assert!(!is_phone(bad), "{bad}");
         }
     }
@@ -111,7 +140,9 @@ mod tests {
     fn emails_need_one_at_and_a_dotted_domain() {
         assert!(is_email("a@b.cn"));
         assert!(is_email("first.last+tag@mail.example.com"));
-        for bad in ["a@b", "a@@b.cn", "@b.cn", "a@.cn", "a b@c.cn", "a@b..cn", "a@-b.cn"] {
+        for bad in [
+            "a@b", "a@@b.cn", "@b.cn", "a@.cn", "a b@c.cn", "a@b..cn", "a@-b.cn",
+        ] {
             assert!(!is_email(bad), "{bad}");
         }
         assert!(!is_email(&format!("{}@b.cn", "a".repeat(260))));
@@ -120,8 +151,14 @@ mod tests {
     #[test]
     fn email_is_lower_cased_and_bad_format_is_the_account_format_problem() {
         assert_eq!(email("email", " A@B.cn ").unwrap(), "a@b.cn");
-        assert!(matches!(email("email", "nope"), Err(Problem::BadAccountFormat { .. })));
-        assert!(matches!(phone("phone", "123"), Err(Problem::BadAccountFormat { .. })));
+        assert!(matches!(
+            email("email", "nope"),
+            Err(Problem::BadAccountFormat { .. })
+        ));
+        assert!(matches!(
+            phone("phone", "123"),
+            Err(Problem::BadAccountFormat { .. })
+        ));
     }
 
     #[test]

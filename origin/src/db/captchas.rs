@@ -30,7 +30,11 @@ pub fn insert(connection: &Connection, captcha: &NewCaptcha<'_>) -> AppResult<()
 }
 
 /// How many captchas an IP asked for since `since`, and when the oldest of them was.
-pub fn issued_to_ip(connection: &Connection, ip: &str, since: i64) -> AppResult<(u32, Option<i64>)> {
+pub fn issued_to_ip(
+    connection: &Connection,
+    ip: &str,
+    since: i64,
+) -> AppResult<(u32, Option<i64>)> {
     Ok(connection.query_row(
         "SELECT count(*), min(created_at) FROM captchas WHERE client_ip = ?1 AND created_at > ?2",
         params![ip, since],
@@ -47,12 +51,23 @@ pub enum CaptchaCheck {
 }
 
 /// Spends the captcha whatever the answer: it has exactly one attempt.
-pub fn spend(connection: &Connection, key: &str, answer_hash: &str, now: i64) -> AppResult<CaptchaCheck> {
+pub fn spend(
+    connection: &Connection,
+    key: &str,
+    answer_hash: &str,
+    now: i64,
+) -> AppResult<CaptchaCheck> {
     let row = connection
         .query_row(
             "SELECT answer_hash, expires_at, used_at FROM captchas WHERE key = ?1",
             [key],
-            |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, Option<i64>>(2)?)),
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, Option<i64>>(2)?,
+                ))
+            },
         )
         .optional()?;
     let Some((stored_hash, expires_at, used_at)) = row else {
@@ -61,7 +76,10 @@ pub fn spend(connection: &Connection, key: &str, answer_hash: &str, now: i64) ->
     if used_at.is_some() || expires_at < now {
         return Ok(CaptchaCheck::Dead);
     }
-    connection.execute("UPDATE captchas SET used_at = ?2 WHERE key = ?1", params![key, now])?;
+    connection.execute(
+        "UPDATE captchas SET used_at = ?2 WHERE key = ?1",
+        params![key, now],
+    )?;
     if crate::ids::constant_time_eq(stored_hash.as_bytes(), answer_hash.as_bytes()) {
         Ok(CaptchaCheck::Right)
     } else {

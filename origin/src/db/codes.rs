@@ -19,7 +19,11 @@ impl Channel {
     }
 
     fn parse(raw: &str) -> Channel {
-        if raw == "mail" { Channel::Mail } else { Channel::Sms }
+        if raw == "mail" {
+            Channel::Mail
+        } else {
+            Channel::Sms
+        }
     }
 }
 
@@ -32,22 +36,43 @@ pub struct Sent {
     pub oldest: Option<i64>,
 }
 
-pub fn sent_to_target(connection: &Connection, channel: Channel, target: &str, since: i64) -> AppResult<Sent> {
+pub fn sent_to_target(
+    connection: &Connection,
+    channel: Channel,
+    target: &str,
+    since: i64,
+) -> AppResult<Sent> {
     sent_by(connection, "target", channel, target, since)
 }
 
-pub fn sent_from_ip(connection: &Connection, channel: Channel, ip: &str, since: i64) -> AppResult<Sent> {
+pub fn sent_from_ip(
+    connection: &Connection,
+    channel: Channel,
+    ip: &str,
+    since: i64,
+) -> AppResult<Sent> {
     sent_by(connection, "client_ip", channel, ip, since)
 }
 
-fn sent_by(connection: &Connection, column: &str, channel: Channel, value: &str, since: i64) -> AppResult<Sent> {
+fn sent_by(
+    connection: &Connection,
+    column: &str,
+    channel: Channel,
+    value: &str,
+    since: i64,
+) -> AppResult<Sent> {
     let sql = format!(
         "SELECT count(*), min(created_at) FROM verification_codes
          WHERE channel = ?1 AND {column} = ?2 AND created_at > ?3"
     );
-    Ok(connection.query_row(&sql, params![channel.as_str(), value, since], |row| {
-        Ok(Sent { count: row.get(0)?, oldest: row.get(1)? })
-    })?)
+    Ok(
+        connection.query_row(&sql, params![channel.as_str(), value, since], |row| {
+            Ok(Sent {
+                count: row.get(0)?,
+                oldest: row.get(1)?,
+            })
+        })?,
+    )
 }
 
 pub struct NewCode<'a> {
@@ -89,7 +114,12 @@ pub enum CodeCheck {
 
 /// Checks a code and consumes it if right. The caller's transaction must commit a `Wrong` (so
 /// the try counts) and may roll back a `Valid` (if what the code was for then fails).
-pub fn check_and_consume(connection: &Connection, token: &str, code_hash: &str, now: i64) -> AppResult<CodeCheck> {
+pub fn check_and_consume(
+    connection: &Connection,
+    token: &str,
+    code_hash: &str,
+    now: i64,
+) -> AppResult<CodeCheck> {
     let row = connection
         .query_row(
             "SELECT channel, target, code_hash, attempts, expires_at, consumed_at
@@ -114,9 +144,18 @@ pub fn check_and_consume(connection: &Connection, token: &str, code_hash: &str, 
         return Ok(CodeCheck::Dead);
     }
     if !crate::ids::constant_time_eq(stored_hash.as_bytes(), code_hash.as_bytes()) {
-        connection.execute("UPDATE verification_codes SET attempts = attempts + 1 WHERE token = ?1", [token])?;
+        connection.execute(
+            "UPDATE verification_codes SET attempts = attempts + 1 WHERE token = ?1",
+            [token],
+        )?;
         return Ok(CodeCheck::Wrong);
     }
-    connection.execute("UPDATE verification_codes SET consumed_at = ?2 WHERE token = ?1", params![token, now])?;
-    Ok(CodeCheck::Valid { channel: Channel::parse(&channel), target })
+    connection.execute(
+        "UPDATE verification_codes SET consumed_at = ?2 WHERE token = ?1",
+        params![token, now],
+    )?;
+    Ok(CodeCheck::Valid {
+        channel: Channel::parse(&channel),
+        target,
+    })
 }

@@ -5,7 +5,13 @@ use shared::Problem;
 
 use crate::error::AppResult;
 
-pub fn create(connection: &Connection, code: &str, uses: i64, expires_at: Option<i64>, now: i64) -> AppResult<()> {
+pub fn create(
+    connection: &Connection,
+    code: &str,
+    uses: i64,
+    expires_at: Option<i64>,
+    now: i64,
+) -> AppResult<()> {
     connection.execute(
         "INSERT INTO invitation_codes (code, uses_total, uses_left, expires_at, created_at)
          VALUES (?1, ?2, ?2, ?3, ?4)",
@@ -26,9 +32,11 @@ pub fn consume(connection: &Connection, code: &str, user_id: i64, now: i64) -> A
         .optional()?;
     match row {
         None => Err(Problem::invalid("invitation_code", "邀请码无效").into()),
-        Some((_, Some(expires_at))) if expires_at < now => {
-            Err(Problem::Expired { field: "invitation_code".into(), message: "邀请码已过期".into() }.into())
+        Some((_, Some(expires_at))) if expires_at < now => Err(Problem::Expired {
+            field: "invitation_code".into(),
+            message: "邀请码已过期".into(),
         }
+        .into()),
         Some((uses_left, _)) if uses_left <= 0 => {
             Err(Problem::invalid("invitation_code", "邀请码已用完").into())
         }
@@ -48,6 +56,10 @@ pub fn consume(connection: &Connection, code: &str, user_id: i64, now: i64) -> A
 
 pub fn uses_left(connection: &Connection, code: &str) -> AppResult<Option<i64>> {
     Ok(connection
-        .query_row("SELECT uses_left FROM invitation_codes WHERE code = ?1", [code], |row| row.get(0))
+        .query_row(
+            "SELECT uses_left FROM invitation_codes WHERE code = ?1",
+            [code],
+            |row| row.get(0),
+        )
         .optional()?)
 }

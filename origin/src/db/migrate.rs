@@ -17,7 +17,9 @@ pub fn apply(connection: &mut Connection) -> anyhow::Result<()> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         let version = index + 1;
         let transaction = connection.transaction()?;
-        transaction.execute_batch(sql).with_context(|| format!("migration {version}"))?;
+        transaction
+            .execute_batch(sql)
+            .with_context(|| format!("migration {version}"))?;
         transaction.pragma_update(None, "user_version", version as i64)?;
         transaction.commit()?;
         tracing::info!(version, "applied migration");

@@ -50,7 +50,10 @@ impl Db {
         let mut writer = Connection::open(path)
             .with_context(|| format!("opening database {}", path.display()))?;
         let mode: String = writer.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
-        anyhow::ensure!(mode.eq_ignore_ascii_case("wal"), "could not switch to WAL (got {mode})");
+        anyhow::ensure!(
+            mode.eq_ignore_ascii_case("wal"),
+            "could not switch to WAL (got {mode})"
+        );
         writer.pragma_update(None, "synchronous", "FULL")?;
         configure(&writer)?;
         migrate::apply(&mut writer)?;
@@ -93,7 +96,9 @@ impl Db {
             .map_err(|_| anyhow::anyhow!("writer lock poisoned"))?
             .send(job)
             .map_err(|_| anyhow::anyhow!("the writer thread has stopped"))?;
-        answer.await.map_err(|_| anyhow::anyhow!("the writer dropped a job"))?
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the writer dropped a job"))?
     }
 
     /// Runs `work` on a read-only connection, off the async runtime.
@@ -102,7 +107,12 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
     {
-        let _slot = self.inner.reader_slots.acquire().await.map_err(anyhow::Error::from)?;
+        let _slot = self
+            .inner
+            .reader_slots
+            .acquire()
+            .await
+            .map_err(anyhow::Error::from)?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let connection = match inner.readers.lock().ok().and_then(|mut pool| pool.pop()) {
@@ -142,7 +152,9 @@ fn run_in_transaction<T>(
 fn open_reader(path: &Path) -> AppResult<Connection> {
     let connection = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
     )?;
     configure(&connection)?;
     Ok(connection)

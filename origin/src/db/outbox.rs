@@ -22,7 +22,12 @@ pub fn insert(connection: &Connection, row: &OutboxRow) -> AppResult<()> {
 }
 
 /// Newest first, optionally filtered by recipient and channel.
-pub fn list(connection: &Connection, to: Option<&str>, channel: Option<&str>, limit: u32) -> AppResult<Vec<OutboxRow>> {
+pub fn list(
+    connection: &Connection,
+    to: Option<&str>,
+    channel: Option<&str>,
+    limit: u32,
+) -> AppResult<Vec<OutboxRow>> {
     let mut statement = connection.prepare(
         "SELECT channel, recipient, code, body, created_at FROM outbox
          WHERE (?1 IS NULL OR recipient = ?1) AND (?2 IS NULL OR channel = ?2)

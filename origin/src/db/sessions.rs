@@ -80,7 +80,13 @@ fn insert_generation(
 }
 
 /// Starts a session (one sign-in) and its first generation.
-pub fn create(connection: &Connection, user_id: i64, admin: bool, now: i64, lifetimes: Lifetimes) -> AppResult<Generation> {
+pub fn create(
+    connection: &Connection,
+    user_id: i64,
+    admin: bool,
+    now: i64,
+    lifetimes: Lifetimes,
+) -> AppResult<Generation> {
     let sid = ids::random_hex(16);
     connection.execute(
         "INSERT INTO sessions (id, user_id, admin, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -158,19 +164,29 @@ pub fn rotate(
                 now,
                 lifetimes,
             )?;
-            Ok(Rotation::Rotated { spent: presented, next })
+            Ok(Rotation::Rotated {
+                spent: presented,
+                next,
+            })
         }
         Some(spent_at) if now - spent_at <= grace_secs => {
             let sql = format!(
                 "SELECT {GENERATION_COLUMNS} FROM session_tokens t JOIN sessions s ON s.id = t.session_id
                  WHERE t.session_id = ?1 AND t.generation = ?2"
             );
-            let next = connection.query_row(&sql, params![presented.sid, presented.generation + 1], generation_from_row)?;
+            let next = connection.query_row(
+                &sql,
+                params![presented.sid, presented.generation + 1],
+                generation_from_row,
+            )?;
             Ok(Rotation::Replayed { next })
         }
         Some(_) => {
             revoke(connection, &presented.sid, "refresh_reuse", now)?;
-            Ok(Rotation::Reused { user_id: presented.user_id, sid: presented.sid })
+            Ok(Rotation::Reused {
+                user_id: presented.user_id,
+                sid: presented.sid,
+            })
         }
     }
 }
@@ -206,10 +222,17 @@ pub fn revoke(connection: &Connection, sid: &str, reason: &str, now: i64) -> App
 }
 
 /// Revokes every active session of a user; returns their ids (for the edge).
-pub fn revoke_all(connection: &Connection, user_id: i64, reason: &str, now: i64) -> AppResult<Vec<String>> {
+pub fn revoke_all(
+    connection: &Connection,
+    user_id: i64,
+    reason: &str,
+    now: i64,
+) -> AppResult<Vec<String>> {
     let mut statement =
         connection.prepare("SELECT id FROM sessions WHERE user_id = ?1 AND revoked_at IS NULL")?;
-    let sids = statement.query_map([user_id], |row| row.get(0))?.collect::<Result<Vec<String>, _>>()?;
+    let sids = statement
+        .query_map([user_id], |row| row.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
     connection.execute(
         "UPDATE sessions SET revoked_at = ?2, revoked_reason = ?3 WHERE user_id = ?1 AND revoked_at IS NULL",
         params![user_id, now, reason],

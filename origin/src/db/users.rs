@@ -41,7 +41,11 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRow> {
     })
 }
 
-fn one(connection: &Connection, column: &str, value: &dyn rusqlite::ToSql) -> AppResult<Option<UserRow>> {
+fn one(
+    connection: &Connection,
+    column: &str,
+    value: &dyn rusqlite::ToSql,
+) -> AppResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE {column} = ?1");
     Ok(connection.query_row(&sql, [value], from_row).optional()?)
 }
@@ -85,7 +89,14 @@ pub fn insert(connection: &Connection, user: &NewUser, now: i64) -> AppResult<i6
     let result = connection.execute(
         "INSERT INTO users (account, phone, email, nickname, password_hash, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![user.account, user.phone, user.email, user.nickname, user.password_hash, now],
+        params![
+            user.account,
+            user.phone,
+            user.email,
+            user.nickname,
+            user.password_hash,
+            now
+        ],
     );
     match result {
         Ok(_) => Ok(connection.last_insert_rowid()),
@@ -99,7 +110,10 @@ fn taken(message: &str) -> Problem {
         .into_iter()
         .find(|column| message.contains(&format!("users.{column}")))
         .unwrap_or("account");
-    Problem::Taken { field: field.into(), message: "账号已被注册".into() }
+    Problem::Taken {
+        field: field.into(),
+        message: "账号已被注册".into(),
+    }
 }
 
 pub fn set_password(connection: &Connection, user_id: i64, hash: &str) -> AppResult<()> {
@@ -112,9 +126,20 @@ pub fn set_password(connection: &Connection, user_id: i64, hash: &str) -> AppRes
 }
 
 /// Records a wrong password and returns how many there were since `since`.
-pub fn record_login_failure(connection: &Connection, user_id: i64, now: i64, since: i64) -> AppResult<u32> {
-    connection.execute("INSERT INTO login_failures (user_id, at) VALUES (?1, ?2)", params![user_id, now])?;
-    connection.execute("DELETE FROM login_failures WHERE user_id = ?1 AND at < ?2", params![user_id, since])?;
+pub fn record_login_failure(
+    connection: &Connection,
+    user_id: i64,
+    now: i64,
+    since: i64,
+) -> AppResult<u32> {
+    connection.execute(
+        "INSERT INTO login_failures (user_id, at) VALUES (?1, ?2)",
+        params![user_id, now],
+    )?;
+    connection.execute(
+        "DELETE FROM login_failures WHERE user_id = ?1 AND at < ?2",
+        params![user_id, since],
+    )?;
     Ok(connection.query_row(
         "SELECT count(*) FROM login_failures WHERE user_id = ?1 AND at >= ?2",
         params![user_id, since],
@@ -123,7 +148,10 @@ pub fn record_login_failure(connection: &Connection, user_id: i64, now: i64, sin
 }
 
 pub fn lock_until(connection: &Connection, user_id: i64, until: i64) -> AppResult<()> {
-    connection.execute("UPDATE users SET locked_until = ?2 WHERE id = ?1", params![user_id, until])?;
+    connection.execute(
+        "UPDATE users SET locked_until = ?2 WHERE id = ?1",
+        params![user_id, until],
+    )?;
     Ok(())
 }
 
@@ -133,7 +161,12 @@ pub fn clear_login_failures(connection: &Connection, user_id: i64) -> AppResult<
 }
 
 /// Creates or updates the user with this account name, setting its password.
-pub fn upsert_by_account(connection: &Connection, account: &str, hash: &str, now: i64) -> AppResult<i64> {
+pub fn upsert_by_account(
+    connection: &Connection,
+    account: &str,
+    hash: &str,
+    now: i64,
+) -> AppResult<i64> {
     if let Some(user) = one(connection, "account", &account)? {
         set_password(connection, user.id, hash)?;
         connection.execute("UPDATE users SET disabled = 0 WHERE id = ?1", [user.id])?;
@@ -158,15 +191,23 @@ pub struct Wallet {
 
 pub fn wallet(connection: &Connection, user_id: i64) -> AppResult<Wallet> {
     let latest = |table: &str| -> AppResult<i64> {
-        let sql = format!("SELECT surplus FROM {table} WHERE user_id = ?1 ORDER BY id DESC LIMIT 1");
-        Ok(connection.query_row(&sql, [user_id], |row| row.get(0)).optional()?.unwrap_or(0))
+        let sql =
+            format!("SELECT surplus FROM {table} WHERE user_id = ?1 ORDER BY id DESC LIMIT 1");
+        Ok(connection
+            .query_row(&sql, [user_id], |row| row.get(0))
+            .optional()?
+            .unwrap_or(0))
     };
     let history_points = connection.query_row(
         "SELECT coalesce(sum(number), 0) FROM points_records WHERE user_id = ?1 AND number > 0",
         [user_id],
         |row| row.get(0),
     )?;
-    Ok(Wallet { points: latest("points_records")?, history_points, balance_cents: latest("balance_records")? })
+    Ok(Wallet {
+        points: latest("points_records")?,
+        history_points,
+        balance_cents: latest("balance_records")?,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -37,7 +37,10 @@ pub struct IssuedTokens {
 }
 
 fn lifetimes(state: &AppState) -> Lifetimes {
-    Lifetimes { access_secs: state.config.access_ttl_secs, refresh_secs: state.config.refresh_ttl_secs() }
+    Lifetimes {
+        access_secs: state.config.access_ttl_secs,
+        refresh_secs: state.config.refresh_ttl_secs(),
+    }
 }
 
 fn issue(state: &AppState, generation: &Generation) -> AppResult<IssuedTokens> {
@@ -68,12 +71,19 @@ pub struct IssuedCaptcha {
     pub png: Vec<u8>,
 }
 
-pub async fn create_captcha(state: &AppState, username: String, client_ip: String) -> AppResult<IssuedCaptcha> {
+pub async fn create_captcha(
+    state: &AppState,
+    username: String,
+    client_ip: String,
+) -> AppResult<IssuedCaptcha> {
     let (answer, png) = tokio::task::spawn_blocking(crate::captcha::render)
         .await
         .map_err(|error| AppError::Internal(error.into()))??;
     let key = ids::random_hex(16);
-    let answer_hash = ids::keyed_hash(state.config.code_pepper.expose(), &format!("{key}:{}", answer.to_lowercase()));
+    let answer_hash = ids::keyed_hash(
+        state.config.code_pepper.expose(),
+        &format!("{key}:{}", answer.to_lowercase()),
+    );
     let state_for_write = state.clone();
     let key_for_write = key.clone();
     let expires_at = state
@@ -108,7 +118,11 @@ pub async fn create_captcha(state: &AppState, username: String, client_ip: Strin
             Ok(expires_at)
         })
         .await?;
-    Ok(IssuedCaptcha { key, expires_at, png })
+    Ok(IssuedCaptcha {
+        key,
+        expires_at,
+        png,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -123,20 +137,38 @@ pub struct StoreRegistration {
     pub captcha_code: String,
 }
 
-pub async fn register_store(state: &AppState, form: StoreRegistration) -> AppResult<(UserRow, IssuedTokens)> {
+pub async fn register_store(
+    state: &AppState,
+    form: StoreRegistration,
+) -> AppResult<(UserRow, IssuedTokens)> {
     // The captcha is spent first, whatever follows: it has exactly one attempt.
     let answer_hash = ids::keyed_hash(
         state.config.code_pepper.expose(),
-        &format!("{}:{}", form.captcha_key, form.captcha_code.trim().to_lowercase()),
+        &format!(
+            "{}:{}",
+            form.captcha_key,
+            form.captcha_code.trim().to_lowercase()
+        ),
     );
     let key = form.captcha_key.clone();
-    let check = state.db.write(move |tx| captchas::spend(tx, &key, &answer_hash, clock::now())).await?;
+    let check = state
+        .db
+        .write(move |tx| captchas::spend(tx, &key, &answer_hash, clock::now()))
+        .await?;
     match check {
         CaptchaCheck::Right => {}
-        CaptchaCheck::Wrong => return Err(Problem::WrongCode { field: "captcha_code".into() }.into()),
+        CaptchaCheck::Wrong => {
+            return Err(Problem::WrongCode {
+                field: "captcha_code".into(),
+            }
+            .into());
+        }
         CaptchaCheck::Dead => {
-            return Err(Problem::Expired { field: "captcha_key".into(), message: "验证码已失效，请重新获取".into() }
-                .into());
+            return Err(Problem::Expired {
+                field: "captcha_key".into(),
+                message: "验证码已失效，请重新获取".into(),
+            }
+            .into());
         }
     }
     let password_hash = state.hasher.hash(form.password).await?;
@@ -154,7 +186,8 @@ pub async fn register_store(state: &AppState, form: StoreRegistration) -> AppRes
             let user_id = users::insert(tx, &user, now)?;
             invitations::consume(tx, &form.invitation_code, user_id, now)?;
             let generation = sessions::create(tx, user_id, false, now, lifetimes)?;
-            let user = users::by_id(tx, user_id)?.ok_or_else(|| anyhow::anyhow!("user {user_id} vanished"))?;
+            let user = users::by_id(tx, user_id)?
+                .ok_or_else(|| anyhow::anyhow!("user {user_id} vanished"))?;
             Ok((user, generation))
         })
         .await?;
@@ -169,12 +202,18 @@ pub async fn login_with_password(
     as_admin: bool,
 ) -> AppResult<IssuedTokens> {
     let name = login_name.clone();
-    let user = state.db.read(move |conn| users::by_login_name(conn, &name)).await?;
+    let user = state
+        .db
+        .read(move |conn| users::by_login_name(conn, &name))
+        .await?;
     let now = clock::now();
     if let Some(user) = &user
         && user.locked_until > now
     {
-        return Err(Problem::Locked { retry_after: (user.locked_until - now) as u64 }.into());
+        return Err(Problem::Locked {
+            retry_after: (user.locked_until - now) as u64,
+        }
+        .into());
     }
     let hash = user.as_ref().and_then(|user| user.password_hash.clone());
     let matches = state.hasher.verify(password, hash).await?;
@@ -187,7 +226,8 @@ pub async fn login_with_password(
             .db
             .write(move |tx| {
                 let now = clock::now();
-                let failures = users::record_login_failure(tx, user_id, now, now - LOCKOUT_WINDOW_SECS)?;
+                let failures =
+                    users::record_login_failure(tx, user_id, now, now - LOCKOUT_WINDOW_SECS)?;
                 if failures >= LOCKOUT_FAILURES {
                     users::lock_until(tx, user_id, now + LOCKOUT_SECS)?;
                     tracing::warn!(user_id, "password sign-in locked after repeated failures");
@@ -198,12 +238,23 @@ pub async fn login_with_password(
         return Err(Problem::WrongPassword.into());
     }
     if user.disabled {
-        return Err(Problem::Forbidden { message: "账号已被禁用".into() }.into());
+        return Err(Problem::Forbidden {
+            message: "账号已被禁用".into(),
+        }
+        .into());
     }
-    if as_admin && !state.db.read(move |conn| roles::holds_any_role(conn, user_id)).await? {
+    if as_admin
+        && !state
+            .db
+            .read(move |conn| roles::holds_any_role(conn, user_id))
+            .await?
+    {
         return Err(Problem::PermissionDenied.into());
     }
-    state.db.write(move |tx| users::clear_login_failures(tx, user_id)).await?;
+    state
+        .db
+        .write(move |tx| users::clear_login_failures(tx, user_id))
+        .await?;
     start_session(state, user_id, as_admin).await
 }
 
@@ -221,7 +272,10 @@ pub async fn send_code(
 ) -> AppResult<String> {
     let token = ids::random_hex(16);
     let code = ids::random_digits(6);
-    let code_hash = ids::keyed_hash(state.config.code_pepper.expose(), &format!("{token}:{code}"));
+    let code_hash = ids::keyed_hash(
+        state.config.code_pepper.expose(),
+        &format!("{token}:{code}"),
+    );
     let state_for_write = state.clone();
     let token_for_write = token.clone();
     state
@@ -234,9 +288,21 @@ pub async fn send_code(
             };
             let ip_window = i64::from(ip_rule.window_secs);
             let limits = [
-                (codes::sent_from_ip(tx, channel, &client_ip, now - ip_window)?, ip_rule.max, ip_window),
-                (codes::sent_to_target(tx, channel, &target, now - 60)?, CODE_PER_TARGET_PER_MINUTE, 60),
-                (codes::sent_to_target(tx, channel, &target, now - 86_400)?, CODE_PER_TARGET_PER_DAY, 86_400),
+                (
+                    codes::sent_from_ip(tx, channel, &client_ip, now - ip_window)?,
+                    ip_rule.max,
+                    ip_window,
+                ),
+                (
+                    codes::sent_to_target(tx, channel, &target, now - 60)?,
+                    CODE_PER_TARGET_PER_MINUTE,
+                    60,
+                ),
+                (
+                    codes::sent_to_target(tx, channel, &target, now - 86_400)?,
+                    CODE_PER_TARGET_PER_DAY,
+                    86_400,
+                ),
             ];
             for (sent, max, window) in limits {
                 if let Some(retry_after) = over_limit(sent.count, sent.oldest, max, window, now) {
@@ -253,7 +319,11 @@ pub async fn send_code(
                 Channel::Mail => "email",
             };
             if is_register && registered {
-                return Err(Problem::Taken { field: field.into(), message: "账号已被注册".into() }.into());
+                return Err(Problem::Taken {
+                    field: field.into(),
+                    message: "账号已被注册".into(),
+                }
+                .into());
             }
             if !is_register && !registered {
                 return Err(Problem::UnknownAccount.into());
@@ -286,19 +356,32 @@ pub async fn send_code(
 }
 
 fn code_hash(state: &AppState, token: &str, code: &str) -> String {
-    ids::keyed_hash(state.config.code_pepper.expose(), &format!("{token}:{}", code.trim()))
+    ids::keyed_hash(
+        state.config.code_pepper.expose(),
+        &format!("{token}:{}", code.trim()),
+    )
 }
 
 /// Checks a code inside a write. A wrong code is committed (the try counts) and reported as
 /// `Ok(Err(problem))`; the caller returns it after the transaction.
-fn check_code(tx: &rusqlite::Transaction<'_>, token: &str, hash: &str) -> AppResult<Result<(Channel, String), Problem>> {
+fn check_code(
+    tx: &rusqlite::Transaction<'_>,
+    token: &str,
+    hash: &str,
+) -> AppResult<Result<(Channel, String), Problem>> {
     match codes::check_and_consume(tx, token, hash, clock::now())? {
         CodeCheck::Valid { channel, target } => Ok(Ok((channel, target))),
-        CodeCheck::Wrong | CodeCheck::Dead => Ok(Err(Problem::WrongCode { field: "verification_code".into() })),
+        CodeCheck::Wrong | CodeCheck::Dead => Ok(Err(Problem::WrongCode {
+            field: "verification_code".into(),
+        })),
     }
 }
 
-fn user_by_target(tx: &rusqlite::Transaction<'_>, channel: Channel, target: &str) -> AppResult<Option<UserRow>> {
+fn user_by_target(
+    tx: &rusqlite::Transaction<'_>,
+    channel: Channel,
+    target: &str,
+) -> AppResult<Option<UserRow>> {
     match channel {
         Channel::Sms => users::by_phone(tx, target),
         Channel::Mail => users::by_email(tx, target),
@@ -308,12 +391,23 @@ fn user_by_target(tx: &rusqlite::Transaction<'_>, channel: Channel, target: &str
 fn default_nickname(channel: Channel, target: &str) -> String {
     match channel {
         Channel::Sms => format!("用户{}", &target[target.len().saturating_sub(4)..]),
-        Channel::Mail => target.split('@').next().unwrap_or("用户").chars().take(32).collect(),
+        Channel::Mail => target
+            .split('@')
+            .next()
+            .unwrap_or("用户")
+            .chars()
+            .take(32)
+            .collect(),
     }
 }
 
 /// Print registration: creates the user owning the verified phone or e-mail.
-pub async fn register_with_code(state: &AppState, token: String, code: String, password: String) -> AppResult<IssuedTokens> {
+pub async fn register_with_code(
+    state: &AppState,
+    token: String,
+    code: String,
+    password: String,
+) -> AppResult<IssuedTokens> {
     let password_hash = state.hasher.hash(password).await?;
     let hash = code_hash(state, &token, &code);
     let lifetimes = lifetimes(state);
@@ -342,7 +436,11 @@ pub async fn register_with_code(state: &AppState, token: String, code: String, p
     issue(state, &outcome?)
 }
 
-pub async fn login_with_code(state: &AppState, token: String, code: String) -> AppResult<IssuedTokens> {
+pub async fn login_with_code(
+    state: &AppState,
+    token: String,
+    code: String,
+) -> AppResult<IssuedTokens> {
     let hash = code_hash(state, &token, &code);
     let lifetimes = lifetimes(state);
     let outcome = state
@@ -356,16 +454,30 @@ pub async fn login_with_code(state: &AppState, token: String, code: String) -> A
                 return Err(Problem::UnknownAccount.into());
             };
             if user.disabled {
-                return Err(Problem::Forbidden { message: "账号已被禁用".into() }.into());
+                return Err(Problem::Forbidden {
+                    message: "账号已被禁用".into(),
+                }
+                .into());
             }
-            Ok(Ok(sessions::create(tx, user.id, false, clock::now(), lifetimes)?))
+            Ok(Ok(sessions::create(
+                tx,
+                user.id,
+                false,
+                clock::now(),
+                lifetimes,
+            )?))
         })
         .await?;
     issue(state, &outcome?)
 }
 
 /// Sets the password of the account the code was sent to and revokes all its sessions.
-pub async fn reset_password(state: &AppState, token: String, code: String, password: String) -> AppResult<Vec<Instruction>> {
+pub async fn reset_password(
+    state: &AppState,
+    token: String,
+    code: String,
+    password: String,
+) -> AppResult<Vec<Instruction>> {
     let password_hash = state.hasher.hash(password).await?;
     let hash = code_hash(state, &token, &code);
     let outcome = state
@@ -387,7 +499,9 @@ pub async fn reset_password(state: &AppState, token: String, code: String, passw
 }
 
 fn revocations(user_id: i64, sids: Vec<String>) -> Vec<Instruction> {
-    sids.into_iter().map(|sid| Instruction::RevokeSession { user: user_id, sid }).collect()
+    sids.into_iter()
+        .map(|sid| Instruction::RevokeSession { user: user_id, sid })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -401,17 +515,30 @@ pub enum RefreshStyle {
     PrintRefreshToken,
 }
 
-pub async fn refresh(state: &AppState, style: RefreshStyle, token: &str) -> AppResult<(IssuedTokens, Vec<Instruction>)> {
+pub async fn refresh(
+    state: &AppState,
+    style: RefreshStyle,
+    token: &str,
+) -> AppResult<(IssuedTokens, Vec<Instruction>)> {
     let now = clock::now();
     let (expected, extra_life, credential) = match style {
-        RefreshStyle::StoreAccessToken => (TokenType::Access, state.config.refresh_ttl_secs(), Credential::Access),
+        RefreshStyle::StoreAccessToken => (
+            TokenType::Access,
+            state.config.refresh_ttl_secs(),
+            Credential::Access,
+        ),
         RefreshStyle::PrintRefreshToken => (TokenType::Refresh, 0, Credential::Refresh),
     };
     let claims = match state.keys.verify(token, expected, now, extra_life) {
         Ok(claims) => claims,
-        Err(TokenError::Claims(shared::claims::ClaimError::Expired)) if style == RefreshStyle::StoreAccessToken => {
-            return Err(Problem::Expired { field: "token".into(), message: "令牌已超过可刷新期限，请重新登录".into() }
-                .into());
+        Err(TokenError::Claims(shared::claims::ClaimError::Expired))
+            if style == RefreshStyle::StoreAccessToken =>
+        {
+            return Err(Problem::Expired {
+                field: "token".into(),
+                message: "令牌已超过可刷新期限，请重新登录".into(),
+            }
+            .into());
         }
         Err(_) => return Err(Problem::Unauthenticated.into()),
     };
@@ -419,7 +546,16 @@ pub async fn refresh(state: &AppState, style: RefreshStyle, token: &str) -> AppR
     let jti = claims.jti.clone();
     let rotation = state
         .db
-        .write(move |tx| sessions::rotate(tx, credential, &jti, clock::now(), REFRESH_GRACE_SECS, lifetimes))
+        .write(move |tx| {
+            sessions::rotate(
+                tx,
+                credential,
+                &jti,
+                clock::now(),
+                REFRESH_GRACE_SECS,
+                lifetimes,
+            )
+        })
         .await?;
     match rotation {
         Rotation::Rotated { spent, next } => {
@@ -434,7 +570,10 @@ pub async fn refresh(state: &AppState, style: RefreshStyle, token: &str) -> AppR
         Rotation::Replayed { next } => Ok((issue(state, &next)?, Vec::new())),
         Rotation::Reused { user_id, sid } => {
             tracing::warn!(user_id, sid, "refresh token reused: session revoked");
-            Err(AppError::Problem(Problem::Unauthenticated, vec![Instruction::RevokeSession { user: user_id, sid }]))
+            Err(AppError::Problem(
+                Problem::Unauthenticated,
+                vec![Instruction::RevokeSession { user: user_id, sid }],
+            ))
         }
         Rotation::Invalid => Err(Problem::Unauthenticated.into()),
     }
@@ -443,7 +582,10 @@ pub async fn refresh(state: &AppState, style: RefreshStyle, token: &str) -> AppR
 /// Revokes the caller's session.
 pub async fn logout(state: &AppState, user_id: i64, sid: String) -> AppResult<Vec<Instruction>> {
     let sid_for_write = sid.clone();
-    state.db.write(move |tx| sessions::revoke(tx, &sid_for_write, "logout", clock::now())).await?;
+    state
+        .db
+        .write(move |tx| sessions::revoke(tx, &sid_for_write, "logout", clock::now()))
+        .await?;
     Ok(vec![Instruction::RevokeSession { user: user_id, sid }])
 }
 
@@ -451,7 +593,11 @@ pub async fn logout(state: &AppState, user_id: i64, sid: String) -> AppResult<Ve
 // Operator tasks (CLI and admin API).
 
 /// Creates or resets a super-admin with this account name. Idempotent.
-pub async fn create_super_admin(state: &AppState, account: String, password: String) -> AppResult<(i64, Vec<Instruction>)> {
+pub async fn create_super_admin(
+    state: &AppState,
+    account: String,
+    password: String,
+) -> AppResult<(i64, Vec<Instruction>)> {
     let account = shared::validate::account_name("username", &account)?;
     let password = shared::validate::password("password", &password)?;
     let hash = state.hasher.hash(password).await?;
@@ -474,14 +620,22 @@ pub struct Invitation {
     pub expires_at: Option<i64>,
 }
 
-pub async fn create_invitation(state: &AppState, uses: i64, expires_in_days: Option<i64>) -> AppResult<Invitation> {
+pub async fn create_invitation(
+    state: &AppState,
+    uses: i64,
+    expires_in_days: Option<i64>,
+) -> AppResult<Invitation> {
     if !(1..=1_000_000).contains(&uses) {
         return Err(Problem::invalid("uses", "uses 必须是 1 到 1000000 之间的整数").into());
     }
     if let Some(days) = expires_in_days
         && !(1..=3650).contains(&days)
     {
-        return Err(Problem::invalid("expires_in_days", "expires_in_days 必须是 1 到 3650 之间的整数").into());
+        return Err(Problem::invalid(
+            "expires_in_days",
+            "expires_in_days 必须是 1 到 3650 之间的整数",
+        )
+        .into());
     }
     let code = ids::random_hex(8).to_uppercase();
     let code_for_write = code.clone();
@@ -494,5 +648,9 @@ pub async fn create_invitation(state: &AppState, uses: i64, expires_in_days: Opt
             Ok(expires_at)
         })
         .await?;
-    Ok(Invitation { code, uses, expires_at })
+    Ok(Invitation {
+        code,
+        uses,
+        expires_at,
+    })
 }

@@ -5,7 +5,13 @@ pub mod identity;
 pub mod profile;
 
 /// `Some(retry_after)` when `count` sends since the window opened reach `max`.
-pub fn over_limit(count: u32, oldest: Option<i64>, max: u32, window_secs: i64, now: i64) -> Option<u64> {
+pub fn over_limit(
+    count: u32,
+    oldest: Option<i64>,
+    max: u32,
+    window_secs: i64,
+    now: i64,
+) -> Option<u64> {
     if count < max {
         return None;
     }

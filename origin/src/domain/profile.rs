@@ -1,8 +1,8 @@
 //! The signed-in user's own view of themselves.
 
 use crate::AppState;
-use crate::db::users::{self, MemberLevel, UserRow, Wallet};
 use crate::db::roles;
+use crate::db::users::{self, MemberLevel, UserRow, Wallet};
 use crate::error::{AppError, AppResult};
 use shared::Problem;
 
@@ -16,10 +16,15 @@ pub async fn load(state: &AppState, user_id: i64) -> AppResult<Profile> {
     state
         .db
         .read(move |conn| {
-            let user = users::by_id(conn, user_id)?.ok_or(AppError::from(Problem::Unauthenticated))?;
+            let user =
+                users::by_id(conn, user_id)?.ok_or(AppError::from(Problem::Unauthenticated))?;
             let wallet = users::wallet(conn, user_id)?;
             let level = users::member_level(conn, wallet.history_points)?;
-            Ok(Profile { user, wallet, level })
+            Ok(Profile {
+                user,
+                wallet,
+                level,
+            })
         })
         .await
 }
@@ -27,14 +32,23 @@ pub async fn load(state: &AppState, user_id: i64) -> AppResult<Profile> {
 pub async fn user(state: &AppState, user_id: i64) -> AppResult<UserRow> {
     state
         .db
-        .read(move |conn| users::by_id(conn, user_id)?.ok_or(AppError::from(Problem::Unauthenticated)))
+        .read(move |conn| {
+            users::by_id(conn, user_id)?.ok_or(AppError::from(Problem::Unauthenticated))
+        })
         .await
 }
 
 /// Permission names of an admin session; anyone else is refused.
-pub async fn permissions(state: &AppState, user_id: i64, admin_session: bool) -> AppResult<Vec<String>> {
+pub async fn permissions(
+    state: &AppState,
+    user_id: i64,
+    admin_session: bool,
+) -> AppResult<Vec<String>> {
     if !admin_session {
         return Err(Problem::PermissionDenied.into());
     }
-    state.db.read(move |conn| roles::permissions(conn, user_id)).await
+    state
+        .db
+        .read(move |conn| roles::permissions(conn, user_id))
+        .await
 }

@@ -26,7 +26,11 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/invitation_codes", post(create_invitation))
 }
 
-async fn list_outbox(State(state): State<AppState>, caller: Caller, params: Params) -> AppResult<Reply> {
+async fn list_outbox(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> AppResult<Reply> {
     require_permission(&state, &caller, SUPPORT_TOOLS).await?;
     if !state.notifier.has_outbox() {
         return Err(Problem::NotFound.into());
@@ -38,7 +42,10 @@ async fn list_outbox(State(state): State<AppState>, caller: Caller, params: Para
     {
         return Err(Problem::invalid("channel", "channel 只能是 sms、mail 或 captcha").into());
     }
-    let rows = state.db.read(move |conn| outbox::list(conn, to.as_deref(), channel.as_deref(), 200)).await?;
+    let rows = state
+        .db
+        .read(move |conn| outbox::list(conn, to.as_deref(), channel.as_deref(), 200))
+        .await?;
     let offset = state.config.time_offset;
     let rows: Vec<_> = rows
         .into_iter()
@@ -55,9 +62,15 @@ async fn list_outbox(State(state): State<AppState>, caller: Caller, params: Para
     Ok(Reply::print(StatusCode::OK, json!(rows)))
 }
 
-async fn create_invitation(State(state): State<AppState>, caller: Caller, params: Params) -> AppResult<Reply> {
+async fn create_invitation(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> AppResult<Reply> {
     require_permission(&state, &caller, USERS).await?;
-    let uses = params.integer("uses", 1, 1_000_000)?.ok_or_else(|| Problem::invalid("uses", "uses 不能为空"))?;
+    let uses = params
+        .integer("uses", 1, 1_000_000)?
+        .ok_or_else(|| Problem::invalid("uses", "uses 不能为空"))?;
     let days = params.integer("expires_in_days", 1, 3650)?;
     let invitation = identity::create_invitation(&state, uses, days).await?;
     let offset = state.config.time_offset;

@@ -21,7 +21,10 @@ pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
     }
     let authorization = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = authorization.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// A signed-in user with a live session.
@@ -35,7 +38,10 @@ pub struct Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = presented_token(&parts.headers).ok_or(Problem::Unauthenticated)?;
         let claims = state
             .keys
@@ -50,16 +56,31 @@ impl FromRequestParts<AppState> for Caller {
         if Some(active.user_id) != claims.user_id() || active.sid != claims.sid {
             return Err(Problem::Unauthenticated.into());
         }
-        Ok(Caller { user_id: active.user_id, sid: active.sid, admin: active.admin })
+        Ok(Caller {
+            user_id: active.user_id,
+            sid: active.sid,
+            admin: active.admin,
+        })
     }
 }
 
 /// An admin session holding a given permission.
-pub async fn require_permission(state: &AppState, caller: &Caller, permission: &'static str) -> Result<(), AppError> {
+pub async fn require_permission(
+    state: &AppState,
+    caller: &Caller,
+    permission: &'static str,
+) -> Result<(), AppError> {
     if !caller.admin {
         return Err(Problem::PermissionDenied.into());
     }
     let user_id = caller.user_id;
-    let allowed = state.db.read(move |conn| roles::has_permission(conn, user_id, permission)).await?;
-    if allowed { Ok(()) } else { Err(Problem::PermissionDenied.into()) }
+    let allowed = state
+        .db
+        .read(move |conn| roles::has_permission(conn, user_id, permission))
+        .await?;
+    if allowed {
+        Ok(())
+    } else {
+        Err(Problem::PermissionDenied.into())
+    }
 }

@@ -44,8 +44,13 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             .get(CLIENT_IP)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<IpAddr>().ok());
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
-        let ip = from_edge.or(peer).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        let ip = from_edge
+            .or(peer)
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
         Ok(ClientIp(ip))
     }
 }
@@ -140,10 +145,15 @@ pub fn public_router(state: AppState) -> Router {
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             let secret_digest = secret_digest;
             async move {
-                let presented = request.headers().get(EDGE_SECRET).map(|v| Sha256::digest(v.as_bytes()));
+                let presented = request
+                    .headers()
+                    .get(EDGE_SECRET)
+                    .map(|v| Sha256::digest(v.as_bytes()));
                 if presented.as_ref() != Some(&secret_digest) {
-                    return AppError::from(Problem::Forbidden { message: "禁止访问：请通过边缘节点访问".into() })
-                        .into_response();
+                    return AppError::from(Problem::Forbidden {
+                        message: "禁止访问：请通过边缘节点访问".into(),
+                    })
+                    .into_response();
                 }
                 next.run(request).await
             }
@@ -168,7 +178,11 @@ fn with_common_layers(router: Router) -> Router {
 }
 
 fn request_span(request: &Request) -> tracing::Span {
-    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
     tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path())
 }
 
@@ -184,7 +198,9 @@ async fn render_in_dialect(request: Request, next: Next) -> Response {
         let mut response = next.run(request).await;
         let problem = match response.extensions_mut().remove::<ProblemResponse>() {
             Some(ProblemResponse(problem)) => problem,
-            None if response.status() == StatusCode::METHOD_NOT_ALLOWED => Problem::MethodNotAllowed,
+            None if response.status() == StatusCode::METHOD_NOT_ALLOWED => {
+                Problem::MethodNotAllowed
+            }
             None => return response,
         };
         let rendered = problem.render(dialect);
@@ -192,7 +208,10 @@ async fn render_in_dialect(request: Request, next: Next) -> Response {
         *rendered_response.status_mut() =
             StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let headers = rendered_response.headers_mut();
-        headers.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if let Some(seconds) = rendered.retry_after {
             headers.insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
         }
@@ -204,4 +223,3 @@ async fn render_in_dialect(request: Request, next: Next) -> Response {
         rendered_response
     }
 }
-

@@ -66,7 +66,10 @@ impl Params {
 
     /// The first value of a parameter, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values.get(name).and_then(|values| values.first()).map(String::as_str)
+        self.values
+            .get(name)
+            .and_then(|values| values.first())
+            .map(String::as_str)
     }
 
     /// Every value of a parameter (`images[]=1&images[]=2`, or a JSON array).
@@ -90,14 +93,19 @@ impl Params {
             Some(value) => match value.as_str() {
                 "true" | "1" | "on" | "yes" => Ok(true),
                 "false" | "0" | "off" | "no" | "" => Ok(false),
-                _ => Err(Problem::invalid(name, format!("{name} 必须是 true 或 false"))),
+                _ => Err(Problem::invalid(
+                    name,
+                    format!("{name} 必须是 true 或 false"),
+                )),
             },
         }
     }
 
     /// An optional whole number within `min..=max`.
     pub fn integer(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, Problem> {
-        let Some(raw) = self.get(name) else { return Ok(None) };
+        let Some(raw) = self.get(name) else {
+            return Ok(None);
+        };
         let message = || Problem::invalid(name, format!("{name} 必须是 {min} 到 {max} 之间的整数"));
         let value: i64 = raw.trim().parse().map_err(|_| message())?;
         if !(min..=max).contains(&value) {
@@ -111,8 +119,14 @@ impl<S: Send + Sync> FromRequest<S> for Params {
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let too_large = || Problem::PayloadTooLarge { limit_bytes: BODY_LIMIT };
-        let mut params = request.uri().query().map(|q| Params::from_urlencoded(q.as_bytes())).unwrap_or_default();
+        let too_large = || Problem::PayloadTooLarge {
+            limit_bytes: BODY_LIMIT,
+        };
+        let mut params = request
+            .uri()
+            .query()
+            .map(|q| Params::from_urlencoded(q.as_bytes()))
+            .unwrap_or_default();
         let declared_length = request
             .headers()
             .get(CONTENT_LENGTH)
@@ -125,7 +139,13 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .unwrap_or_default();
 
         let body = if content_type == "multipart/form-data" {
@@ -162,14 +182,22 @@ async fn multipart_fields<S: Send + Sync>(request: Request, state: &S) -> Result
         .await
         .map_err(|error| invalid(format!("multipart 请求体无效：{error}")))?
     {
-        let Some(name) = field.name().map(str::to_owned) else { continue };
+        let Some(name) = field.name().map(str::to_owned) else {
+            continue;
+        };
         if field.file_name().is_some() {
             continue;
         }
-        let text = field.text().await.map_err(|error| invalid(format!("multipart 字段无效：{error}")))?;
+        let text = field
+            .text()
+            .await
+            .map_err(|error| invalid(format!("multipart 字段无效：{error}")))?;
         total += text.len() as u64;
         if total > BODY_LIMIT {
-            return Err(Problem::PayloadTooLarge { limit_bytes: BODY_LIMIT }.into());
+            return Err(Problem::PayloadTooLarge {
+                limit_bytes: BODY_LIMIT,
+            }
+            .into());
         }
         params.push(&name, text);
     }
@@ -182,7 +210,8 @@ mod tests {
 
     #[test]
     fn json_values_become_strings_and_arrays_many_values() {
-        let params = Params::from_json(br#"{"a":"x","n":3,"b":true,"images":[1,2],"z":null}"#).unwrap();
+        let params =
+            Params::from_json(br#"{"a":"x","n":3,"b":true,"images":[1,2],"z":null}"#).unwrap();
         assert_eq!(params.get("a"), Some("x"));
         assert_eq!(params.get("n"), Some("3"));
         assert_eq!(params.flag("b"), Ok(true));

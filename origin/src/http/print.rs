@@ -26,24 +26,46 @@ fn token_json(tokens: &IssuedTokens) -> Value {
     })
 }
 
-pub async fn sms(State(state): State<AppState>, ClientIp(ip): ClientIp, params: Params) -> AppResult<Reply> {
+pub async fn sms(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    params: Params,
+) -> AppResult<Reply> {
     let phone = validate::phone("phone", params.required("phone")?)?;
     let is_register = params.flag("is_register")?;
     let token = identity::send_code(&state, Channel::Sms, phone, is_register, ip).await?;
-    Ok(Reply::print(StatusCode::CREATED, json!({ "verification_token": token })))
+    Ok(Reply::print(
+        StatusCode::CREATED,
+        json!({ "verification_token": token }),
+    ))
 }
 
-pub async fn mail(State(state): State<AppState>, ClientIp(ip): ClientIp, params: Params) -> AppResult<Reply> {
+pub async fn mail(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    params: Params,
+) -> AppResult<Reply> {
     let email = validate::email("email", params.required("email")?)?;
     let is_register = params.flag("is_register")?;
     let token = identity::send_code(&state, Channel::Mail, email, is_register, ip).await?;
-    Ok(Reply::print(StatusCode::CREATED, json!({ "verification_token": token })))
+    Ok(Reply::print(
+        StatusCode::CREATED,
+        json!({ "verification_token": token }),
+    ))
 }
 
 /// `(verification_token, verification_code)`, both required.
 fn code_params(params: &Params) -> Result<(String, String), Problem> {
-    let token = validate::text("verification_token", params.required("verification_token")?, 64)?;
-    let code = validate::text("verification_code", params.required("verification_code")?, 16)?;
+    let token = validate::text(
+        "verification_token",
+        params.required("verification_token")?,
+        64,
+    )?;
+    let code = validate::text(
+        "verification_code",
+        params.required("verification_code")?,
+        16,
+    )?;
     Ok((token, code))
 }
 
@@ -55,11 +77,17 @@ pub async fn register(State(state): State<AppState>, params: Params) -> AppResul
 }
 
 pub async fn login(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
-    let tokens = if params.get("verification_token").is_some() || params.get("verification_code").is_some() {
+    let tokens = if params.get("verification_token").is_some()
+        || params.get("verification_code").is_some()
+    {
         let (token, code) = code_params(&params)?;
         identity::login_with_code(&state, token, code).await?
     } else {
-        let username = validate::text("username", params.required("username")?, validate::EMAIL_MAX_CHARS)?;
+        let username = validate::text(
+            "username",
+            params.required("username")?,
+            validate::EMAIL_MAX_CHARS,
+        )?;
         let password = params.required("password")?.to_owned();
         let as_admin = params.flag("is_admin")?;
         identity::login_with_password(&state, username, password, as_admin).await?
@@ -69,7 +97,8 @@ pub async fn login(State(state): State<AppState>, params: Params) -> AppResult<R
 
 pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Reply> {
     let token = presented_token(&headers).ok_or(Problem::Unauthenticated)?;
-    let (tokens, instructions) = identity::refresh(&state, RefreshStyle::PrintRefreshToken, token).await?;
+    let (tokens, instructions) =
+        identity::refresh(&state, RefreshStyle::PrintRefreshToken, token).await?;
     Ok(Reply::print(StatusCode::OK, token_json(&tokens)).invalidate(instructions))
 }
 

@@ -16,15 +16,27 @@ pub struct Reply {
 
 impl Reply {
     pub fn store(status: StatusCode, data: Value) -> Reply {
-        Reply { status, body: envelope::store_ok(data), instructions: Vec::new() }
+        Reply {
+            status,
+            body: envelope::store_ok(data),
+            instructions: Vec::new(),
+        }
     }
 
     pub fn print(status: StatusCode, data: Value) -> Reply {
-        Reply { status, body: envelope::print_data(status.as_u16(), data), instructions: Vec::new() }
+        Reply {
+            status,
+            body: envelope::print_data(status.as_u16(), data),
+            instructions: Vec::new(),
+        }
     }
 
     pub fn print_message(status: StatusCode, message: &str) -> Reply {
-        Reply { status, body: envelope::print_message(status.as_u16(), message), instructions: Vec::new() }
+        Reply {
+            status,
+            body: envelope::print_message(status.as_u16(), message),
+            instructions: Vec::new(),
+        }
     }
 
     /// Tells the edge what this write changed (sessions revoked, a user's data version).

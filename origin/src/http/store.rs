@@ -21,12 +21,18 @@ use crate::http::params::Params;
 use crate::http::reply::Reply;
 
 pub async fn response_code() -> Reply {
-    let codes: Map<String, Value> =
-        STORE_CODES.iter().map(|(code, text)| (code.to_string(), Value::from(*text))).collect();
+    let codes: Map<String, Value> = STORE_CODES
+        .iter()
+        .map(|(code, text)| (code.to_string(), Value::from(*text)))
+        .collect();
     Reply::store(StatusCode::OK, Value::Object(codes))
 }
 
-pub async fn captchas(State(state): State<AppState>, ClientIp(ip): ClientIp, params: Params) -> AppResult<Reply> {
+pub async fn captchas(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    params: Params,
+) -> AppResult<Reply> {
     let username = validate::text("username", params.required("username")?, NAME_MAX_CHARS)?;
     let captcha = identity::create_captcha(&state, username, ip).await?;
     Ok(Reply::store(
@@ -63,8 +69,16 @@ fn token_json(tokens: &IssuedTokens) -> Value {
 /// The store document calls the account name `username`.
 fn store_field_names(error: AppError) -> AppError {
     match error {
-        AppError::Problem(Problem::Taken { field, message }, instructions) if field == "account" => {
-            AppError::Problem(Problem::Taken { field: "username".into(), message }, instructions)
+        AppError::Problem(Problem::Taken { field, message }, instructions)
+            if field == "account" =>
+        {
+            AppError::Problem(
+                Problem::Taken {
+                    field: "username".into(),
+                    message,
+                },
+                instructions,
+            )
         }
         other => other,
     }
@@ -82,18 +96,28 @@ pub async fn register(State(state): State<AppState>, params: Params) -> AppResul
         name,
         username,
         password,
-        invitation_code: validate::text("invitation_code", params.required("invitation_code")?, 64)?,
+        invitation_code: validate::text(
+            "invitation_code",
+            params.required("invitation_code")?,
+            64,
+        )?,
         captcha_key: validate::text("captcha_key", params.required("captcha_key")?, 64)?,
         captcha_code: validate::text("captcha_code", params.required("captcha_code")?, 16)?,
     };
-    let (user, tokens) = identity::register_store(&state, form).await.map_err(store_field_names)?;
+    let (user, tokens) = identity::register_store(&state, form)
+        .await
+        .map_err(store_field_names)?;
     let mut data = token_json(&tokens);
     data["user"] = user_json(&state, &user);
     Ok(Reply::store(StatusCode::CREATED, data))
 }
 
 pub async fn login(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
-    let username = validate::text("username", params.required("username")?, validate::EMAIL_MAX_CHARS)?;
+    let username = validate::text(
+        "username",
+        params.required("username")?,
+        validate::EMAIL_MAX_CHARS,
+    )?;
     let password = params.required("password")?.to_owned();
     let tokens = identity::login_with_password(&state, username, password, false).await?;
     Ok(Reply::store(StatusCode::OK, token_json(&tokens)))
@@ -106,7 +130,8 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> AppResult<
 
 pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Reply> {
     let token = presented_token(&headers).ok_or(Problem::Unauthenticated)?;
-    let (tokens, instructions) = identity::refresh(&state, RefreshStyle::StoreAccessToken, token).await?;
+    let (tokens, instructions) =
+        identity::refresh(&state, RefreshStyle::StoreAccessToken, token).await?;
     Ok(Reply::store(StatusCode::OK, token_json(&tokens)).invalidate(instructions))
 }
 

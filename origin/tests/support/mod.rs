@@ -1,0 +1,288 @@
+//! `TestApp`: a real origin on `127.0.0.1:0` with a fresh SQLite file in a temporary directory,
+//! driven over real HTTP. Fixture builders for the common flows live beside it.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use origin::AppState;
+use origin::config::Config;
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+use shared::headers::{CLIENT_IP, EDGE_SECRET};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+
+pub const PASSWORD: &str = "correct-horse-9";
+
+pub struct TestApp {
+    pub public: String,
+    pub admin: String,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    pub dir: TempDir,
+    next_phone: AtomicU32,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::with_defaults(dir.path()).unwrap();
+        config.hash_workers = 2;
+        adjust(&mut config);
+        let state = AppState::open(config).unwrap();
+        let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let public_url = format!("http://{}", public.local_addr().unwrap());
+        let admin_url = format!("http://{}", admin.local_addr().unwrap());
+        tokio::spawn(origin::serve(
+            public,
+            origin::public_router(state.clone()),
+            std::future::pending(),
+        ));
+        tokio::spawn(origin::serve(
+            admin,
+            origin::admin_router(state.clone()),
+            std::future::pending(),
+        ));
+        TestApp {
+            public: public_url,
+            admin: admin_url,
+            state,
+            client: reqwest::Client::new(),
+            dir,
+            next_phone: AtomicU32::new(0),
+        }
+    }
+
+    /// A request to the public listener, carrying the edge secret as the edge would.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request_from(method, path, "203.0.113.1")
+    }
+
+    /// A request as the edge forwards it for a client at `ip`.
+    pub fn request_from(&self, method: Method, path: &str, ip: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{}", self.public, path))
+            .header(EDGE_SECRET, self.state.config.edge_secret.expose())
+            .header(CLIENT_IP, ip)
+    }
+
+    /// Users other than the `root` admin the fixtures create.
+    pub fn user_count(&self) -> i64 {
+        self.count("SELECT count(*) FROM users WHERE account IS NOT 'root'")
+    }
+
+    pub fn admin_request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{}", self.admin, path))
+    }
+
+    /// A direct connection to the test's SQLite file, to assert effects.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.state.config.database_path()).unwrap()
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.db().query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    /// A client IP no other request of this app used.
+    pub fn fresh_ip(&self) -> String {
+        let n = self.next_phone.fetch_add(1, Ordering::SeqCst);
+        format!("198.51.{}.{}", n / 250, n % 250 + 1)
+    }
+
+    /// A fresh mainland mobile number for this app.
+    pub fn phone(&self) -> String {
+        format!(
+            "1380000{:04}",
+            self.next_phone.fetch_add(1, Ordering::SeqCst)
+        )
+    }
+
+    // -- Admin -------------------------------------------------------------------------------
+
+    /// Creates (or resets) the super-admin `root` and signs in as admin.
+    pub async fn admin_token(&self) -> String {
+        origin::domain::identity::create_super_admin(&self.state, "root".into(), PASSWORD.into())
+            .await
+            .unwrap();
+        let body = self.print_login("root", PASSWORD, true).await;
+        body["data"]["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// The newest outbox code sent to `to`.
+    pub async fn outbox_code(&self, to: &str) -> String {
+        let token = self.admin_token().await;
+        let response = self
+            .admin_request(Method::GET, "/admin/outbox")
+            .header("token", token)
+            .query(&[("to", to)])
+            .send()
+            .await
+            .unwrap();
+        let body = json_of(response, 200).await;
+        body["data"][0]["code"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn invitation(&self, uses: i64) -> String {
+        origin::domain::identity::create_invitation(&self.state, uses, None)
+            .await
+            .unwrap()
+            .code
+    }
+
+    // -- Store -------------------------------------------------------------------------------
+
+    /// A captcha key and its answer (read from the outbox, as a tool would).
+    pub async fn captcha(&self, username: &str) -> (String, String) {
+        let response = self
+            .request(Method::POST, "/api/captchas")
+            .query(&[("username", username)])
+            .send()
+            .await
+            .unwrap();
+        let body = json_of(response, 201).await;
+        let key = body["data"]["captcha_key"].as_str().unwrap().to_owned();
+        let answer = self.outbox_code(&key).await;
+        (key, answer)
+    }
+
+    pub fn store_registration(
+        &self,
+        username: &str,
+        invitation: &str,
+        key: &str,
+        answer: &str,
+    ) -> Value {
+        json!({
+            "name": "Ann",
+            "username": username,
+            "password": PASSWORD,
+            "password_confirmation": PASSWORD,
+            "invitation_code": invitation,
+            "captcha_key": key,
+            "captcha_code": answer,
+        })
+    }
+
+    /// Registers a store user; returns the response's `data`.
+    pub async fn register_store(&self, username: &str) -> Value {
+        let invitation = self.invitation(1).await;
+        let (key, answer) = self.captcha(username).await;
+        let response = self
+            .request(Method::POST, "/api/auth/register")
+            .json(&self.store_registration(username, &invitation, &key, &answer))
+            .send()
+            .await
+            .unwrap();
+        json_of(response, 201).await["data"].clone()
+    }
+
+    pub async fn store_login(&self, username: &str, password: &str) -> Response {
+        self.request(Method::POST, "/api/auth/login")
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    // -- Print -------------------------------------------------------------------------------
+
+    /// Sends an SMS code (from a fresh client IP) and returns `(verification_token, code)`.
+    pub async fn sms_code(&self, phone: &str, is_register: bool) -> (String, String) {
+        let response = self
+            .request_from(Method::POST, "/api/sms", &self.fresh_ip())
+            .json(&json!({ "phone": phone, "is_register": is_register }))
+            .send()
+            .await
+            .unwrap();
+        let body = json_of(response, 201).await;
+        let token = body["data"]["verification_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (token, self.outbox_code(phone).await)
+    }
+
+    /// Registers a print user by phone; returns the token `data`.
+    pub async fn register_print(&self, phone: &str) -> Value {
+        let (token, code) = self.sms_code(phone, true).await;
+        let response = self
+            .request(Method::POST, "/api/register")
+            .json(&json!({ "verification_token": token, "verification_code": code, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        json_of(response, 201).await["data"].clone()
+    }
+
+    pub async fn print_login(&self, username: &str, password: &str, is_admin: bool) -> Value {
+        let response = self
+            .request(Method::POST, "/api/login")
+            .json(&json!({ "username": username, "password": password, "is_admin": is_admin }))
+            .send()
+            .await
+            .unwrap();
+        json_of(response, 200).await
+    }
+}
+
+/// Asserts the status (and that the JSON envelope agrees where it carries an HTTP code), and
+/// returns the body.
+pub async fn json_of(response: Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// Asserts a print error envelope: HTTP status = `code`, and the `error_code`.
+pub async fn print_error(response: Response, status: u16, error_code: u64) -> Value {
+    let body = json_of(response, status).await;
+    assert_eq!(body["status"], "error", "{body}");
+    assert_eq!(body["code"], status, "{body}");
+    assert_eq!(body["error_code"], error_code, "{body}");
+    body
+}
+
+/// Asserts a store error envelope.
+pub async fn store_error(response: Response, status: u16, code: u64) -> Value {
+    let body = json_of(response, status).await;
+    assert_eq!(body["code"], code, "{body}");
+    body
+}
+
+impl TestApp {
+    /// Moves every sent code two minutes into the past, so per-minute limits let the next one
+    /// through (tests that need two codes for one phone).
+    pub fn age_codes(&self) {
+        self.db()
+            .execute(
+                "UPDATE verification_codes SET created_at = created_at - 120",
+                [],
+            )
+            .unwrap();
+    }
+
+    pub async fn get_with_token(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path)
+            .header("token", token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_with_bearer(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+}
