@@ -86,9 +86,35 @@ impl Claims {
     }
 }
 
+/// The token a request presents, from the print dialect's `token` header or, failing that, an
+/// `Authorization: Bearer` header (both dialects accept both).
+pub fn presented_token<'a>(
+    token_header: Option<&'a str>,
+    authorization: Option<&'a str>,
+) -> Option<&'a str> {
+    if let Some(token) = token_header {
+        return Some(token.trim()).filter(|t| !t.is_empty());
+    }
+    let (scheme, token) = authorization?.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_come_from_the_token_header_or_a_bearer_authorization() {
+        assert_eq!(presented_token(Some(" abc "), None), Some("abc"));
+        assert_eq!(presented_token(None, Some("Bearer xyz")), Some("xyz"));
+        assert_eq!(presented_token(None, Some("bearer  xyz ")), Some("xyz"));
+        assert_eq!(presented_token(None, Some("Basic xyz")), None);
+        assert_eq!(presented_token(Some(""), Some("Bearer xyz")), None);
+        assert_eq!(presented_token(None, None), None);
+    }
 
     fn claims(typ: TokenType) -> Claims {
         Claims {

@@ -67,7 +67,7 @@ pub enum Limit {
 }
 
 /// `max` requests per `window_secs` for one key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RateRule {
     pub max: u32,
     pub window_secs: u32,

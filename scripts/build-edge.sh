@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the edge Worker into edge/build with worker-build (release, wasm-opt off), using the
+# wasm-bindgen CLI and esbuild installed by scripts/setup.sh instead of GitHub downloads.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="$root/.tools/bin:$root/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
+if [ -x "$root/node_modules/@esbuild/linux-x64/bin/esbuild" ]; then
+  export ESBUILD_BIN="$root/node_modules/@esbuild/linux-x64/bin/esbuild"
+fi
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+# Size over speed for the wasm only; the origin's release profile is untouched.
+export CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true \
+  CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_DEBUG=false
+cd "$root/edge"
+worker-build --release "$@"
