@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod edge_sync;
 pub mod error;
 pub mod http;
 pub mod ids;
@@ -36,6 +37,8 @@ pub struct Services {
     pub keys: Keys,
     pub hasher: Hasher,
     pub notifier: Box<dyn Notifier>,
+    /// Wakes the edge-sync task after a write queued instructions for the edge.
+    pub edge_wake: tokio::sync::Notify,
 }
 
 impl Deref for AppState {
@@ -62,6 +65,7 @@ impl AppState {
             keys,
             hasher,
             notifier,
+            edge_wake: tokio::sync::Notify::new(),
         })))
     }
 }

@@ -75,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
                 .read_to_string(&mut password)
                 .context("reading the password from stdin")?;
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
-            let (user_id, _) = identity::create_super_admin(&state, username.clone(), password)
+            let user_id = identity::create_super_admin(&state, username.clone(), password)
                 .await
                 .map_err(|error| anyhow::anyhow!("{error}"))?;
             println!("super-admin {username} (user id {user_id}) is ready");
@@ -117,6 +117,7 @@ async fn serve(state: AppState) -> anyhow::Result<()> {
         origin::public_router(state.clone()),
         wait(stopped.clone()),
     ));
+    let edge_sync = tokio::spawn(origin::edge_sync::run(state.clone(), stopped.clone()));
     let admin_server = tokio::spawn(origin::serve(
         admin,
         origin::admin_router(state),
@@ -127,6 +128,7 @@ async fn serve(state: AppState) -> anyhow::Result<()> {
     let _ = stop.send(true);
     public_server.await??;
     admin_server.await??;
+    edge_sync.await?;
     Ok(())
 }
 

@@ -4,7 +4,10 @@ use anyhow::Context;
 use rusqlite::Connection;
 
 /// Every migration, in order. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_identity.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_identity.sql"),
+    include_str!("migrations/0002_edge_outbox.sql"),
+];
 
 pub fn apply(connection: &mut Connection) -> anyhow::Result<()> {
     let current: usize =

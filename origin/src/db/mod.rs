@@ -5,6 +5,7 @@
 
 pub mod captchas;
 pub mod codes;
+pub mod edge_outbox;
 pub mod invitations;
 pub mod migrate;
 pub mod outbox;

@@ -237,3 +237,20 @@ pub fn member_level(connection: &Connection, history_points: i64) -> AppResult<M
         .optional()?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no member level has threshold 0")))
 }
+
+/// Changes the given profile fields; `None` leaves a field as it is.
+pub fn update_profile(
+    connection: &Connection,
+    user_id: i64,
+    nickname: Option<&str>,
+    sex: Option<i64>,
+    avatar: Option<&str>,
+) -> AppResult<()> {
+    connection.execute(
+        "UPDATE users SET nickname = coalesce(?2, nickname), sex = coalesce(?3, sex),
+                          avatar = coalesce(?4, avatar)
+         WHERE id = ?1",
+        params![user_id, nickname, sex, avatar],
+    )?;
+    Ok(())
+}

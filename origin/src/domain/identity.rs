@@ -12,7 +12,7 @@ use crate::db::captchas::{self, CaptchaCheck, NewCaptcha};
 use crate::db::codes::{self, Channel, CodeCheck, NewCode};
 use crate::db::sessions::{self, Credential, Generation, Lifetimes, Rotation};
 use crate::db::users::{self, NewUser, UserRow};
-use crate::db::{invitations, roles};
+use crate::db::{edge_outbox, invitations, roles};
 use crate::domain::over_limit;
 use crate::error::{AppError, AppResult};
 use crate::ids;
@@ -592,16 +592,18 @@ pub async fn logout(state: &AppState, user_id: i64, sid: String) -> AppResult<Ve
 // ---------------------------------------------------------------------------------------------
 // Operator tasks (CLI and admin API).
 
-/// Creates or resets a super-admin with this account name. Idempotent.
+/// Creates or resets a super-admin with this account name. Idempotent. Sessions ended by a
+/// reset are revoked at the edge through the edge outbox (an operator command does not pass
+/// through the edge).
 pub async fn create_super_admin(
     state: &AppState,
     account: String,
     password: String,
-) -> AppResult<(i64, Vec<Instruction>)> {
+) -> AppResult<i64> {
     let account = shared::validate::account_name("username", &account)?;
     let password = shared::validate::password("password", &password)?;
     let hash = state.hasher.hash(password).await?;
-    state
+    let user_id = state
         .db
         .write(move |tx| {
             let now = clock::now();
@@ -609,9 +611,12 @@ pub async fn create_super_admin(
             roles::grant_role(tx, user_id, roles::SUPER_ADMIN_ROLE)?;
             // A reset password ends the sessions made with the old one.
             let sids = sessions::revoke_all(tx, user_id, "password_changed", now)?;
-            Ok((user_id, revocations(user_id, sids)))
+            edge_outbox::enqueue(tx, &revocations(user_id, sids), now)?;
+            Ok(user_id)
         })
-        .await
+        .await?;
+    state.edge_wake.notify_one();
+    Ok(user_id)
 }
 
 pub struct Invitation {

@@ -5,6 +5,7 @@ use crate::db::roles;
 use crate::db::users::{self, MemberLevel, UserRow, Wallet};
 use crate::error::{AppError, AppResult};
 use shared::Problem;
+use shared::invalidate::Instruction;
 
 pub struct Profile {
     pub user: UserRow,
@@ -51,4 +52,33 @@ pub async fn permissions(
         .db
         .read(move |conn| roles::permissions(conn, user_id))
         .await
+}
+
+/// A change to one's own profile; absent fields stay as they are.
+#[derive(Debug, Default)]
+pub struct ProfileChange {
+    pub nickname: Option<String>,
+    pub sex: Option<i64>,
+    pub avatar: Option<String>,
+}
+
+/// Applies a profile change and returns the edge instruction that keeps reads fresh.
+pub async fn update(
+    state: &AppState,
+    user_id: i64,
+    change: ProfileChange,
+) -> AppResult<Vec<Instruction>> {
+    state
+        .db
+        .write(move |tx| {
+            users::update_profile(
+                tx,
+                user_id,
+                change.nickname.as_deref(),
+                change.sex,
+                change.avatar.as_deref(),
+            )
+        })
+        .await?;
+    Ok(vec![Instruction::Bump { user: user_id }])
 }

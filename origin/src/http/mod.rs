@@ -85,6 +85,7 @@ fn handler(id: RouteId, method: Method) -> MethodRouter<AppState> {
         RouteId::Repassword => on(method, print::repassword),
         RouteId::WechatLogin => on(method, print::wechat_login),
         RouteId::SelfShow => on(method, print::show_self),
+        RouteId::SelfUpdate => on(method, print::update_self),
         RouteId::SelfPermissions => on(method, print::permissions),
         // Member centre and commerce routes: planned (see ARCHITECTURE.md), answered 501.
         RouteId::StoreAddressList
@@ -95,7 +96,6 @@ fn handler(id: RouteId, method: Method) -> MethodRouter<AppState> {
         | RouteId::Files
         | RouteId::LoginModeBind
         | RouteId::LoginModeUnbind
-        | RouteId::SelfUpdate
         | RouteId::Messages
         | RouteId::MessagesUnreadCount
         | RouteId::MessageRead

@@ -144,6 +144,44 @@ pub async fn show_self(State(state): State<AppState>, caller: Caller) -> AppResu
     ))
 }
 
+pub async fn update_self(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> AppResult<Reply> {
+    let nickname = params
+        .get("nickname")
+        .map(|raw| validate::text("nickname", raw, validate::NAME_MAX_CHARS))
+        .transpose()?;
+    let sex = params.integer("sex", 0, 2)?;
+    let avatar = params.get("avatar").map(validate_avatar).transpose()?;
+    let change = profile::ProfileChange {
+        nickname,
+        sex,
+        avatar,
+    };
+    let instructions = profile::update(&state, caller.user_id, change).await?;
+    Ok(Reply::print_message(StatusCode::OK, "资料已更新").invalidate(instructions))
+}
+
+/// An avatar is an absolute http(s) URL or a path on this host (an upload's `src`), or empty
+/// to remove it.
+fn validate_avatar(raw: &str) -> Result<String, Problem> {
+    let avatar = raw.trim();
+    let well_formed = avatar.is_empty()
+        || ((avatar.starts_with("https://")
+            || avatar.starts_with("http://")
+            || avatar.starts_with('/'))
+            && !avatar.chars().any(char::is_whitespace));
+    if !well_formed || avatar.chars().count() > 255 {
+        return Err(Problem::invalid(
+            "avatar",
+            "avatar 必须是 http(s) 链接或本站路径，且不超过 255 个字符",
+        ));
+    }
+    Ok(avatar.to_owned())
+}
+
 pub async fn permissions(State(state): State<AppState>, caller: Caller) -> AppResult<Reply> {
     let names = profile::permissions(&state, caller.user_id, caller.admin).await?;
     Ok(Reply::print(StatusCode::OK, json!(names)))

@@ -1,0 +1,62 @@
+//! The durable queue of instructions for the edge.
+
+use rusqlite::{Connection, params};
+use shared::invalidate::{self, Instruction};
+
+use crate::error::AppResult;
+
+/// Queues instructions; call inside the transaction of the write they describe.
+pub fn enqueue(connection: &Connection, instructions: &[Instruction], now: i64) -> AppResult<()> {
+    if instructions.is_empty() {
+        return Ok(());
+    }
+    connection.execute(
+        "INSERT INTO edge_outbox (instructions, created_at, next_attempt_at) VALUES (?1, ?2, ?2)",
+        params![invalidate::encode(instructions), now],
+    )?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub id: i64,
+    pub instructions: String,
+    pub attempts: i64,
+}
+
+/// Undelivered entries whose next attempt is due, oldest first.
+pub fn due(connection: &Connection, now: i64, limit: u32) -> AppResult<Vec<Pending>> {
+    let mut statement = connection.prepare(
+        "SELECT id, instructions, attempts FROM edge_outbox
+         WHERE delivered_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = statement.query_map(params![now, limit], |row| {
+        Ok(Pending {
+            id: row.get(0)?,
+            instructions: row.get(1)?,
+            attempts: row.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn mark_delivered(connection: &Connection, id: i64, now: i64) -> AppResult<()> {
+    connection.execute(
+        "UPDATE edge_outbox SET delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+        params![id, now],
+    )?;
+    Ok(())
+}
+
+pub fn mark_failed(
+    connection: &Connection,
+    id: i64,
+    next_attempt_at: i64,
+    error: &str,
+) -> AppResult<()> {
+    connection.execute(
+        "UPDATE edge_outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+        params![id, next_attempt_at, error],
+    )?;
+    Ok(())
+}
