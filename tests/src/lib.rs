@@ -1,1 +1,418 @@
-//! End-to-end suite (origin + wrangler dev), built in the edge issue.
+//! Drives the whole system as clients see it: starts the origin and `wrangler dev` with fresh
+//! state on free ports, waits until both answer, and offers the client flows of both
+//! documents through the edge. Used by the end-to-end suite and by the benchmark.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub const PASSWORD: &str = "correct-horse-9";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+/// Which origin binary to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    Debug,
+    Release,
+}
+
+/// The origin and `wrangler dev`, running; stopped when dropped.
+pub struct System {
+    pub root: PathBuf,
+    pub dir: TempDir,
+    pub edge: String,
+    pub origin_public: String,
+    pub origin_admin: String,
+    pub edge_secret: String,
+    pub client: reqwest::Client,
+    origin_binary: PathBuf,
+    origin_env: Vec<(String, String)>,
+    origin: Mutex<Option<Child>>,
+    wrangler: Mutex<Option<Child>>,
+    admin_token: Mutex<Option<String>>,
+    counter: AtomicU32,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Stops a child and everything it started (it leads its own process group).
+fn stop(child: &mut Child) {
+    let group = format!("-{}", child.id());
+    let _ = Command::new("kill")
+        .args(["-s", "TERM", "--", &group])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill")
+        .args(["-s", "KILL", "--", &group])
+        .status();
+    let _ = child.wait();
+}
+
+fn spawn_logged(mut command: Command, log: &Path) -> anyhow::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    let file = std::fs::File::create(log)?;
+    command
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("starting {command:?}"))
+}
+
+async fn wait_until_answering(
+    client: &reqwest::Client,
+    url: &str,
+    within: Duration,
+    log: &Path,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if client.get(url).send().await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let tail = std::fs::read_to_string(log).unwrap_or_default();
+    bail!("{url} did not answer within {within:?}; log:\n{tail}")
+}
+
+impl System {
+    /// Starts origin and edge with fresh state. Needs the origin binary and `edge/build`
+    /// (scripts/test.sh builds both first).
+    pub async fn start(build: Build) -> anyhow::Result<System> {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .canonicalize()?;
+        let origin_binary = root.join("target").join(match build {
+            Build::Debug => "debug",
+            Build::Release => "release",
+        });
+        let origin_binary = origin_binary.join("origin");
+        anyhow::ensure!(
+            origin_binary.exists(),
+            "{} is missing: build it first (scripts/test.sh)",
+            origin_binary.display()
+        );
+        anyhow::ensure!(
+            root.join("edge/build/index.js").exists(),
+            "edge/build is missing: run scripts/build-edge.sh"
+        );
+
+        let dir = tempfile::tempdir()?;
+        let (public_port, admin_port, edge_port, inspector_port) =
+            (free_port()?, free_port()?, free_port()?, free_port()?);
+        let edge = format!("http://127.0.0.1:{edge_port}");
+        let origin_env = vec![
+            (
+                "ORIGIN_DATA_DIR".to_owned(),
+                dir.path().join("data").display().to_string(),
+            ),
+            (
+                "ORIGIN_PUBLIC_ADDR".to_owned(),
+                format!("127.0.0.1:{public_port}"),
+            ),
+            (
+                "ORIGIN_ADMIN_ADDR".to_owned(),
+                format!("127.0.0.1:{admin_port}"),
+            ),
+            ("ORIGIN_EDGE_URL".to_owned(), edge.clone()),
+            ("RUST_LOG".to_owned(), "warn".to_owned()),
+        ];
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let mut system = System {
+            root: root.clone(),
+            edge: edge.clone(),
+            origin_public: format!("http://127.0.0.1:{public_port}"),
+            origin_admin: format!("http://127.0.0.1:{admin_port}"),
+            edge_secret: String::new(),
+            client,
+            origin_binary,
+            origin_env,
+            origin: Mutex::new(None),
+            wrangler: Mutex::new(None),
+            admin_token: Mutex::new(None),
+            counter: AtomicU32::new(1),
+            dir,
+        };
+        system.start_origin().await?;
+        let edge_secret =
+            std::fs::read_to_string(system.dir.path().join("data/secrets/edge_shared_secret"))?
+                .trim()
+                .to_owned();
+        system.edge_secret = edge_secret.clone();
+        let env_file = system.dir.path().join("edge.vars");
+        std::fs::write(&env_file, format!("EDGE_SHARED_SECRET={edge_secret}\n"))?;
+
+        let node_bin = root.join("node_modules/.bin");
+        let path = format!(
+            "{}:{}",
+            node_bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut wrangler = Command::new(node_bin.join("wrangler"));
+        wrangler
+            .current_dir(&root)
+            .args(["dev", "--ip", "127.0.0.1", "--port", &edge_port.to_string()])
+            .args(["--inspector-port", &inspector_port.to_string()])
+            .args([
+                "--show-interactive-dev-session=false",
+                "--log-level",
+                "warn",
+            ])
+            .arg("--persist-to")
+            .arg(system.dir.path().join("wrangler-state"))
+            .arg("--env-file")
+            .arg(&env_file)
+            .args(["--var", &format!("ORIGIN_URL:{}", system.origin_public)])
+            .args(["--var", "EDGE_TEST_PANIC_ROUTE:1"])
+            .env("PATH", path)
+            .env("EDGE_SKIP_BUILD", "1")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("WRANGLER_SEND_ERROR_REPORTS", "false")
+            .env("DO_NOT_TRACK", "1")
+            .env("WRANGLER_NO_SKILLS_UPDATE_PROMPTS", "1")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false");
+        let log = system.dir.path().join("wrangler.log");
+        *system.wrangler.lock().unwrap() = Some(spawn_logged(wrangler, &log)?);
+        wait_until_answering(
+            &system.client,
+            &format!("{edge}/__edge/health"),
+            Duration::from_secs(120),
+            &log,
+        )
+        .await?;
+        system.create_admin("root", ADMIN_PASSWORD)?;
+        Ok(system)
+    }
+
+    /// Starts (or restarts) the origin on its ports with its data directory.
+    pub async fn start_origin(&self) -> anyhow::Result<()> {
+        let mut command = Command::new(&self.origin_binary);
+        command.arg("serve").envs(self.origin_env.iter().cloned());
+        let log = self.dir.path().join("origin.log");
+        let child = spawn_logged(command, &log)?;
+        *self.origin.lock().unwrap() = Some(child);
+        wait_until_answering(
+            &self.client,
+            &format!("{}/", self.origin_public),
+            Duration::from_secs(30),
+            &log,
+        )
+        .await
+    }
+
+    pub fn stop_origin(&self) {
+        if let Some(mut child) = self.origin.lock().unwrap().take() {
+            stop(&mut child);
+        }
+    }
+
+    /// Runs `origin admin create` (the operator command) against this system's data.
+    pub fn create_admin(&self, username: &str, password: &str) -> anyhow::Result<()> {
+        use std::io::Write;
+        let mut child = Command::new(&self.origin_binary)
+            .args(["admin", "create", "--username", username])
+            .envs(self.origin_env.iter().cloned())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        child
+            .stdin
+            .take()
+            .context("stdin")?
+            .write_all(password.as_bytes())?;
+        let output = child.wait_with_output()?;
+        anyhow::ensure!(
+            output.status.success(),
+            "admin create failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok(())
+    }
+
+    pub fn origin_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("origin.log")).unwrap_or_default()
+    }
+
+    // -- Requests ------------------------------------------------------------------------------
+
+    /// A request through the edge, from a client at a fresh IP (so per-IP limits of one
+    /// scenario do not spill into another).
+    pub fn edge(&self, method: Method, path: &str) -> RequestBuilder {
+        self.edge_from(method, path, &self.fresh_ip())
+    }
+
+    /// A request through the edge from a given client IP (`CF-Connecting-IP`, which
+    /// `wrangler dev` passes through as Cloudflare would set it).
+    pub fn edge_from(&self, method: Method, path: &str, ip: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.edge))
+            .header("cf-connecting-ip", ip)
+    }
+
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.origin_admin))
+    }
+
+    pub fn fresh_ip(&self) -> String {
+        format!(
+            "2001:db8::{:x}",
+            self.counter.fetch_add(1, Ordering::SeqCst)
+        )
+    }
+
+    pub fn fresh_phone(&self) -> String {
+        format!("139{:08}", self.counter.fetch_add(1, Ordering::SeqCst))
+    }
+
+    pub fn fresh_name(&self, prefix: &str) -> String {
+        format!("{prefix}{}", self.counter.fetch_add(1, Ordering::SeqCst))
+    }
+
+    // -- Flows ---------------------------------------------------------------------------------
+
+    /// An admin token for `root`, signed in through the edge with `is_admin`.
+    pub async fn admin_token(&self) -> anyhow::Result<String> {
+        if let Some(token) = self.admin_token.lock().unwrap().clone() {
+            return Ok(token);
+        }
+        let body = json_of(
+            self.edge(Method::POST, "/api/login")
+                .json(&json!({ "username": "root", "password": ADMIN_PASSWORD, "is_admin": true }))
+                .send()
+                .await?,
+            200,
+        )
+        .await?;
+        let token = str_at(&body, "/data/access_token")?;
+        *self.admin_token.lock().unwrap() = Some(token.clone());
+        Ok(token)
+    }
+
+    /// The newest outbox code for `to` (a phone, e-mail or captcha key).
+    pub async fn outbox_code(&self, to: &str) -> anyhow::Result<String> {
+        let token = self.admin_token().await?;
+        let response = self
+            .admin(Method::GET, "/admin/outbox")
+            .header("token", token)
+            .query(&[("to", to)])
+            .send()
+            .await?;
+        str_at(&json_of(response, 200).await?, "/data/0/code")
+    }
+
+    pub async fn invitation(&self) -> anyhow::Result<String> {
+        let token = self.admin_token().await?;
+        let response = self
+            .admin(Method::POST, "/admin/invitation_codes")
+            .header("token", token)
+            .json(&json!({ "uses": 1 }))
+            .send()
+            .await?;
+        str_at(&json_of(response, 201).await?, "/data/code")
+    }
+
+    /// Registers a store user through the edge; returns the response's `data`.
+    pub async fn register_store(&self, username: &str) -> anyhow::Result<Value> {
+        let invitation = self.invitation().await?;
+        let captcha = json_of(
+            self.edge(Method::POST, "/api/captchas")
+                .query(&[("username", username)])
+                .send()
+                .await?,
+            201,
+        )
+        .await?;
+        let key = str_at(&captcha, "/data/captcha_key")?;
+        let answer = self.outbox_code(&key).await?;
+        let registration = [
+            ("name", "E2E"),
+            ("username", username),
+            ("password", PASSWORD),
+            ("password_confirmation", PASSWORD),
+            ("invitation_code", &invitation),
+            ("captcha_key", &key),
+            ("captcha_code", &answer),
+        ];
+        let response = self
+            .edge(Method::POST, "/api/auth/register")
+            .query(&registration)
+            .send()
+            .await?;
+        Ok(json_of(response, 201).await?["data"].clone())
+    }
+
+    /// Sends an SMS code through the edge; returns `(verification_token, code)`.
+    pub async fn sms_code(
+        &self,
+        phone: &str,
+        is_register: bool,
+    ) -> anyhow::Result<(String, String)> {
+        let response = self
+            .edge(Method::POST, "/api/sms")
+            .json(&json!({ "phone": phone, "is_register": is_register }))
+            .send()
+            .await?;
+        let token = str_at(&json_of(response, 201).await?, "/data/verification_token")?;
+        Ok((token, self.outbox_code(phone).await?))
+    }
+
+    /// Registers a print user by phone through the edge; returns the token `data`.
+    pub async fn register_print(&self, phone: &str) -> anyhow::Result<Value> {
+        let (token, code) = self.sms_code(phone, true).await?;
+        let response = self
+            .edge(Method::POST, "/api/register")
+            .json(&json!({ "verification_token": token, "verification_code": code, "password": PASSWORD }))
+            .send()
+            .await?;
+        Ok(json_of(response, 201).await?["data"].clone())
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        for process in [&self.wrangler, &self.origin] {
+            if let Some(mut child) = process.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                stop(&mut child);
+            }
+        }
+    }
+}
+
+/// Checks the status and returns the JSON body.
+pub async fn json_of(response: Response, status: u16) -> anyhow::Result<Value> {
+    let actual = response.status().as_u16();
+    let text = response.text().await?;
+    anyhow::ensure!(actual == status, "expected {status}, got {actual}: {text}");
+    serde_json::from_str(&text).with_context(|| format!("not JSON: {text}"))
+}
+
+/// A string at a JSON pointer.
+pub fn str_at(value: &Value, pointer: &str) -> anyhow::Result<String> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .with_context(|| format!("no string at {pointer} in {value}"))
+}

@@ -1,0 +1,749 @@
+//! The end-to-end suite: the real origin and the real worker under `wrangler dev`, started once
+//! with fresh state, driven through the edge as clients of both documents would. Scenarios run
+//! one at a time, in order (the last stops and restarts the origin).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use libtest_mimic::{Arguments, Trial};
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+use tests::{ADMIN_PASSWORD, Build, PASSWORD, System, json_of, str_at};
+
+type Scenario = fn(Arc<System>) -> Pin<Box<dyn Future<Output = anyhow::Result<()>>>>;
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        vec![$((stringify!($name), (|system| Box::pin($name(system))) as Scenario)),*]
+    };
+}
+
+fn main() -> std::process::ExitCode {
+    let mut arguments = Arguments::from_args();
+    arguments.test_threads = Some(1);
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let list = scenarios![
+        store_client_cycle_through_the_edge,
+        print_client_cycle_through_the_edge,
+        a_user_of_one_document_signs_in_through_the_other,
+        refresh_replay_within_grace_then_reuse_revokes_the_session_at_the_edge,
+        logout_refuses_the_token_on_a_cached_route_at_once,
+        password_reset_revokes_every_session_at_the_edge,
+        the_edge_refuses_bad_tokens_without_asking_the_origin,
+        per_ip_rate_limits_are_exact_at_the_edge,
+        read_your_writes_on_a_cached_personal_route,
+        public_reads_are_cached_by_url,
+        an_operator_reset_reaches_the_edge_through_the_outbox,
+        the_invalidation_endpoint_needs_the_shared_secret,
+        forwarding_keeps_client_headers_and_strips_ours,
+        bodies_over_the_route_limit_stop_at_the_edge,
+        unknown_routes_and_wrong_methods_answer_in_the_dialect,
+        a_panic_in_one_request_does_not_break_the_next,
+        origin_down_is_a_502_in_the_dialect_and_recovers,
+    ];
+    let selected = |name: &str| match arguments.filter.as_deref() {
+        None => true,
+        Some(filter) if arguments.exact => name == filter,
+        Some(filter) => name.contains(filter),
+    };
+    let wanted = !arguments.list && list.iter().any(|(name, _)| selected(name));
+    let system = if wanted {
+        match runtime.block_on(System::start(Build::Debug)) {
+            Ok(system) => Some(Arc::new(system)),
+            Err(error) => {
+                eprintln!("could not start origin + wrangler dev: {error:#}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let trials = list
+        .into_iter()
+        .map(|(name, scenario)| {
+            let system = system.clone();
+            let handle = runtime.handle().clone();
+            Trial::test(name, move || {
+                let system = system.context("system not started")?;
+                handle
+                    .block_on(scenario(system))
+                    .map_err(|error| format!("{error:#}").into())
+            })
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&arguments, trials);
+    if conclusion.has_failed()
+        && let Some(system) = &system
+    {
+        eprintln!(
+            "--- origin log (tail) ---\n{}",
+            tail(&system.origin_log(), 40)
+        );
+    }
+    drop(system);
+    conclusion.exit_code()
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// The edge answered without the origin: only the origin sets `x-request-id`.
+fn answered_by_edge(response: &Response) -> bool {
+    !response.headers().contains_key("x-request-id")
+}
+
+fn cache_status(response: &Response) -> String {
+    response
+        .headers()
+        .get("x-cache")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned()
+}
+
+async fn expect_status(response: Response, status: u16) -> anyhow::Result<Value> {
+    json_of(response, status).await
+}
+
+async fn print_error(response: Response, status: u16, error_code: u64) -> anyhow::Result<Value> {
+    let body = json_of(response, status).await?;
+    ensure!(
+        body["status"] == "error" && body["code"] == status && body["error_code"] == error_code,
+        "{body}"
+    );
+    Ok(body)
+}
+
+async fn self_read(system: &System, token: &str) -> anyhow::Result<Response> {
+    Ok(system
+        .edge(Method::GET, "/api/users/self")
+        .header("token", token)
+        .send()
+        .await?)
+}
+
+// -------------------------------------------------------------------------------------------
+
+async fn store_client_cycle_through_the_edge(system: Arc<System>) -> anyhow::Result<()> {
+    let username = system.fresh_name("store");
+    let registered = system.register_store(&username).await?;
+    ensure!(
+        registered["user"]["username"] == username.as_str() && registered["token_type"] == "bearer"
+    );
+    let me = |token: String| {
+        system
+            .edge(Method::GET, "/api/auth/me")
+            .bearer_auth(token)
+            .send()
+    };
+    let body = expect_status(me(str_at(&registered, "/access_token")?).await?, 200).await?;
+    ensure!(
+        body["code"] == 20001 && body["data"]["username"] == username.as_str(),
+        "{body}"
+    );
+
+    let login = system
+        .edge(
+            Method::POST,
+            &format!("/api/auth/login?username={username}&password={PASSWORD}"),
+        )
+        .send()
+        .await?;
+    let token = str_at(&expect_status(login, 200).await?, "/data/access_token")?;
+    expect_status(me(token.clone()).await?, 200).await?;
+    let refreshed = system
+        .edge(Method::PUT, "/api/auth/refresh")
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    ensure!(
+        !refreshed.headers().contains_key("x-edge-invalidate"),
+        "instructions leaked to the client"
+    );
+    let new_token = str_at(&expect_status(refreshed, 200).await?, "/data/access_token")?;
+    expect_status(me(new_token.clone()).await?, 200).await?;
+    // The spent token is refused, on this cached route, by the edge itself.
+    let old = me(token).await?;
+    ensure!(
+        answered_by_edge(&old),
+        "the edge should refuse a spent token itself"
+    );
+    ensure!(json_of(old, 401).await? == json!({ "message": "Unauthenticated." }));
+
+    let logout = system
+        .edge(Method::DELETE, "/api/auth/logout")
+        .bearer_auth(&new_token)
+        .send()
+        .await?;
+    expect_status(logout, 200).await?;
+    ensure!(json_of(me(new_token).await?, 401).await? == json!({ "message": "Unauthenticated." }));
+    Ok(())
+}
+
+async fn print_client_cycle_through_the_edge(system: Arc<System>) -> anyhow::Result<()> {
+    let phone = system.fresh_phone();
+    let tokens = system.register_print(&phone).await?;
+    ensure!(tokens["access_token_expire"] == 7200, "{tokens}");
+    let body = expect_status(
+        self_read(&system, &str_at(&tokens, "/access_token")?).await?,
+        200,
+    )
+    .await?;
+    ensure!(
+        body["status"] == "success" && body["data"]["phone"] == phone.as_str(),
+        "{body}"
+    );
+    ensure!(
+        body["data"]["member_level"]["name"] == "普通会员" && body["data"]["balance"] == "0.00",
+        "{body}"
+    );
+
+    let login = system
+        .edge(Method::POST, "/api/login")
+        .json(&json!({ "username": phone, "password": PASSWORD }))
+        .send()
+        .await?;
+    let signed_in = expect_status(login, 200).await?;
+    let refresh_token = str_at(&signed_in, "/data/refresh_token")?;
+    let refreshed = system
+        .edge(Method::POST, "/api/refresh")
+        .header("token", &refresh_token)
+        .send()
+        .await?;
+    let refreshed = expect_status(refreshed, 200).await?;
+    let access = str_at(&refreshed, "/data/access_token")?;
+    expect_status(self_read(&system, &access).await?, 200).await?;
+    let permissions = system
+        .edge(Method::GET, "/api/users/self/permissions")
+        .header("token", &access)
+        .send()
+        .await?;
+    print_error(permissions, 403, 10003).await?;
+    let admin = system.admin_token().await?;
+    let permissions = system
+        .edge(Method::GET, "/api/users/self/permissions")
+        .header("token", &admin)
+        .send()
+        .await?;
+    let names = expect_status(permissions, 200).await?;
+    ensure!(
+        names["data"].as_array().map(Vec::len) == Some(15),
+        "{names}"
+    );
+    Ok(())
+}
+
+async fn a_user_of_one_document_signs_in_through_the_other(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    let username = system.fresh_name("both");
+    system.register_store(&username).await?;
+    let login = system
+        .edge(Method::POST, "/api/login")
+        .json(&json!({ "username": username, "password": PASSWORD }))
+        .send()
+        .await?;
+    let token = str_at(&expect_status(login, 200).await?, "/data/access_token")?;
+    let body = expect_status(self_read(&system, &token).await?, 200).await?;
+    ensure!(
+        body["data"]["account"] == username.as_str() && body["data"]["nickname"] == "E2E",
+        "{body}"
+    );
+    Ok(())
+}
+
+fn database(system: &System) -> anyhow::Result<rusqlite::Connection> {
+    Ok(rusqlite::Connection::open(
+        system.dir.path().join("data/origin.sqlite3"),
+    )?)
+}
+
+async fn refresh_replay_within_grace_then_reuse_revokes_the_session_at_the_edge(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    let tokens = system.register_print(&system.fresh_phone()).await?;
+    let refresh_token = str_at(&tokens, "/refresh_token")?;
+    let refresh = || {
+        system
+            .edge(Method::POST, "/api/refresh")
+            .header("token", &refresh_token)
+            .send()
+    };
+    let first = expect_status(refresh().await?, 200).await?;
+    let replay = expect_status(refresh().await?, 200).await?;
+    ensure!(
+        first["data"] == replay["data"],
+        "a replay within 10 s must get the same successor"
+    );
+    let successor = str_at(&first, "/data/access_token")?;
+    expect_status(self_read(&system, &successor).await?, 200).await?;
+    let cached = self_read(&system, &successor).await?;
+    ensure!(
+        cache_status(&cached) == "HIT",
+        "expected a cached read, got {}",
+        cache_status(&cached)
+    );
+
+    // Age the spend past the grace period instead of sleeping 10 s.
+    database(&system)?.execute(
+        "UPDATE session_tokens SET spent_at = spent_at - 11 WHERE spent_at IS NOT NULL",
+        [],
+    )?;
+    print_error(refresh().await?, 401, 999).await?;
+    let refused = self_read(&system, &successor).await?;
+    ensure!(
+        answered_by_edge(&refused),
+        "the revoked session must be refused at the edge, cache or not"
+    );
+    print_error(refused, 401, 999).await?;
+    Ok(())
+}
+
+async fn logout_refuses_the_token_on_a_cached_route_at_once(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    let username = system.fresh_name("bye");
+    let registered = system.register_store(&username).await?;
+    let token = str_at(&registered, "/access_token")?;
+    let me = || {
+        system
+            .edge(Method::GET, "/api/auth/me")
+            .bearer_auth(&token)
+            .send()
+    };
+    expect_status(me().await?, 200).await?;
+    let cached = me().await?;
+    ensure!(
+        cache_status(&cached) == "HIT",
+        "expected HIT, got {}",
+        cache_status(&cached)
+    );
+    expect_status(
+        system
+            .edge(Method::DELETE, "/api/auth/logout")
+            .bearer_auth(&token)
+            .send()
+            .await?,
+        200,
+    )
+    .await?;
+    let refused = me().await?;
+    ensure!(answered_by_edge(&refused));
+    ensure!(json_of(refused, 401).await? == json!({ "message": "Unauthenticated." }));
+    Ok(())
+}
+
+async fn password_reset_revokes_every_session_at_the_edge(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    let phone = system.fresh_phone();
+    let first = str_at(&system.register_print(&phone).await?, "/access_token")?;
+    let login = system
+        .edge(Method::POST, "/api/login")
+        .json(&json!({ "username": phone, "password": PASSWORD }))
+        .send()
+        .await?;
+    let second = str_at(&expect_status(login, 200).await?, "/data/access_token")?;
+    for token in [&first, &second] {
+        expect_status(self_read(&system, token).await?, 200).await?;
+    }
+    // The per-phone limit allows one code a minute: age the first code instead of waiting.
+    database(&system)?.execute(
+        "UPDATE verification_codes SET created_at = created_at - 120",
+        [],
+    )?;
+    let (verification_token, code) = system.sms_code(&phone, false).await?;
+    let reset = system
+        .edge(Method::PUT, "/api/repassword")
+        .json(&json!({ "verification_token": verification_token, "verification_code": code, "password": "brand-new-pass" }))
+        .send()
+        .await?;
+    expect_status(reset, 200).await?;
+    for token in [&first, &second] {
+        let refused = self_read(&system, token).await?;
+        ensure!(answered_by_edge(&refused));
+        print_error(refused, 401, 999).await?;
+    }
+    Ok(())
+}
+
+async fn the_edge_refuses_bad_tokens_without_asking_the_origin(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    let tokens = system.register_print(&system.fresh_phone()).await?;
+    let keys = origin::tokens::Keys::load_or_create(&system.dir.path().join("data"))?;
+    let now = origin::clock::now();
+    let generation = |issued_at: i64, expires_at: i64| origin::db::sessions::Generation {
+        sid: "0".repeat(32),
+        user_id: 1,
+        admin: false,
+        generation: 1,
+        access_jti: "a".repeat(32),
+        refresh_jti: "b".repeat(32),
+        issued_at,
+        access_expires_at: expires_at,
+        refresh_expires_at: expires_at,
+    };
+    let (expired, _) = keys.sign_generation(&generation(now - 10_000, now - 100))?;
+    let (foreign, _) =
+        origin::tokens::Keys::from_seed(&[9; 32])?.sign_generation(&generation(now, now + 600))?;
+    let good = str_at(&tokens, "/access_token")?;
+    let mut tampered = good.clone();
+    let last = tampered.pop().context("empty token")?;
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let unsigned = {
+        let payload = good.split('.').nth(1).context("payload")?;
+        format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.")
+    };
+    let cases = [
+        ("garbage", "not-a-token".to_owned()),
+        ("alg none", unsigned),
+        ("expired", expired),
+        (
+            "refresh token as access",
+            str_at(&tokens, "/refresh_token")?,
+        ),
+        ("signed by another key", foreign),
+        ("tampered signature", tampered),
+    ];
+    for (what, token) in cases {
+        let response = self_read(&system, &token).await?;
+        ensure!(answered_by_edge(&response), "{what}: the origin was asked");
+        print_error(response, 401, 999)
+            .await
+            .with_context(|| what)?;
+        let store = system
+            .edge(Method::GET, "/api/auth/me")
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        ensure!(
+            answered_by_edge(&store),
+            "{what}: the origin was asked (store)"
+        );
+        ensure!(
+            json_of(store, 401).await? == json!({ "message": "Unauthenticated." }),
+            "{what}"
+        );
+    }
+    let missing = system.edge(Method::GET, "/api/users/self").send().await?;
+    ensure!(answered_by_edge(&missing));
+    print_error(missing, 401, 999).await?;
+    Ok(())
+}
+
+async fn per_ip_rate_limits_are_exact_at_the_edge(system: Arc<System>) -> anyhow::Result<()> {
+    let ip = system.fresh_ip();
+    for attempt in 1..=10 {
+        let response = system
+            .edge_from(Method::POST, "/api/captchas?username=limit", &ip)
+            .send()
+            .await?;
+        ensure!(
+            response.status() == 201,
+            "captcha {attempt} of 10 refused: {}",
+            response.status()
+        );
+    }
+    let limited = system
+        .edge_from(Method::POST, "/api/captchas?username=limit", &ip)
+        .send()
+        .await?;
+    ensure!(
+        answered_by_edge(&limited),
+        "the edge should count and refuse"
+    );
+    let retry_after: u64 = limited
+        .headers()
+        .get("retry-after")
+        .context("Retry-After")?
+        .to_str()?
+        .parse()?;
+    ensure!((1..=60).contains(&retry_after), "{retry_after}");
+    let body = json_of(limited, 429).await?;
+    ensure!(body["code"] == 40001, "{body}");
+    let other = system
+        .edge_from(
+            Method::POST,
+            "/api/captchas?username=limit",
+            &system.fresh_ip(),
+        )
+        .send()
+        .await?;
+    ensure!(other.status() == 201);
+
+    let sms_ip = system.fresh_ip();
+    let send = |phone: String| {
+        system
+            .edge_from(Method::POST, "/api/sms", &sms_ip)
+            .json(&json!({ "phone": phone, "is_register": true }))
+            .send()
+    };
+    expect_status(send(system.fresh_phone()).await?, 201).await?;
+    let limited = send(system.fresh_phone()).await?;
+    ensure!(answered_by_edge(&limited) && limited.headers().contains_key("retry-after"));
+    print_error(limited, 429, 999).await?;
+    let mail = system
+        .edge_from(Method::POST, "/api/mail", &sms_ip)
+        .json(&json!({ "email": format!("{}@example.com", system.fresh_name("m")), "is_register": true }))
+        .send()
+        .await?;
+    expect_status(mail, 201)
+        .await
+        .context("mail has its own limit")?;
+    Ok(())
+}
+
+async fn read_your_writes_on_a_cached_personal_route(system: Arc<System>) -> anyhow::Result<()> {
+    let token = str_at(
+        &system.register_print(&system.fresh_phone()).await?,
+        "/access_token",
+    )?;
+    let first = self_read(&system, &token).await?;
+    ensure!(cache_status(&first) == "MISS");
+    let second = self_read(&system, &token).await?;
+    ensure!(
+        cache_status(&second) == "HIT",
+        "second read should be cached"
+    );
+    let nickname = system.fresh_name("nick");
+    let update = system
+        .edge(Method::PUT, "/api/users/self")
+        .header("token", &token)
+        .json(&json!({ "nickname": nickname }))
+        .send()
+        .await?;
+    expect_status(update, 200).await?;
+    let after = self_read(&system, &token).await?;
+    ensure!(
+        cache_status(&after) == "MISS",
+        "the write must drop the cached copy"
+    );
+    let body = expect_status(after, 200).await?;
+    ensure!(
+        body["data"]["nickname"] == nickname.as_str(),
+        "stale read after write: {body}"
+    );
+    let again = self_read(&system, &token).await?;
+    ensure!(cache_status(&again) == "HIT");
+    ensure!(expect_status(again, 200).await?["data"]["nickname"] == nickname.as_str());
+    Ok(())
+}
+
+async fn public_reads_are_cached_by_url(system: Arc<System>) -> anyhow::Result<()> {
+    let first = system
+        .edge(Method::GET, "/api/response_code?b=2&a=1")
+        .send()
+        .await?;
+    ensure!(cache_status(&first) == "MISS", "{}", cache_status(&first));
+    let body = expect_status(first, 200).await?;
+    ensure!(body["data"]["20001"] == "操作成功");
+    let second = system
+        .edge(Method::GET, "/api/response_code?a=1&b=2")
+        .send()
+        .await?;
+    ensure!(
+        cache_status(&second) == "HIT",
+        "query order must not matter"
+    );
+    Ok(())
+}
+
+async fn an_operator_reset_reaches_the_edge_through_the_outbox(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    let account = system.fresh_name("ops");
+    system.create_admin(&account, ADMIN_PASSWORD)?;
+    let login = system
+        .edge(Method::POST, "/api/login")
+        .json(&json!({ "username": account, "password": ADMIN_PASSWORD, "is_admin": true }))
+        .send()
+        .await?;
+    let token = str_at(&expect_status(login, 200).await?, "/data/access_token")?;
+    expect_status(self_read(&system, &token).await?, 200).await?;
+    ensure!(cache_status(&self_read(&system, &token).await?) == "HIT");
+    // A password reset from the command line does not pass through the edge: the origin's
+    // outbox must deliver the revocation.
+    system.create_admin(&account, "another-password")?;
+    let started = Instant::now();
+    loop {
+        let response = self_read(&system, &token).await?;
+        if response.status() == 401 {
+            ensure!(answered_by_edge(&response));
+            break;
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(15),
+            "the edge never heard of the revocation"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+async fn the_invalidation_endpoint_needs_the_shared_secret(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    let instructions = json!([{ "op": "bump", "user": 424242 }]);
+    let unsigned = system
+        .edge(Method::POST, "/__edge/invalidate")
+        .json(&instructions)
+        .send()
+        .await?;
+    print_error(unsigned, 403, 999).await?;
+    let forged = system
+        .edge(Method::POST, "/__edge/invalidate")
+        .header("x-edge-secret", "guess")
+        .json(&instructions)
+        .send()
+        .await?;
+    print_error(forged, 403, 999).await?;
+    let garbage = system
+        .edge(Method::POST, "/__edge/invalidate")
+        .header("x-edge-secret", &system.edge_secret)
+        .body("{not json")
+        .send()
+        .await?;
+    print_error(garbage, 400, 999).await?;
+    let accepted = system
+        .edge(Method::POST, "/__edge/invalidate")
+        .header("x-edge-secret", &system.edge_secret)
+        .json(&instructions)
+        .send()
+        .await?;
+    let body = expect_status(accepted, 200).await?;
+    ensure!(body["data"]["applied"] == 1, "{body}");
+    Ok(())
+}
+
+async fn forwarding_keeps_client_headers_and_strips_ours(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    let echoed = system
+        .edge(Method::GET, "/api/users/self")
+        .header("x-request-id", "e2e-trace-1")
+        .send()
+        .await?;
+    // The edge refused (no token) without a request id; a forwarded request keeps the client's.
+    ensure!(echoed.status() == 401);
+    let forwarded = system
+        .edge(Method::POST, "/api/login")
+        .header("x-request-id", "e2e-trace-2")
+        .header("x-edge-secret", "forged-by-a-client")
+        .header("x-client-ip", "10.9.9.9")
+        .json(&json!({ "username": "nobody-here", "password": "whatever-pass" }))
+        .send()
+        .await?;
+    ensure!(
+        forwarded
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            == Some("e2e-trace-2")
+    );
+    // The forged secret was replaced by the real one: the origin answered in earnest.
+    print_error(forwarded, 400, 20000).await?;
+    let username = system.fresh_name("hdr");
+    let token = str_at(&system.register_store(&username).await?, "/access_token")?;
+    let logout = system
+        .edge(Method::DELETE, "/api/auth/logout")
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    ensure!(
+        !logout.headers().contains_key("x-edge-invalidate"),
+        "edge instructions must not reach clients"
+    );
+    Ok(())
+}
+
+async fn bodies_over_the_route_limit_stop_at_the_edge(system: Arc<System>) -> anyhow::Result<()> {
+    let big = json!({ "username": "x".repeat(70 * 1024), "password": "y" }).to_string();
+    let print = system
+        .edge(Method::POST, "/api/login")
+        .header("content-type", "application/json")
+        .body(big.clone())
+        .send()
+        .await?;
+    ensure!(answered_by_edge(&print));
+    print_error(print, 413, 999).await?;
+    let store = system
+        .edge(Method::POST, "/api/auth/login")
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await?;
+    ensure!(answered_by_edge(&store));
+    ensure!(json_of(store, 413).await?["code"] == 10001);
+    Ok(())
+}
+
+async fn unknown_routes_and_wrong_methods_answer_in_the_dialect(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    let store = system.edge(Method::GET, "/api/auth/nowhere").send().await?;
+    ensure!(json_of(store, 404).await?["code"] == 40004);
+    print_error(
+        system.edge(Method::GET, "/api/nowhere").send().await?,
+        404,
+        999,
+    )
+    .await?;
+    let method = system.edge(Method::PATCH, "/api/auth/login").send().await?;
+    ensure!(json_of(method, 405).await?["code"] == 40001);
+    print_error(
+        system.edge(Method::DELETE, "/api/login").send().await?,
+        405,
+        999,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn a_panic_in_one_request_does_not_break_the_next(system: Arc<System>) -> anyhow::Result<()> {
+    let panicked = system.edge(Method::GET, "/__edge/panic").send().await?;
+    ensure!(panicked.status().is_server_error(), "{}", panicked.status());
+    let after = system
+        .edge(Method::GET, "/api/response_code")
+        .send()
+        .await?;
+    expect_status(after, 200).await?;
+    // Durable Objects and verification still work in the fresh instance.
+    let token = str_at(
+        &system.register_print(&system.fresh_phone()).await?,
+        "/access_token",
+    )?;
+    expect_status(self_read(&system, &token).await?, 200).await?;
+    Ok(())
+}
+
+async fn origin_down_is_a_502_in_the_dialect_and_recovers(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    system.stop_origin();
+    let started = Instant::now();
+    let print = system
+        .edge(Method::POST, "/api/login")
+        .json(&json!({ "username": "a", "password": "b" }))
+        .send()
+        .await?;
+    print_error(print, 502, 999).await?;
+    let store = system.edge(Method::POST, "/api/auth/login").send().await?;
+    ensure!(json_of(store, 502).await?["code"] == 50001);
+    ensure!(
+        started.elapsed() < Duration::from_secs(10),
+        "an unreachable origin must not hang requests"
+    );
+    system.start_origin().await?;
+    let phone = system.fresh_phone();
+    system
+        .register_print(&phone)
+        .await
+        .context("after the origin came back")?;
+    Ok(())
+}
