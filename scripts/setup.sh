@@ -7,7 +7,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="$root/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 WORKER_BUILD_VERSION=0.8.7
 say() { printf '==> %s\n' "$*"; }
@@ -26,7 +26,9 @@ fi
 lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ "$(cat node_modules/.lock-hash 2>/dev/null)" != "$lock_hash" ] || [ ! -x node_modules/.bin/wrangler ]; then
   say "installing wrangler and Node 22 from package-lock.json"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm ci` trips over optional platform packages missing from the lock file (an npm bug);
+  # `npm install --no-save` installs the locked versions without rewriting the lock.
+  npm install --no-save --no-audit --no-fund --loglevel=error
   echo "$lock_hash" > node_modules/.lock-hash
 fi
 

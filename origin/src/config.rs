@@ -52,7 +52,8 @@ pub struct Config {
     pub notifier: NotifierKind,
     /// The zone times are shown in (SPEC §1: default +08:00).
     pub time_offset: UtcOffset,
-    /// Password hashes allowed to run at once (default: one fewer than the cores, at least one).
+    /// Password hashes allowed to run at once (default: one per core; the hashing threads run
+    /// at a lower CPU priority than the request path).
     pub hash_workers: usize,
     /// Password hashes allowed to wait; past this, sign-ins get 503 with `Retry-After`.
     pub hash_queue: usize,
@@ -119,7 +120,7 @@ impl Config {
             access_ttl_secs: 7200,
             notifier: NotifierKind::Outbox,
             time_offset: UtcOffset::from_hms(8, 0, 0)?,
-            hash_workers: cores.saturating_sub(1).max(1),
+            hash_workers: cores,
             hash_queue: 64,
         })
     }

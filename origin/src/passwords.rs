@@ -1,21 +1,26 @@
-//! argon2id password hashing off the async runtime, bounded: at most `workers` hashes run at
-//! once and at most `queue` wait; past that a sign-in gets 503 with `Retry-After`, so a flood
-//! of sign-ins cannot starve other requests of CPU.
+//! argon2id password hashing off the async runtime, bounded: `workers` dedicated threads
+//! hash, at most `queue` requests wait, and past that a sign-in gets 503 with `Retry-After`.
+//! The hashing threads run in the idle scheduling class, so a flood of sign-ins takes the
+//! cycles the request path leaves over instead of competing with it on equal terms; when the
+//! request path needs every cycle, sign-ins queue and then get 503 with `Retry-After`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use shared::Problem;
-use tokio::sync::Semaphore;
+use thread_priority::ThreadPriority;
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::error::{AppError, AppResult};
+
+type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Clone)]
 pub struct Hasher {
     admission: Arc<Semaphore>,
-    workers: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
     /// A real hash of a random password, verified against for unknown accounts so that their
     /// timing matches known ones.
     dummy: Arc<str>,
@@ -43,12 +48,60 @@ fn verify_now(password: &str, hash: &str) -> bool {
     })
 }
 
+/// Puts the calling thread in Linux's `SCHED_IDLE` class: it runs whenever a core has nothing
+/// else to do, and any request-path thread that wakes up preempts it at once. Elsewhere it
+/// falls back to the lowest niceness.
+fn lower_priority() -> Result<(), thread_priority::Error> {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        set_thread_priority_and_policy(
+            thread_native_id(),
+            // SCHED_IDLE takes static priority 0, which `Min` maps to for this policy.
+            ThreadPriority::Min,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        thread_priority::set_current_thread_priority(ThreadPriority::Min)
+    }
+}
+
+fn hashing_thread(jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    if let Err(error) = lower_priority() {
+        tracing::warn!(?error, "could not lower the priority of a hashing thread");
+    }
+    loop {
+        let job = match jobs.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
+    }
+}
+
 impl Hasher {
     pub fn new(workers: usize, queue: usize) -> AppResult<Hasher> {
         let dummy = hash_now(&crate::ids::random_hex(16))?;
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for index in 0..workers.max(1) {
+            let receiver = receiver.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{index}"))
+                .spawn(move || hashing_thread(receiver))
+                .map_err(|error| AppError::Internal(error.into()))?;
+        }
         Ok(Hasher {
-            admission: Arc::new(Semaphore::new(workers + queue)),
-            workers: Arc::new(Semaphore::new(workers)),
+            admission: Arc::new(Semaphore::new(workers.max(1) + queue)),
+            jobs: sender,
             dummy: dummy.into(),
         })
     }
@@ -62,15 +115,15 @@ impl Hasher {
             .clone()
             .try_acquire_owned()
             .map_err(|_| Problem::Busy { retry_after: 1 })?;
-        let _worker = self
-            .workers
-            .clone()
-            .acquire_owned()
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = reply.send(work());
+            }))
+            .map_err(|_| anyhow::anyhow!("the hashing threads have stopped"))?;
+        answer
             .await
-            .map_err(anyhow::Error::from)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|error| AppError::Internal(error.into()))
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("a hashing job was dropped")))
     }
 
     pub async fn hash(&self, password: String) -> AppResult<String> {
