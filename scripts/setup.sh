@@ -33,7 +33,7 @@ if [ "$(cat node_modules/.lock-hash 2>/dev/null)" != "$lock_hash" ] || [ ! -x no
 fi
 
 # worker-build, exact version.
-if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+if [ "$(worker-build --version 2>/dev/null | awk '{print $NF}')" != "$WORKER_BUILD_VERSION" ]; then
   say "installing worker-build $WORKER_BUILD_VERSION (several minutes, once)"
   cargo install --quiet worker-build --version "$WORKER_BUILD_VERSION"
 fi
@@ -41,7 +41,7 @@ fi
 # wasm-bindgen CLI, the version Cargo.lock resolved (the two must match exactly). Installed
 # without --locked: the locked set is not in the reachable index.
 bindgen_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $NF}')" != "$bindgen_version" ]; then
   say "installing wasm-bindgen-cli $bindgen_version (several minutes, once)"
   cargo install --quiet wasm-bindgen-cli --version "$bindgen_version"
 fi

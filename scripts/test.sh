@@ -22,4 +22,14 @@ budget=$((450 * 1024))
 echo "    edge wasm: $(wc -c < edge/build/index_bg.wasm) bytes raw, $gzipped bytes gzip (budget $budget)"
 [ "$gzipped" -le "$budget" ] || { echo "edge wasm is over its gzip budget" >&2; exit 1; }
 echo "==> cargo test (unit, origin integration, end-to-end through wrangler dev)"
-cargo test --workspace
+log="$(mktemp)"
+set +e
+cargo test --workspace --all-targets 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
+failed=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ failed' | awk '{s += $1} END {print s + 0}')
+rm -f "$log"
+echo
+echo "total: $passed passed, $failed failed"
+exit "$status"

@@ -27,14 +27,7 @@ pub fn keyed_hash(key: &str, message: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-pub fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len()
-        && left
-            .iter()
-            .zip(right)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-}
+pub use shared::constant_time_eq;
 
 #[cfg(test)]
 mod tests {

@@ -27,14 +27,7 @@ thread_local! {
 const REFETCH_INTERVAL_MS: u64 = 1_000;
 
 async fn fetch_keys(env: &Env) -> Result<(), Problem> {
-    let origin = env
-        .var("ORIGIN_URL")
-        .map_err(|e| internal("ORIGIN_URL", e))?
-        .to_string();
-    let secret = env
-        .secret("EDGE_SHARED_SECRET")
-        .map_err(|e| internal("EDGE_SHARED_SECRET", e))?
-        .to_string();
+    let (origin, secret) = super::origin_settings(env)?;
     let headers = Headers::new();
     headers
         .set(EDGE_SECRET, &secret)

@@ -15,6 +15,19 @@ async fn fetch(request: Request, env: Env, _context: Context) -> Result<Response
     Ok(routes::handle(request, env).await)
 }
 
+/// The origin's URL (`[vars]`) and the shared secret the edge proves itself with (a secret).
+pub fn origin_settings(env: &Env) -> std::result::Result<(String, String), shared::Problem> {
+    let origin = env
+        .var("ORIGIN_URL")
+        .map_err(|e| error::internal("ORIGIN_URL", e))?
+        .to_string();
+    let secret = env
+        .secret("EDGE_SHARED_SECRET")
+        .map_err(|e| error::internal("EDGE_SHARED_SECRET", e))?
+        .to_string();
+    Ok((origin, secret))
+}
+
 /// Now, from the worker's clock, in milliseconds and seconds.
 pub fn now_ms() -> u64 {
     worker::Date::now().as_millis()

@@ -78,14 +78,7 @@ pub async fn forward(
     route: &Route,
     client_ip: &str,
 ) -> Result<OriginReply, Problem> {
-    let origin = env
-        .var("ORIGIN_URL")
-        .map_err(|e| internal("ORIGIN_URL", e))?
-        .to_string();
-    let secret = env
-        .secret("EDGE_SHARED_SECRET")
-        .map_err(|e| internal("EDGE_SHARED_SECRET", e))?
-        .to_string();
+    let (origin, secret) = super::origin_settings(env)?;
     let url = request.url().map_err(|e| internal("url", e))?;
     let target = match url.query() {
         Some(query) => format!("{origin}{}?{query}", url.path()),

@@ -129,15 +129,6 @@ async fn apply_instructions(env: &Env, instructions: &[Instruction]) {
     }
 }
 
-fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len()
-        && left
-            .iter()
-            .zip(right)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-}
-
 /// `POST /__edge/invalidate`: instructions from the origin for writes that did not pass
 /// through the edge (admin actions, payment callbacks), authenticated by the shared secret.
 async fn invalidate(mut request: Request, env: &Env) -> Response {
@@ -145,9 +136,9 @@ async fn invalidate(mut request: Request, env: &Env) -> Response {
     if request.method() != Method::Post {
         return problem_response(&Problem::MethodNotAllowed, dialect);
     }
-    let expected = match env.secret("EDGE_SHARED_SECRET") {
-        Ok(secret) => secret.to_string(),
-        Err(error) => return problem_response(&internal("EDGE_SHARED_SECRET", error), dialect),
+    let expected = match super::origin_settings(env) {
+        Ok((_, secret)) => secret,
+        Err(problem) => return problem_response(&problem, dialect),
     };
     let presented = request
         .headers()
@@ -155,7 +146,7 @@ async fn invalidate(mut request: Request, env: &Env) -> Response {
         .ok()
         .flatten()
         .unwrap_or_default();
-    if !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+    if !shared::constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
         return problem_response(
             &Problem::Forbidden {
                 message: "禁止访问".into(),

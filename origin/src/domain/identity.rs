@@ -377,15 +377,23 @@ fn check_code(
     }
 }
 
-fn user_by_target(
+/// The user a right code was sent to. A wrong code is `Ok(Err(…))` (its try must be committed);
+/// a right code for an address nobody owns is `Err(UnknownAccount)` (rolled back, so the code
+/// stays usable).
+fn user_for_code(
     tx: &rusqlite::Transaction<'_>,
-    channel: Channel,
-    target: &str,
-) -> AppResult<Option<UserRow>> {
-    match channel {
-        Channel::Sms => users::by_phone(tx, target),
-        Channel::Mail => users::by_email(tx, target),
-    }
+    token: &str,
+    hash: &str,
+) -> AppResult<Result<UserRow, Problem>> {
+    let (channel, target) = match check_code(tx, token, hash)? {
+        Ok(found) => found,
+        Err(problem) => return Ok(Err(problem)),
+    };
+    let user = match channel {
+        Channel::Sms => users::by_phone(tx, &target)?,
+        Channel::Mail => users::by_email(tx, &target)?,
+    };
+    user.map(Ok).ok_or_else(|| Problem::UnknownAccount.into())
 }
 
 fn default_nickname(channel: Channel, target: &str) -> String {
@@ -446,12 +454,9 @@ pub async fn login_with_code(
     let outcome = state
         .db
         .write(move |tx| {
-            let (channel, target) = match check_code(tx, &token, &hash)? {
-                Ok(found) => found,
+            let user = match user_for_code(tx, &token, &hash)? {
+                Ok(user) => user,
                 Err(problem) => return Ok(Err(problem)),
-            };
-            let Some(user) = user_by_target(tx, channel, &target)? else {
-                return Err(Problem::UnknownAccount.into());
             };
             if user.disabled {
                 return Err(Problem::Forbidden {
@@ -483,12 +488,9 @@ pub async fn reset_password(
     let outcome = state
         .db
         .write(move |tx| {
-            let (channel, target) = match check_code(tx, &token, &hash)? {
-                Ok(found) => found,
+            let user = match user_for_code(tx, &token, &hash)? {
+                Ok(user) => user,
                 Err(problem) => return Ok(Err(problem)),
-            };
-            let Some(user) = user_by_target(tx, channel, &target)? else {
-                return Err(Problem::UnknownAccount.into());
             };
             users::set_password(tx, user.id, &password_hash)?;
             let sids = sessions::revoke_all(tx, user.id, "password_changed", clock::now())?;
