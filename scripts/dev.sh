@@ -12,7 +12,9 @@ export ORIGIN_DATA_DIR="${ORIGIN_DATA_DIR:-$root/data}"
 echo "==> building the origin"
 cargo build --quiet -p origin
 echo "==> building the edge"
-bash scripts/build-edge.sh >/dev/null
+build_log="$(mktemp)"
+bash scripts/build-edge.sh > "$build_log" 2>&1 || { cat "$build_log"; exit 1; }
+rm -f "$build_log"
 
 pids=()
 stop() {

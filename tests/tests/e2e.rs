@@ -35,6 +35,7 @@ fn main() -> std::process::ExitCode {
         the_edge_refuses_bad_tokens_without_asking_the_origin,
         per_ip_rate_limits_are_exact_at_the_edge,
         read_your_writes_on_a_cached_personal_route,
+        read_your_writes_on_addresses_in_both_dialects,
         public_reads_are_cached_by_url,
         an_operator_reset_reaches_the_edge_through_the_outbox,
         the_invalidation_endpoint_needs_the_shared_secret,
@@ -532,6 +533,67 @@ async fn read_your_writes_on_a_cached_personal_route(system: Arc<System>) -> any
     let again = self_read(&system, &token).await?;
     ensure!(cache_status(&again) == "HIT");
     ensure!(expect_status(again, 200).await?["data"]["nickname"] == nickname.as_str());
+    Ok(())
+}
+
+async fn read_your_writes_on_addresses_in_both_dialects(system: Arc<System>) -> anyhow::Result<()> {
+    let token = str_at(
+        &system.register_print(&system.fresh_phone()).await?,
+        "/access_token",
+    )?;
+    let store_list = || {
+        system
+            .edge(Method::GET, "/api/user_addresses")
+            .bearer_auth(&token)
+            .send()
+    };
+    let print_list = || {
+        system
+            .edge(Method::GET, "/api/users/self/addresses")
+            .header("token", &token)
+            .send()
+    };
+    ensure!(expect_status(store_list().await?, 200).await?["data"] == json!([]));
+    ensure!(cache_status(&store_list().await?) == "HIT");
+    expect_status(print_list().await?, 200).await?;
+    let created = system
+        .edge(Method::POST, "/api/user_addresses")
+        .bearer_auth(&token)
+        .query(&[
+            ("province", "广东省"),
+            ("city", "深圳市"),
+            ("district", "南山区"),
+            ("address", "科技园 1 号"),
+            ("zip", "518000"),
+            ("contact_name", "张三"),
+            ("contact_phone", "13800138000"),
+        ])
+        .send()
+        .await?;
+    let id = expect_status(created, 201).await?["data"]["id"]
+        .as_i64()
+        .context("id")?;
+    let listed = store_list().await?;
+    ensure!(
+        cache_status(&listed) == "MISS",
+        "the store write must drop the cached store list"
+    );
+    ensure!(expect_status(listed, 200).await?["data"][0]["id"] == id);
+    let print_view = expect_status(print_list().await?, 200).await?;
+    ensure!(
+        print_view["data"][0]["county"] == "南山区" && print_view["data"][0]["is_default"] == true,
+        "{print_view}"
+    );
+    let deleted = system
+        .edge(Method::DELETE, &format!("/api/users/self/addresses/{id}"))
+        .header("token", &token)
+        .send()
+        .await?;
+    expect_status(deleted, 200).await?;
+    ensure!(
+        expect_status(store_list().await?, 200).await?["data"] == json!([]),
+        "a print write must show in the store view at once"
+    );
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use rusqlite::Connection;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_identity.sql"),
     include_str!("migrations/0002_edge_outbox.sql"),
+    include_str!("migrations/0003_addresses.sql"),
 ];
 
 pub fn apply(connection: &mut Connection) -> anyhow::Result<()> {

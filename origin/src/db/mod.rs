@@ -3,6 +3,7 @@
 //! `synchronous=FULL`. Functions in the submodules are synchronous and take a `&Connection`
 //! (or a transaction), so they are testable without tokio.
 
+pub mod addresses;
 pub mod captchas;
 pub mod codes;
 pub mod edge_outbox;

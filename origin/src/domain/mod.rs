@@ -1,6 +1,7 @@
 //! The one domain layer under both dialects. It takes plain values and returns plain values or
 //! a dialect-free `Problem`; it knows nothing of envelopes or HTTP.
 
+pub mod addresses;
 pub mod identity;
 pub mod profile;
 

@@ -2,6 +2,7 @@
 //! admin router, with the middleware both share: request ids, tracing, panic catching, and
 //! rendering problems in the dialect of the path.
 
+pub mod addresses;
 pub mod admin;
 pub mod auth;
 pub mod params;
@@ -86,13 +87,17 @@ fn handler(id: RouteId, method: Method) -> MethodRouter<AppState> {
         RouteId::WechatLogin => on(method, print::wechat_login),
         RouteId::SelfShow => on(method, print::show_self),
         RouteId::SelfUpdate => on(method, print::update_self),
+        RouteId::StoreAddressList => on(method, addresses::store_list),
+        RouteId::StoreAddressCreate => on(method, addresses::store_create),
+        RouteId::StoreAddressUpdate => on(method, addresses::store_update),
+        RouteId::StoreAddressDelete => on(method, addresses::store_delete),
+        RouteId::PrintAddressList => on(method, addresses::print_list),
+        RouteId::PrintAddressCreate => on(method, addresses::print_create),
+        RouteId::PrintAddressUpdate => on(method, addresses::print_update),
+        RouteId::PrintAddressDelete => on(method, addresses::print_delete),
         RouteId::SelfPermissions => on(method, print::permissions),
         // Member centre and commerce routes: planned (see ARCHITECTURE.md), answered 501.
-        RouteId::StoreAddressList
-        | RouteId::StoreAddressCreate
-        | RouteId::StoreAddressUpdate
-        | RouteId::StoreAddressDelete
-        | RouteId::Images
+        RouteId::Images
         | RouteId::Files
         | RouteId::LoginModeBind
         | RouteId::LoginModeUnbind
@@ -106,10 +111,6 @@ fn handler(id: RouteId, method: Method) -> MethodRouter<AppState> {
         | RouteId::Coupons
         | RouteId::PointsRecords
         | RouteId::BalanceRecords
-        | RouteId::PrintAddressList
-        | RouteId::PrintAddressCreate
-        | RouteId::PrintAddressUpdate
-        | RouteId::PrintAddressDelete
         | RouteId::RechargeOrders
         | RouteId::RechargeOrderCreate
         | RouteId::PaymentNotify

@@ -1,0 +1,223 @@
+//! Address endpoints of both dialects over the one domain: the store's `user_addresses` and
+//! the print's `users/self/addresses` are the same rows under different field names.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use shared::Problem;
+use shared::validate::{self, NAME_MAX_CHARS};
+
+use crate::AppState;
+use crate::clock;
+use crate::db::addresses::{AddressFields, AddressRow};
+use crate::domain::addresses;
+use crate::error::AppResult;
+use crate::http::auth::Caller;
+use crate::http::params::Params;
+use crate::http::reply::Reply;
+
+const DETAIL_MAX_CHARS: usize = 255;
+
+/// A dialect's names for the fields that differ (SPEC §1).
+struct FieldNames {
+    contact_name: &'static str,
+    contact_phone: &'static str,
+    district: &'static str,
+    address: &'static str,
+    zip: Option<&'static str>,
+}
+
+const STORE: FieldNames = FieldNames {
+    contact_name: "contact_name",
+    contact_phone: "contact_phone",
+    district: "district",
+    address: "address",
+    zip: Some("zip"),
+};
+
+const PRINT: FieldNames = FieldNames {
+    contact_name: "name",
+    contact_phone: "phone",
+    district: "county",
+    address: "detail",
+    zip: None,
+};
+
+/// Reads and validates the address fields; on create every field is required.
+fn fields(params: &Params, names: &FieldNames, create: bool) -> Result<AddressFields, Problem> {
+    let text = |name: &str, max: usize| -> Result<Option<String>, Problem> {
+        match params.get(name) {
+            None if create => Err(Problem::invalid(name, format!("{name} 不能为空"))),
+            None => Ok(None),
+            Some(raw) => validate::text(name, raw, max).map(Some),
+        }
+    };
+    let contact_phone = match params.get(names.contact_phone) {
+        None if create => {
+            return Err(Problem::invalid(
+                names.contact_phone,
+                format!("{} 不能为空", names.contact_phone),
+            ));
+        }
+        None => None,
+        Some(raw) => Some(validate::phone(names.contact_phone, raw)?),
+    };
+    let zip = match names.zip {
+        None => None,
+        Some(name) => {
+            let zip = text(name, 6)?;
+            if let Some(zip) = &zip
+                && !(zip.len() == 6 && zip.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(Problem::invalid(name, "邮编必须是 6 位数字"));
+            }
+            zip
+        }
+    };
+    Ok(AddressFields {
+        contact_name: text(names.contact_name, NAME_MAX_CHARS)?,
+        contact_phone,
+        province: text("province", NAME_MAX_CHARS)?,
+        city: text("city", NAME_MAX_CHARS)?,
+        district: text(names.district, NAME_MAX_CHARS)?,
+        address: text(names.address, DETAIL_MAX_CHARS)?,
+        zip,
+    })
+}
+
+/// `is_default`, if sent.
+fn default_flag(params: &Params) -> Result<Option<bool>, Problem> {
+    params
+        .get("is_default")
+        .map(|_| params.flag("is_default"))
+        .transpose()
+}
+
+/// An id in the path: anything but a positive integer names no address.
+fn address_id(raw: &str) -> Result<i64, Problem> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or(Problem::NotFound)
+}
+
+fn store_json(row: &AddressRow, state: &AppState) -> Value {
+    json!({
+        "id": row.id,
+        "province": row.province,
+        "city": row.city,
+        "district": row.district,
+        "address": row.address,
+        "zip": row.zip,
+        "contact_name": row.contact_name,
+        "contact_phone": row.contact_phone,
+        "is_default": row.is_default,
+        "created_at": clock::format(row.created_at, state.config.time_offset),
+    })
+}
+
+fn print_json(row: &AddressRow) -> Value {
+    json!({
+        "id": row.id,
+        "name": row.contact_name,
+        "phone": row.contact_phone,
+        "province": row.province,
+        "city": row.city,
+        "county": row.district,
+        "detail": row.address,
+        "is_default": row.is_default,
+    })
+}
+
+// -- Store ------------------------------------------------------------------------------------
+
+pub async fn store_list(State(state): State<AppState>, caller: Caller) -> AppResult<Reply> {
+    let rows = addresses::list(&state, caller.user_id, false).await?;
+    Ok(Reply::store(
+        StatusCode::OK,
+        rows.iter().map(|row| store_json(row, &state)).collect(),
+    ))
+}
+
+pub async fn store_create(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> AppResult<Reply> {
+    let fields = fields(&params, &STORE, true)?;
+    let make_default = default_flag(&params)?.unwrap_or(false);
+    let (row, instructions) =
+        addresses::create(&state, caller.user_id, fields, make_default).await?;
+    Ok(Reply::store(StatusCode::CREATED, store_json(&row, &state)).invalidate(instructions))
+}
+
+pub async fn store_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: Params,
+) -> AppResult<Reply> {
+    let id = address_id(&id)?;
+    let fields = fields(&params, &STORE, false)?;
+    let (row, instructions) =
+        addresses::update(&state, caller.user_id, id, fields, default_flag(&params)?).await?;
+    Ok(Reply::store(StatusCode::OK, store_json(&row, &state)).invalidate(instructions))
+}
+
+pub async fn store_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Reply> {
+    let instructions = addresses::delete(&state, caller.user_id, address_id(&id)?).await?;
+    Ok(Reply::store(StatusCode::OK, Value::Null).invalidate(instructions))
+}
+
+// -- Print ------------------------------------------------------------------------------------
+
+pub async fn print_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> AppResult<Reply> {
+    let only_default = params.flag("is_default")?;
+    let rows = addresses::list(&state, caller.user_id, only_default).await?;
+    Ok(Reply::print(
+        StatusCode::OK,
+        rows.iter().map(print_json).collect(),
+    ))
+}
+
+pub async fn print_create(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> AppResult<Reply> {
+    let fields = fields(&params, &PRINT, true)?;
+    let make_default = default_flag(&params)?.unwrap_or(false);
+    let (row, instructions) =
+        addresses::create(&state, caller.user_id, fields, make_default).await?;
+    Ok(Reply::print(StatusCode::CREATED, print_json(&row)).invalidate(instructions))
+}
+
+pub async fn print_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: Params,
+) -> AppResult<Reply> {
+    let id = address_id(&id)?;
+    let fields = fields(&params, &PRINT, false)?;
+    let (_, instructions) =
+        addresses::update(&state, caller.user_id, id, fields, default_flag(&params)?).await?;
+    Ok(Reply::print_message(StatusCode::OK, "地址已更新").invalidate(instructions))
+}
+
+pub async fn print_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Reply> {
+    let instructions = addresses::delete(&state, caller.user_id, address_id(&id)?).await?;
+    Ok(Reply::print_message(StatusCode::OK, "地址已删除").invalidate(instructions))
+}
