@@ -36,6 +36,7 @@ fn main() -> std::process::ExitCode {
         per_ip_rate_limits_are_exact_at_the_edge,
         read_your_writes_on_a_cached_personal_route,
         read_your_writes_on_addresses_in_both_dialects,
+        read_your_writes_on_messages,
         public_reads_are_cached_by_url,
         an_operator_reset_reaches_the_edge_through_the_outbox,
         the_invalidation_endpoint_needs_the_shared_secret,
@@ -594,6 +595,58 @@ async fn read_your_writes_on_addresses_in_both_dialects(system: Arc<System>) -> 
         expect_status(store_list().await?, 200).await?["data"] == json!([]),
         "a print write must show in the store view at once"
     );
+    Ok(())
+}
+
+async fn read_your_writes_on_messages(system: Arc<System>) -> anyhow::Result<()> {
+    let token = str_at(
+        &system.register_print(&system.fresh_phone()).await?,
+        "/access_token",
+    )?;
+    let me = expect_status(self_read(&system, &token).await?, 200).await?;
+    let user_id = me["data"]["id"].as_i64().context("id")?;
+    // Messages arrive from the back office; here they are seeded before the first read.
+    database(&system)?.execute(
+        "INSERT INTO messages (user_id, sender, title, body, created_at) VALUES (?1, '系统', '欢迎', '你好', 1), (?1, '系统', '通知', '内容', 2)",
+        [user_id],
+    )?;
+    let unread = || {
+        system
+            .edge(Method::GET, "/api/users/self/messages/unread_count")
+            .header("token", &token)
+            .send()
+    };
+    let list = || {
+        system
+            .edge(Method::GET, "/api/users/self/messages?is_read=0")
+            .header("token", &token)
+            .send()
+    };
+    ensure!(expect_status(unread().await?, 200).await?["data"]["count"] == 2);
+    let first = expect_status(list().await?, 200).await?;
+    ensure!(first["data"]["total"] == 2, "{first}");
+    ensure!(cache_status(&unread().await?) == "HIT" && cache_status(&list().await?) == "HIT");
+    let id = first["data"]["data"][0]["id"]
+        .as_i64()
+        .context("message id")?;
+    let read = system
+        .edge(Method::PUT, &format!("/api/users/self/messages/{id}/read"))
+        .header("token", &token)
+        .send()
+        .await?;
+    expect_status(read, 200).await?;
+    ensure!(
+        expect_status(unread().await?, 200).await?["data"]["count"] == 1,
+        "stale unread count after a read"
+    );
+    ensure!(expect_status(list().await?, 200).await?["data"]["total"] == 1);
+    let all = system
+        .edge(Method::PUT, "/api/users/self/messages/read_all")
+        .header("token", &token)
+        .send()
+        .await?;
+    expect_status(all, 200).await?;
+    ensure!(expect_status(unread().await?, 200).await?["data"]["count"] == 0);
     Ok(())
 }
 

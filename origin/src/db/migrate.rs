@@ -8,6 +8,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_identity.sql"),
     include_str!("migrations/0002_edge_outbox.sql"),
     include_str!("migrations/0003_addresses.sql"),
+    include_str!("migrations/0004_member_centre.sql"),
 ];
 
 pub fn apply(connection: &mut Connection) -> anyhow::Result<()> {

@@ -6,8 +6,11 @@
 pub mod addresses;
 pub mod captchas;
 pub mod codes;
+pub mod coupons;
 pub mod edge_outbox;
 pub mod invitations;
+pub mod ledgers;
+pub mod messages;
 pub mod migrate;
 pub mod outbox;
 pub mod roles;

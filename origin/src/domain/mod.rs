@@ -3,6 +3,7 @@
 
 pub mod addresses;
 pub mod identity;
+pub mod member;
 pub mod profile;
 
 /// `Some(retry_after)` when `count` sends since the window opened reach `max`.

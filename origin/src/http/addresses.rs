@@ -13,6 +13,7 @@ use crate::db::addresses::{AddressFields, AddressRow};
 use crate::domain::addresses;
 use crate::error::AppResult;
 use crate::http::auth::Caller;
+use crate::http::member::path_id;
 use crate::http::params::Params;
 use crate::http::reply::Reply;
 
@@ -93,14 +94,6 @@ fn default_flag(params: &Params) -> Result<Option<bool>, Problem> {
         .transpose()
 }
 
-/// An id in the path: anything but a positive integer names no address.
-fn address_id(raw: &str) -> Result<i64, Problem> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or(Problem::NotFound)
-}
-
 fn store_json(row: &AddressRow, state: &AppState) -> Value {
     json!({
         "id": row.id,
@@ -157,7 +150,7 @@ pub async fn store_update(
     Path(id): Path<String>,
     params: Params,
 ) -> AppResult<Reply> {
-    let id = address_id(&id)?;
+    let id = path_id(&id)?;
     let fields = fields(&params, &STORE, false)?;
     let (row, instructions) =
         addresses::update(&state, caller.user_id, id, fields, default_flag(&params)?).await?;
@@ -169,7 +162,7 @@ pub async fn store_delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Reply> {
-    let instructions = addresses::delete(&state, caller.user_id, address_id(&id)?).await?;
+    let instructions = addresses::delete(&state, caller.user_id, path_id(&id)?).await?;
     Ok(Reply::store(StatusCode::OK, Value::Null).invalidate(instructions))
 }
 
@@ -206,7 +199,7 @@ pub async fn print_update(
     Path(id): Path<String>,
     params: Params,
 ) -> AppResult<Reply> {
-    let id = address_id(&id)?;
+    let id = path_id(&id)?;
     let fields = fields(&params, &PRINT, false)?;
     let (_, instructions) =
         addresses::update(&state, caller.user_id, id, fields, default_flag(&params)?).await?;
@@ -218,6 +211,6 @@ pub async fn print_delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Reply> {
-    let instructions = addresses::delete(&state, caller.user_id, address_id(&id)?).await?;
+    let instructions = addresses::delete(&state, caller.user_id, path_id(&id)?).await?;
     Ok(Reply::print_message(StatusCode::OK, "地址已删除").invalidate(instructions))
 }

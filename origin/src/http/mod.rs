@@ -5,6 +5,7 @@
 pub mod addresses;
 pub mod admin;
 pub mod auth;
+pub mod member;
 pub mod params;
 pub mod print;
 pub mod reply;
@@ -96,21 +97,21 @@ fn handler(id: RouteId, method: Method) -> MethodRouter<AppState> {
         RouteId::PrintAddressUpdate => on(method, addresses::print_update),
         RouteId::PrintAddressDelete => on(method, addresses::print_delete),
         RouteId::SelfPermissions => on(method, print::permissions),
+        RouteId::Messages => on(method, member::messages),
+        RouteId::MessagesUnreadCount => on(method, member::unread_count),
+        RouteId::MessageRead => on(method, member::mark_read),
+        RouteId::MessagesReadAll => on(method, member::mark_all_read),
+        RouteId::Coupons => on(method, member::coupons),
+        RouteId::PointsRecords => on(method, member::points_records),
+        RouteId::BalanceRecords => on(method, member::balance_records),
         // Member centre and commerce routes: planned (see ARCHITECTURE.md), answered 501.
         RouteId::Images
         | RouteId::Files
         | RouteId::LoginModeBind
         | RouteId::LoginModeUnbind
-        | RouteId::Messages
-        | RouteId::MessagesUnreadCount
-        | RouteId::MessageRead
-        | RouteId::MessagesReadAll
         | RouteId::SelfComments
         | RouteId::CommentCreate
         | RouteId::GoodsComments
-        | RouteId::Coupons
-        | RouteId::PointsRecords
-        | RouteId::BalanceRecords
         | RouteId::RechargeOrders
         | RouteId::RechargeOrderCreate
         | RouteId::PaymentNotify

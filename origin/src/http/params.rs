@@ -101,6 +101,11 @@ impl Params {
         }
     }
 
+    /// The print document's `page` / `limit`, validated.
+    pub fn page(&self) -> Result<shared::pagination::PageRequest, Problem> {
+        shared::pagination::PageRequest::parse(self.get("page"), self.get("limit"))
+    }
+
     /// An optional whole number within `min..=max`.
     pub fn integer(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, Problem> {
         let Some(raw) = self.get(name) else {
