@@ -254,3 +254,34 @@ pub fn update_profile(
     )?;
     Ok(())
 }
+
+/// Sets or clears the user's phone or e-mail. A value another user holds is `Taken`.
+pub fn set_login(
+    connection: &Connection,
+    user_id: i64,
+    column: LoginColumn,
+    value: Option<&str>,
+) -> AppResult<()> {
+    let sql = format!("UPDATE users SET {} = ?2 WHERE id = ?1", column.name());
+    match connection.execute(&sql, params![user_id, value]) {
+        Ok(_) => Ok(()),
+        Err(error) if is_unique_violation(&error) => Err(taken(&error.to_string()).into()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The sign-in columns a client may bind and unbind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginColumn {
+    Phone,
+    Email,
+}
+
+impl LoginColumn {
+    pub fn name(self) -> &'static str {
+        match self {
+            LoginColumn::Phone => "phone",
+            LoginColumn::Email => "email",
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod addresses;
 pub mod identity;
+pub mod login_modes;
 pub mod member;
 pub mod profile;
 

@@ -88,6 +88,8 @@ fn handler(id: RouteId, method: Method) -> MethodRouter<AppState> {
         RouteId::WechatLogin => on(method, print::wechat_login),
         RouteId::SelfShow => on(method, print::show_self),
         RouteId::SelfUpdate => on(method, print::update_self),
+        RouteId::LoginModeBind => on(method, print::bind_login_mode),
+        RouteId::LoginModeUnbind => on(method, print::unbind_login_mode),
         RouteId::StoreAddressList => on(method, addresses::store_list),
         RouteId::StoreAddressCreate => on(method, addresses::store_create),
         RouteId::StoreAddressUpdate => on(method, addresses::store_update),
@@ -107,8 +109,6 @@ fn handler(id: RouteId, method: Method) -> MethodRouter<AppState> {
         // Member centre and commerce routes: planned (see ARCHITECTURE.md), answered 501.
         RouteId::Images
         | RouteId::Files
-        | RouteId::LoginModeBind
-        | RouteId::LoginModeUnbind
         | RouteId::SelfComments
         | RouteId::CommentCreate
         | RouteId::GoodsComments

@@ -10,8 +10,9 @@ use shared::validate;
 use crate::AppState;
 use crate::clock;
 use crate::db::codes::Channel;
+use crate::db::users::LoginColumn;
 use crate::domain::identity::{self, IssuedTokens, RefreshStyle};
-use crate::domain::profile;
+use crate::domain::{login_modes, profile};
 use crate::error::AppResult;
 use crate::http::ClientIp;
 use crate::http::auth::{Caller, presented_token};
@@ -142,6 +143,30 @@ pub async fn show_self(State(state): State<AppState>, caller: Caller) -> AppResu
             "created_at": clock::format(user.created_at, state.config.time_offset),
         }),
     ))
+}
+
+pub async fn bind_login_mode(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> AppResult<Reply> {
+    let (token, code) = code_params(&params)?;
+    let instructions = login_modes::bind(&state, caller.user_id, token, code).await?;
+    Ok(Reply::print_message(StatusCode::OK, "绑定成功").invalidate(instructions))
+}
+
+pub async fn unbind_login_mode(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> AppResult<Reply> {
+    let column = match params.required("type")? {
+        "phone" => LoginColumn::Phone,
+        "email" => LoginColumn::Email,
+        _ => return Err(Problem::invalid("type", "type 只能是 phone 或 email").into()),
+    };
+    let instructions = login_modes::unbind(&state, caller.user_id, column).await?;
+    Ok(Reply::print_message(StatusCode::OK, "解绑成功").invalidate(instructions))
 }
 
 pub async fn update_self(

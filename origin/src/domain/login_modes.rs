@@ -1,0 +1,85 @@
+//! Binding and unbinding sign-in methods (print `POST` / `DELETE /login_modes`).
+
+use shared::Problem;
+use shared::invalidate::Instruction;
+
+use crate::AppState;
+use crate::clock;
+use crate::db::codes::{self, Channel, CodeCheck};
+use crate::db::users::{self, LoginColumn};
+use crate::error::AppResult;
+
+/// Binds the phone or e-mail a verification code proves to the caller's account. One another
+/// account owns is `Taken` (20002), and the code stays unused.
+pub async fn bind(
+    state: &AppState,
+    user_id: i64,
+    token: String,
+    code: String,
+) -> AppResult<Vec<Instruction>> {
+    let hash = crate::ids::keyed_hash(
+        state.config.code_pepper.expose(),
+        &format!("{token}:{}", code.trim()),
+    );
+    let outcome = state
+        .db
+        .write(move |tx| {
+            let (channel, target) = match codes::check_and_consume(tx, &token, &hash, clock::now())?
+            {
+                CodeCheck::Valid { channel, target } => (channel, target),
+                CodeCheck::Wrong | CodeCheck::Dead => {
+                    return Ok(Err(Problem::WrongCode {
+                        field: "verification_code".into(),
+                    }));
+                }
+            };
+            let column = match channel {
+                Channel::Sms => LoginColumn::Phone,
+                Channel::Mail => LoginColumn::Email,
+            };
+            users::set_login(tx, user_id, column, Some(&target))?;
+            Ok(Ok(()))
+        })
+        .await?;
+    outcome?;
+    Ok(vec![Instruction::Bump { user: user_id }])
+}
+
+/// Unbinds the phone or e-mail, unless the account would be left with no way to sign in: it
+/// keeps at least one of a phone, an e-mail, WeChat, or an account name with a password.
+pub async fn unbind(
+    state: &AppState,
+    user_id: i64,
+    column: LoginColumn,
+) -> AppResult<Vec<Instruction>> {
+    state
+        .db
+        .write(move |tx| {
+            let user = users::by_id(tx, user_id)?.ok_or(Problem::Unauthenticated)?;
+            let (bound, other) = match column {
+                LoginColumn::Phone => (user.phone.is_some(), user.email.is_some()),
+                LoginColumn::Email => (user.email.is_some(), user.phone.is_some()),
+            };
+            if !bound {
+                return Err(Problem::refused(format!("未绑定{}", label(column))).into());
+            }
+            let account_sign_in = user.account.is_some() && user.password_hash.is_some();
+            if !(other || account_sign_in || user.wechat_openid.is_some()) {
+                return Err(Problem::refused(format!(
+                    "{}是该账号唯一的登录方式，不能解绑",
+                    label(column)
+                ))
+                .into());
+            }
+            users::set_login(tx, user_id, column, None)
+        })
+        .await?;
+    Ok(vec![Instruction::Bump { user: user_id }])
+}
+
+fn label(column: LoginColumn) -> &'static str {
+    match column {
+        LoginColumn::Phone => "手机号",
+        LoginColumn::Email => "邮箱",
+    }
+}
