@@ -27,6 +27,14 @@ async fn sms_register_and_sign_in_with_code_or_password() {
 
     let by_password = app.print_login(&phone, PASSWORD, false).await;
     assert!(by_password["data"]["access_token"].is_string());
+    // SPEC §3: print routes also accept `Authorization: Bearer`.
+    let bearer = app
+        .get_with_bearer(
+            "/api/users/self",
+            by_password["data"]["access_token"].as_str().unwrap(),
+        )
+        .await;
+    assert_eq!(json_of(bearer, 200).await["data"]["phone"], phone.as_str());
 
     app.age_codes();
     let (token, code) = app.sms_code(&phone, false).await;

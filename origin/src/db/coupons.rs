@@ -31,7 +31,8 @@ impl CouponStatus {
         }
     }
 
-    fn from_code(code: i64) -> CouponStatus {
+    /// The inverse of [`CouponStatus::code`] (values are validated by the caller).
+    pub fn from_code(code: i64) -> CouponStatus {
         match code {
             2 => CouponStatus::Used,
             3 => CouponStatus::Expired,

@@ -3,6 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use shared::Problem;
 
+use crate::db::ledgers::{self, Ledger};
 use crate::error::{AppError, AppResult, is_unique_violation};
 
 #[derive(Debug, Clone)]
@@ -190,23 +191,15 @@ pub struct Wallet {
 }
 
 pub fn wallet(connection: &Connection, user_id: i64) -> AppResult<Wallet> {
-    let latest = |table: &str| -> AppResult<i64> {
-        let sql =
-            format!("SELECT surplus FROM {table} WHERE user_id = ?1 ORDER BY id DESC LIMIT 1");
-        Ok(connection
-            .query_row(&sql, [user_id], |row| row.get(0))
-            .optional()?
-            .unwrap_or(0))
-    };
     let history_points = connection.query_row(
         "SELECT coalesce(sum(number), 0) FROM points_records WHERE user_id = ?1 AND number > 0",
         [user_id],
         |row| row.get(0),
     )?;
     Ok(Wallet {
-        points: latest("points_records")?,
+        points: ledgers::current(connection, Ledger::Points, user_id)?,
         history_points,
-        balance_cents: latest("balance_records")?,
+        balance_cents: ledgers::current(connection, Ledger::Balance, user_id)?,
     })
 }
 

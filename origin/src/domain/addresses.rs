@@ -40,12 +40,13 @@ pub async fn create(
     let row = state
         .db
         .write(move |tx| {
-            if addresses::count(tx, user_id)? >= MAX_ADDRESSES {
+            let existing = addresses::count(tx, user_id)?;
+            if existing >= MAX_ADDRESSES {
                 return Err(
                     Problem::refused(format!("最多只能保存 {MAX_ADDRESSES} 个收货地址")).into(),
                 );
             }
-            let first = addresses::count(tx, user_id)? == 0;
+            let first = existing == 0;
             let id = addresses::insert(tx, user_id, &fields, clock::now())?;
             if first || make_default {
                 addresses::make_default(tx, user_id, id)?;

@@ -53,15 +53,6 @@ fn issue(state: &AppState, generation: &Generation) -> AppResult<IssuedTokens> {
     })
 }
 
-async fn start_session(state: &AppState, user_id: i64, admin: bool) -> AppResult<IssuedTokens> {
-    let lifetimes = lifetimes(state);
-    let generation = state
-        .db
-        .write(move |tx| sessions::create(tx, user_id, admin, clock::now(), lifetimes))
-        .await?;
-    issue(state, &generation)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Captchas (store).
 
@@ -251,11 +242,16 @@ pub async fn login_with_password(
     {
         return Err(Problem::PermissionDenied.into());
     }
-    state
+    // One transaction: the failure count is cleared with the session that proves success.
+    let lifetimes = lifetimes(state);
+    let generation = state
         .db
-        .write(move |tx| users::clear_login_failures(tx, user_id))
+        .write(move |tx| {
+            users::clear_login_failures(tx, user_id)?;
+            sessions::create(tx, user_id, as_admin, clock::now(), lifetimes)
+        })
         .await?;
-    start_session(state, user_id, as_admin).await
+    issue(state, &generation)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,7 +351,7 @@ pub async fn send_code(
     Ok(token)
 }
 
-fn code_hash(state: &AppState, token: &str, code: &str) -> String {
+pub(crate) fn code_hash(state: &AppState, token: &str, code: &str) -> String {
     ids::keyed_hash(
         state.config.code_pepper.expose(),
         &format!("{token}:{}", code.trim()),
@@ -364,7 +360,7 @@ fn code_hash(state: &AppState, token: &str, code: &str) -> String {
 
 /// Checks a code inside a write. A wrong code is committed (the try counts) and reported as
 /// `Ok(Err(problem))`; the caller returns it after the transaction.
-fn check_code(
+pub(crate) fn check_code(
     tx: &rusqlite::Transaction<'_>,
     token: &str,
     hash: &str,

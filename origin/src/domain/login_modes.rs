@@ -4,9 +4,9 @@ use shared::Problem;
 use shared::invalidate::Instruction;
 
 use crate::AppState;
-use crate::clock;
-use crate::db::codes::{self, Channel, CodeCheck};
+use crate::db::codes::Channel;
 use crate::db::users::{self, LoginColumn};
+use crate::domain::identity;
 use crate::error::AppResult;
 
 /// Binds the phone or e-mail a verification code proves to the caller's account. One another
@@ -17,21 +17,13 @@ pub async fn bind(
     token: String,
     code: String,
 ) -> AppResult<Vec<Instruction>> {
-    let hash = crate::ids::keyed_hash(
-        state.config.code_pepper.expose(),
-        &format!("{token}:{}", code.trim()),
-    );
+    let hash = identity::code_hash(state, &token, &code);
     let outcome = state
         .db
         .write(move |tx| {
-            let (channel, target) = match codes::check_and_consume(tx, &token, &hash, clock::now())?
-            {
-                CodeCheck::Valid { channel, target } => (channel, target),
-                CodeCheck::Wrong | CodeCheck::Dead => {
-                    return Ok(Err(Problem::WrongCode {
-                        field: "verification_code".into(),
-                    }));
-                }
+            let (channel, target) = match identity::check_code(tx, &token, &hash)? {
+                Ok(found) => found,
+                Err(problem) => return Ok(Err(problem)),
             };
             let column = match channel {
                 Channel::Sms => LoginColumn::Phone,

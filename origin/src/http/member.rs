@@ -87,11 +87,7 @@ pub async fn coupons(
     params: Params,
 ) -> AppResult<Reply> {
     let request = params.page()?;
-    let status = params.integer("type", 1, 3)?.map(|code| match code {
-        2 => CouponStatus::Used,
-        3 => CouponStatus::Expired,
-        _ => CouponStatus::Usable,
-    });
+    let status = params.integer("type", 1, 3)?.map(CouponStatus::from_code);
     let page = member::coupons(&state, caller.user_id, status, request).await?;
     let offset = state.config.time_offset;
     let data = paged(page, |coupon| {
