@@ -133,6 +133,11 @@ impl Config {
         self.data_dir.join("origin.sqlite3")
     }
 
+    /// Uploads, stored by SHA-256 (SPEC §5).
+    pub fn storage_dir(&self) -> PathBuf {
+        self.data_dir.join("storage")
+    }
+
     pub fn secrets_dir(&self) -> PathBuf {
         self.data_dir.join("secrets")
     }

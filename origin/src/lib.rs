@@ -12,6 +12,7 @@ pub mod http;
 pub mod ids;
 pub mod notify;
 pub mod passwords;
+pub mod storage;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use crate::config::{Config, NotifierKind};
 use crate::db::Db;
 use crate::notify::{Notifier, OutboxNotifier};
 use crate::passwords::Hasher;
+use crate::storage::BlobStore;
 use crate::tokens::Keys;
 
 /// Everything a request handler may need, shared by both listeners.
@@ -37,6 +39,8 @@ pub struct Services {
     pub keys: Keys,
     pub hasher: Hasher,
     pub notifier: Box<dyn Notifier>,
+    /// Uploaded files, content-addressed under the data directory.
+    pub blobs: BlobStore,
     /// Wakes the edge-sync task after a write queued instructions for the edge.
     pub edge_wake: tokio::sync::Notify,
 }
@@ -56,6 +60,7 @@ impl AppState {
         let db = Db::open(&config.database_path())?;
         let keys = Keys::load_or_create(&config.data_dir)?;
         let hasher = Hasher::new(config.hash_workers, config.hash_queue)?;
+        let blobs = BlobStore::open(&config.storage_dir())?;
         let notifier: Box<dyn Notifier> = match config.notifier {
             NotifierKind::Outbox => Box::new(OutboxNotifier),
         };
@@ -65,6 +70,7 @@ impl AppState {
             keys,
             hasher,
             notifier,
+            blobs,
             edge_wake: tokio::sync::Notify::new(),
         })))
     }

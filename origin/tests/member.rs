@@ -10,15 +10,6 @@ use reqwest::Method;
 use serde_json::Value;
 use support::{TestApp, json_of, print_error};
 
-async fn member(app: &TestApp) -> (String, i64) {
-    let token = app.register_print(&app.phone()).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let me = json_of(app.get_with_token("/api/users/self", &token).await, 200).await;
-    (token, me["data"]["id"].as_i64().unwrap())
-}
-
 async fn seed_messages(app: &TestApp, user_id: i64, count: usize) {
     app.state
         .db
@@ -56,7 +47,7 @@ fn assert_page(body: &Value, count: u64, total: u64, current: u64, last: u64, mo
 #[tokio::test]
 async fn messages_are_paged_newest_first_with_every_meta_field() {
     let app = TestApp::spawn().await;
-    let (token, user_id) = member(&app).await;
+    let (token, user_id) = app.member().await;
     seed_messages(&app, user_id, 17).await;
     let first = json_of(
         app.get_with_token("/api/users/self/messages", &token).await,
@@ -119,8 +110,8 @@ async fn unread(app: &TestApp, token: &str) -> u64 {
 #[tokio::test]
 async fn reading_messages_updates_the_unread_count_and_the_filters() {
     let app = TestApp::spawn().await;
-    let (token, user_id) = member(&app).await;
-    let (other_token, other_id) = member(&app).await;
+    let (token, user_id) = app.member().await;
+    let (other_token, other_id) = app.member().await;
     seed_messages(&app, user_id, 3).await;
     seed_messages(&app, other_id, 1).await;
     assert_eq!(unread(&app, &token).await, 3);
@@ -196,7 +187,7 @@ async fn reading_messages_updates_the_unread_count_and_the_filters() {
 #[tokio::test]
 async fn coupon_status_is_derived_from_use_and_expiry() {
     let app = TestApp::spawn().await;
-    let (token, user_id) = member(&app).await;
+    let (token, user_id) = app.member().await;
     let now = origin::clock::now();
     app.state
         .db
@@ -272,7 +263,7 @@ async fn coupon_status_is_derived_from_use_and_expiry() {
 #[tokio::test]
 async fn ledgers_show_each_entry_with_the_surplus_after_it() {
     let app = TestApp::spawn().await;
-    let (token, user_id) = member(&app).await;
+    let (token, user_id) = app.member().await;
     app.state
         .db
         .write(move |tx| {
@@ -326,7 +317,7 @@ async fn ledgers_show_each_entry_with_the_surplus_after_it() {
 #[tokio::test]
 async fn parallel_spends_never_take_a_ledger_below_zero_or_spend_twice() {
     let app = TestApp::spawn().await;
-    let (_, user_id) = member(&app).await;
+    let (_, user_id) = app.member().await;
     app.state
         .db
         .write(move |tx| ledgers::post(tx, Ledger::Points, user_id, 50, "gift", 1))

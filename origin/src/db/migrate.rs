@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_edge_outbox.sql"),
     include_str!("migrations/0003_addresses.sql"),
     include_str!("migrations/0004_member_centre.sql"),
+    include_str!("migrations/0005_uploads_comments.sql"),
 ];
 
 pub fn apply(connection: &mut Connection) -> anyhow::Result<()> {

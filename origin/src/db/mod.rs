@@ -6,8 +6,10 @@
 pub mod addresses;
 pub mod captchas;
 pub mod codes;
+pub mod comments;
 pub mod coupons;
 pub mod edge_outbox;
+pub mod goods;
 pub mod invitations;
 pub mod ledgers;
 pub mod messages;
@@ -15,6 +17,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod roles;
 pub mod sessions;
+pub mod uploads;
 pub mod users;
 
 use std::path::{Path, PathBuf};

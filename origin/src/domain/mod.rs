@@ -2,10 +2,12 @@
 //! a dialect-free `Problem`; it knows nothing of envelopes or HTTP.
 
 pub mod addresses;
+pub mod comments;
 pub mod identity;
 pub mod login_modes;
 pub mod member;
 pub mod profile;
+pub mod uploads;
 
 /// `Some(retry_after)` when `count` sends since the window opened reach `max`.
 pub fn over_limit(

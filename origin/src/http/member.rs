@@ -18,7 +18,7 @@ use crate::http::params::Params;
 use crate::http::reply::Reply;
 
 /// A page of rows as the print document shows it.
-fn paged<T>(page: Paged<T>, render: impl Fn(&T) -> Value) -> Value {
+pub fn paged<T>(page: Paged<T>, render: impl Fn(&T) -> Value) -> Value {
     let rows: Vec<Value> = page.data.iter().map(render).collect();
     json!({
         "data": rows,

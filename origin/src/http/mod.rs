@@ -5,17 +5,19 @@
 pub mod addresses;
 pub mod admin;
 pub mod auth;
+pub mod comments;
 pub mod member;
 pub mod params;
 pub mod print;
 pub mod reply;
 pub mod store;
+pub mod uploads;
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -106,19 +108,19 @@ fn handler(id: RouteId, method: Method) -> MethodRouter<AppState> {
         RouteId::Coupons => on(method, member::coupons),
         RouteId::PointsRecords => on(method, member::points_records),
         RouteId::BalanceRecords => on(method, member::balance_records),
-        // Member centre and commerce routes: planned (see ARCHITECTURE.md), answered 501.
-        RouteId::Images
-        | RouteId::Files
-        | RouteId::SelfComments
-        | RouteId::CommentCreate
-        | RouteId::GoodsComments
-        | RouteId::RechargeOrders
+        // Commerce routes: planned (see ARCHITECTURE.md), answered 501.
+        RouteId::Images => on(method, uploads::images),
+        RouteId::Files => on(method, uploads::files),
+        RouteId::Storage => on(method, uploads::storage),
+        RouteId::SelfComments => on(method, comments::of_self),
+        RouteId::CommentCreate => on(method, comments::create),
+        RouteId::GoodsComments => on(method, comments::of_goods),
+        RouteId::RechargeOrders
         | RouteId::RechargeOrderCreate
         | RouteId::PaymentNotify
         | RouteId::Gifts
         | RouteId::GiftOrderCreate
-        | RouteId::GiftOrders
-        | RouteId::Storage => on(method, not_implemented),
+        | RouteId::GiftOrders => on(method, not_implemented),
     }
 }
 
@@ -138,7 +140,12 @@ async fn not_found() -> AppError {
 pub fn public_router(state: AppState) -> Router {
     let mut router = Router::new();
     for route in ROUTES {
-        router = router.route(route.path, handler(route.id, route.method));
+        // Extractors that honour it (multipart) stop at the route's body limit.
+        let limit = usize::try_from(route.body_limit).unwrap_or(usize::MAX);
+        router = router.route(
+            route.path,
+            handler(route.id, route.method).layer(DefaultBodyLimit::max(limit)),
+        );
     }
     let secret_digest = Sha256::digest(state.config.edge_secret.expose().as_bytes());
     let router = router

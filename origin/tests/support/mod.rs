@@ -270,6 +270,16 @@ impl TestApp {
             .unwrap();
     }
 
+    /// A freshly registered print user: `(access token, user id)`.
+    pub async fn member(&self) -> (String, i64) {
+        let token = self.register_print(&self.phone()).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let me = json_of(self.get_with_token("/api/users/self", &token).await, 200).await;
+        (token, me["data"]["id"].as_i64().unwrap())
+    }
+
     pub async fn get_with_token(&self, path: &str, token: &str) -> Response {
         self.request(Method::GET, path)
             .header("token", token)

@@ -1,0 +1,108 @@
+//! Stored blobs and the uploads that own them.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::error::AppResult;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Image,
+    File,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Image => "image",
+            Kind::File => "file",
+        }
+    }
+}
+
+/// A stored blob, as `GET /storage/{key}` needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    pub sha256: String,
+    pub mime: String,
+    pub ext: String,
+    pub size: u64,
+}
+
+/// One upload: the id a client refers to, and where its bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRow {
+    pub id: i64,
+    pub name: String,
+    pub sha256: String,
+    pub ext: String,
+}
+
+/// Maps `id, name, sha256, ext` columns.
+pub fn upload_row(row: &Row<'_>) -> rusqlite::Result<UploadRow> {
+    Ok(UploadRow {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        sha256: row.get(2)?,
+        ext: row.get(3)?,
+    })
+}
+
+/// Records an upload of `blob` by `user_id` (the blob row is shared by every upload of the same
+/// bytes).
+pub fn insert(
+    connection: &Connection,
+    user_id: i64,
+    kind: Kind,
+    name: &str,
+    blob: &Blob,
+    now: i64,
+) -> AppResult<i64> {
+    connection.execute(
+        "INSERT INTO blobs (sha256, mime, ext, size, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (sha256) DO NOTHING",
+        params![blob.sha256, blob.mime, blob.ext, blob.size as i64, now],
+    )?;
+    connection.execute(
+        "INSERT INTO uploads (user_id, kind, sha256, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![user_id, kind.as_str(), blob.sha256, name, now],
+    )?;
+    Ok(connection.last_insert_rowid())
+}
+
+pub fn blob(connection: &Connection, sha256: &str) -> AppResult<Option<Blob>> {
+    Ok(connection
+        .query_row(
+            "SELECT sha256, mime, ext, size FROM blobs WHERE sha256 = ?1",
+            [sha256],
+            |row| {
+                Ok(Blob {
+                    sha256: row.get(0)?,
+                    mime: row.get(1)?,
+                    ext: row.get(2)?,
+                    size: row.get::<_, i64>(3)? as u64,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// The user's own uploads of `kind` among `ids`, in the order asked for (missing ones left out).
+pub fn owned(
+    connection: &Connection,
+    user_id: i64,
+    kind: Kind,
+    ids: &[i64],
+) -> AppResult<Vec<UploadRow>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT u.id, u.name, u.sha256, b.ext FROM uploads u JOIN blobs b USING (sha256)
+         WHERE u.id = ?1 AND u.user_id = ?2 AND u.kind = ?3",
+    )?;
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row = statement
+            .query_row(params![id, user_id, kind.as_str()], upload_row)
+            .optional()?;
+        rows.extend(row);
+    }
+    Ok(rows)
+}

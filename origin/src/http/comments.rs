@@ -1,0 +1,135 @@
+//! Comments: `POST /comments`, `GET /users/self/comments`, public `GET /goods/{id}/comments`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use shared::{Problem, validate};
+
+use crate::AppState;
+use crate::clock;
+use crate::db::comments::{CommentRow, NewComment};
+use crate::domain::comments::{self, MAX_IMAGES};
+use crate::error::AppResult;
+use crate::http::auth::Caller;
+use crate::http::member::{paged, path_id};
+use crate::http::params::Params;
+use crate::http::reply::Reply;
+use crate::http::uploads::image_json;
+
+/// Free-text comments are kept to this many characters; `target` (the goods variant) to less.
+const MAX_COMMENT_CHARS: usize = 1000;
+const MAX_TARGET_CHARS: usize = 100;
+
+fn grade(params: &Params, name: &str) -> Result<i64, Problem> {
+    params
+        .integer(name, 1, 5)?
+        .ok_or_else(|| Problem::invalid(name, format!("{name} 不能为空")))
+}
+
+fn new_comment(params: &Params) -> Result<NewComment, Problem> {
+    let goods_id = params
+        .integer("goods_id", 1, i64::MAX)?
+        .ok_or_else(|| Problem::invalid("goods_id", "goods_id 不能为空"))?;
+    let target = match params.get("target").map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(validate::text("target", raw, MAX_TARGET_CHARS)?),
+    };
+    let mut images = Vec::new();
+    for raw in params.all("images") {
+        let id = raw
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(|| Problem::invalid("images", "images 必须是图片 ID 的列表"))?;
+        if images.contains(&id) {
+            return Err(Problem::invalid("images", format!("图片 {id} 重复")));
+        }
+        images.push(id);
+    }
+    if images.len() > MAX_IMAGES {
+        return Err(Problem::invalid(
+            "images",
+            format!("最多 {MAX_IMAGES} 张图片"),
+        ));
+    }
+    Ok(NewComment {
+        goods_id,
+        target,
+        goods_comment: validate::text(
+            "goods_comment",
+            params.get("goods_comment").unwrap_or(""),
+            MAX_COMMENT_CHARS,
+        )?,
+        service_comment: validate::text(
+            "service_comment",
+            params.get("service_comment").unwrap_or(""),
+            MAX_COMMENT_CHARS,
+        )?,
+        describe_grade: grade(params, "describe_grade")?,
+        seller_grade: grade(params, "seller_grade")?,
+        logistics_grade: grade(params, "logistics_grade")?,
+        anonymous: params.flag("is_anonymous")?,
+        images,
+    })
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> AppResult<Reply> {
+    let comment = new_comment(&params)?;
+    let (id, instructions) = comments::create(&state, caller.user_id, comment).await?;
+    Ok(Reply::print(StatusCode::CREATED, json!({ "id": id })).invalidate(instructions))
+}
+
+pub async fn of_self(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> AppResult<Reply> {
+    let page = comments::of_user(&state, caller.user_id, params.page()?).await?;
+    let offset = state.config.time_offset;
+    Ok(Reply::print(
+        StatusCode::OK,
+        paged(page, |row| comment_json(row, offset)),
+    ))
+}
+
+pub async fn of_goods(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Params,
+) -> AppResult<Reply> {
+    let page = comments::of_goods(&state, path_id(&id)?, params.page()?).await?;
+    let offset = state.config.time_offset;
+    Ok(Reply::print(
+        StatusCode::OK,
+        paged(page, |row| comment_json(row, offset)),
+    ))
+}
+
+/// A comment as the print document shows it; `user` is left out when it is anonymous.
+fn comment_json(row: &CommentRow, offset: time::UtcOffset) -> Value {
+    let mut value = json!({
+        "id": row.id,
+        "goods": { "id": row.goods_id, "name": row.goods_name },
+        "goods_comment": row.goods_comment,
+        "service_comment": row.service_comment,
+        "images": row.images.iter().map(image_json).collect::<Vec<_>>(),
+        "describe_grade": row.describe_grade,
+        "seller_grade": row.seller_grade,
+        "logistics_grade": row.logistics_grade,
+        "is_anonymous": row.anonymous,
+        "created_at": clock::format(row.created_at, offset),
+    });
+    if !row.anonymous {
+        value["user"] =
+            json!({ "id": row.user_id, "nickname": row.nickname, "avatar": row.avatar });
+    }
+    if let Some(target) = &row.target {
+        value["target"] = json!(target);
+    }
+    value
+}

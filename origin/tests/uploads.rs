@@ -1,0 +1,334 @@
+//! Uploads (SPEC §5): multipart with several parts, types sniffed from bytes, per-part caps
+//! refused before the part is buffered whole, content-addressed and deduplicated storage, and
+//! `GET /storage/{key}` with its type, ETag and immutable caching.
+
+mod support;
+
+use reqwest::Method;
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use support::{TestApp, json_of, print_error};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const MIB: usize = 1024 * 1024;
+
+fn png(seed: u8) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    bytes.extend(std::iter::repeat_n(seed, 64));
+    bytes
+}
+
+fn gif() -> Vec<u8> {
+    let mut bytes = b"GIF89a".to_vec();
+    bytes.extend([0u8; 32]);
+    bytes
+}
+
+fn part(bytes: Vec<u8>, name: &str, declared: &str) -> Part {
+    Part::bytes(bytes)
+        .file_name(name.to_owned())
+        .mime_str(declared)
+        .unwrap()
+}
+
+async fn upload(app: &TestApp, token: &str, path: &str, form: Form) -> reqwest::Response {
+    app.request(Method::POST, path)
+        .header("token", token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn stored_files(app: &TestApp) -> usize {
+    walk(&app.state.config.storage_dir())
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            if path.is_dir() { walk(&path) } else { 1 }
+        })
+        .sum()
+}
+
+async fn fetch(app: &TestApp, src: &str) -> reqwest::Response {
+    app.request(Method::GET, src).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn several_images_are_stored_by_digest_and_served_with_type_etag_and_caching() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.member().await;
+    // Field names vary and declared types lie; only the bytes count. Text parts are ignored.
+    let form = Form::new()
+        .part("image", part(png(1), "a.txt", "text/plain"))
+        .part("images[]", part(gif(), "b.png", "image/png"))
+        .text("note", "ignored");
+    let body = json_of(upload(&app, &token, "/api/images", form).await, 201).await;
+    let rows = body["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{body}");
+    assert_eq!(
+        rows[0]["src"],
+        format!("/api/storage/{}.png", digest(&png(1)))
+    );
+    assert_eq!(
+        rows[1]["src"],
+        format!("/api/storage/{}.gif", digest(&gif()))
+    );
+    assert!(rows[0]["id"].as_i64().unwrap() > 0);
+
+    let on_disk = app
+        .state
+        .config
+        .storage_dir()
+        .join(&digest(&png(1))[..2])
+        .join(digest(&png(1)));
+    assert_eq!(std::fs::read(on_disk).unwrap(), png(1));
+
+    let src = rows[0]["src"].as_str().unwrap();
+    let served = fetch(&app, src).await;
+    assert_eq!(served.status(), 200);
+    let headers = served.headers().clone();
+    assert_eq!(headers["content-type"], "image/png");
+    assert_eq!(headers["etag"], format!("\"{}\"", digest(&png(1))));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert_eq!(served.bytes().await.unwrap().as_ref(), png(1).as_slice());
+
+    let revalidated = app
+        .request(Method::GET, src)
+        .header("if-none-match", headers["etag"].clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), 304);
+}
+
+#[tokio::test]
+async fn the_same_bytes_are_stored_once_but_owned_by_each_uploader() {
+    let app = TestApp::spawn().await;
+    let (alice, _) = app.member().await;
+    let (bob, _) = app.member().await;
+    let mut ids = Vec::new();
+    for token in [&alice, &bob, &alice] {
+        let form = Form::new().part("file", part(png(7), "same.png", "image/png"));
+        let body = json_of(upload(&app, token, "/api/images", form).await, 201).await;
+        assert_eq!(
+            body["data"][0]["src"],
+            format!("/api/storage/{}.png", digest(&png(7)))
+        );
+        ids.push(body["data"][0]["id"].as_i64().unwrap());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "every upload has its own id");
+    assert_eq!(app.count("SELECT count(*) FROM uploads"), 3);
+    assert_eq!(app.count("SELECT count(*) FROM blobs"), 1);
+    assert_eq!(
+        stored_files(&app),
+        1,
+        "one file on disk, nothing left in tmp"
+    );
+}
+
+#[tokio::test]
+async fn anything_but_png_jpeg_gif_webp_is_refused_whatever_its_name_and_nothing_is_kept() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.member().await;
+    for (bytes, name) in [
+        (
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
+            "x.png",
+        ),
+        (b"%PDF-1.7\n%...".to_vec(), "doc.jpg"),
+        (b"plain text".to_vec(), "t.gif"),
+    ] {
+        // A good image first, then the bad one: the whole request is refused.
+        let form = Form::new()
+            .part("a", part(png(2), "ok.png", "image/png"))
+            .part("b", part(bytes, name, "image/png"));
+        let body = print_error(upload(&app, &token, "/api/images", form).await, 400, 999).await;
+        assert!(
+            body["message"].as_str().unwrap().contains("第 2 个"),
+            "{body}"
+        );
+    }
+    assert_eq!(app.count("SELECT count(*) FROM uploads"), 0);
+    assert_eq!(stored_files(&app), 0);
+}
+
+#[tokio::test]
+async fn bad_upload_requests_get_clear_errors() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.member().await;
+    let no_file = Form::new().text("image", "not a file");
+    print_error(upload(&app, &token, "/api/images", no_file).await, 400, 999).await;
+    let empty = Form::new().part("image", part(Vec::new(), "e.png", "image/png"));
+    print_error(upload(&app, &token, "/api/images", empty).await, 400, 999).await;
+    let json = app
+        .request(Method::POST, "/api/files")
+        .header("token", &token)
+        .json(&serde_json::json!({ "file": "x" }))
+        .send()
+        .await
+        .unwrap();
+    print_error(json, 400, 999).await;
+    let mut many = Form::new();
+    for index in 0..21u8 {
+        many = many.part("f", part(vec![index + 1; 8], "f.bin", "text/plain"));
+    }
+    print_error(upload(&app, &token, "/api/files", many).await, 400, 999).await;
+    let anonymous = app
+        .request(Method::POST, "/api/images")
+        .multipart(Form::new().part("image", part(png(3), "a.png", "image/png")))
+        .send()
+        .await
+        .unwrap();
+    print_error(anonymous, 401, 999).await;
+    assert_eq!(app.count("SELECT count(*) FROM uploads"), 0);
+    assert_eq!(stored_files(&app), 0);
+}
+
+#[tokio::test]
+async fn an_oversized_image_part_is_refused_with_413_and_leaves_nothing() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.member().await;
+    let mut big = png(4);
+    big.resize(5 * MIB + 1, 0);
+    let form = Form::new().part("image", part(big, "big.png", "image/png"));
+    print_error(upload(&app, &token, "/api/images", form).await, 413, 999).await;
+    let mut just_fits = png(4);
+    just_fits.resize(5 * MIB, 0);
+    let form = Form::new().part("image", part(just_fits, "fits.png", "image/png"));
+    json_of(upload(&app, &token, "/api/images", form).await, 201).await;
+    assert_eq!(app.count("SELECT count(*) FROM uploads"), 1);
+    assert_eq!(stored_files(&app), 1);
+}
+
+/// Opens a raw connection and sends the head of a multipart upload declaring `declared` bytes,
+/// then `body` — and never the rest.
+async fn unfinished_upload(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    declared: usize,
+    body: &[u8],
+) -> tokio::net::TcpStream {
+    let address = app.public.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: origin\r\ntoken: {token}\r\n{}: {}\r\n\
+         content-type: multipart/form-data; boundary=XyZ\r\ncontent-length: {declared}\r\n\r\n\
+         --XyZ\r\ncontent-disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\
+         content-type: image/png\r\n\r\n",
+        shared::headers::EDGE_SECRET,
+        app.state.config.edge_secret.expose(),
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for chunk in body.chunks(64 * 1024) {
+        if stream.write_all(chunk).await.is_err() {
+            break; // The server may already have answered and closed.
+        }
+    }
+    stream
+}
+
+/// The status line the server sent, while the client's request is still unfinished.
+async fn early_answer(mut stream: tokio::net::TcpStream) -> String {
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut answer))
+        .await
+        .expect("an answer while the request is still unfinished")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..read]).into_owned()
+}
+
+/// The part is refused as soon as it passes its cap: the client has sent 6 MiB of a request
+/// that declares 30 MiB and has not finished, and it already has its 413.
+#[tokio::test]
+async fn the_413_comes_before_the_part_is_received_whole() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.member().await;
+    let mut body = png(5);
+    body.resize(6 * MIB, 0);
+    let stream = unfinished_upload(&app, &token, "/api/images", 30 * MIB, &body).await;
+    let answer = early_answer(stream).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert_eq!(app.count("SELECT count(*) FROM uploads"), 0);
+}
+
+#[tokio::test]
+async fn a_request_declaring_more_than_the_route_limit_is_refused_at_once() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.member().await;
+    let stream = unfinished_upload(&app, &token, "/api/files", 80 * MIB + 1, b"").await;
+    let answer = early_answer(stream).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert_eq!(app.count("SELECT count(*) FROM uploads"), 0);
+}
+
+#[tokio::test]
+async fn files_keep_a_clean_name_and_risky_types_are_served_as_downloads() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.member().await;
+    let html = b"<!DOCTYPE html><html><script>alert(1)</script></html>".to_vec();
+    let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let form = Form::new()
+        .part("file", part(html.clone(), "../../evil.html", "text/html"))
+        .part(
+            "file",
+            part(pdf.clone(), "C:\\docs\\report.pdf", "application/pdf"),
+        );
+    let body = json_of(upload(&app, &token, "/api/files", form).await, 201).await;
+    let rows: &Vec<Value> = body["data"].as_array().unwrap();
+    assert_eq!(rows[0]["name"], "evil.html");
+    assert_eq!(rows[1]["name"], "report.pdf");
+    assert_eq!(rows[1]["src"], format!("/api/storage/{}.pdf", digest(&pdf)));
+
+    let served = fetch(&app, rows[0]["src"].as_str().unwrap()).await;
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "application/octet-stream");
+    assert_eq!(served.headers()["content-disposition"], "attachment");
+    assert_eq!(served.bytes().await.unwrap().as_ref(), html.as_slice());
+
+    let served = fetch(&app, rows[1]["src"].as_str().unwrap()).await;
+    assert_eq!(served.headers()["content-type"], "application/pdf");
+    assert_eq!(served.headers()["content-disposition"], "inline");
+
+    // Files are not images: a comment cannot use them (checked in the comments tests), and
+    // their rows say so.
+    assert_eq!(
+        app.count("SELECT count(*) FROM uploads WHERE kind = 'file'"),
+        2
+    );
+}
+
+#[tokio::test]
+async fn unknown_or_malformed_storage_keys_are_404() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.member().await;
+    let form = Form::new().part("image", part(png(6), "a.png", "image/png"));
+    json_of(upload(&app, &token, "/api/images", form).await, 201).await;
+    let known = digest(&png(6));
+    for key in [
+        format!("{known}.gif"),
+        known.clone(),
+        format!("{}.png", "0".repeat(64)),
+        "..%2F..%2Fsecrets%2Fedge_shared_secret".to_owned(),
+        format!("{}.png", known.to_uppercase()),
+    ] {
+        print_error(fetch(&app, &format!("/api/storage/{key}")).await, 404, 999).await;
+    }
+}
