@@ -16,6 +16,24 @@ pub fn format(unix_seconds: i64, offset: UtcOffset) -> String {
         .unwrap_or_default()
 }
 
+/// A time a client or admin wrote: RFC 3339, or `YYYY-MM-DD HH:MM:SS` / `YYYY-MM-DD` in the
+/// configured offset (a bare date means the end of that day).
+pub fn parse(raw: &str, offset: UtcOffset) -> Option<i64> {
+    let raw = raw.trim();
+    if let Ok(at) = OffsetDateTime::parse(raw, &Rfc3339) {
+        return Some(at.unix_timestamp());
+    }
+    let date_time =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    if let Ok(at) = time::PrimitiveDateTime::parse(raw, &date_time) {
+        return Some(at.assume_offset(offset).unix_timestamp());
+    }
+    let date = time::macros::format_description!("[year]-[month]-[day]");
+    let day = time::Date::parse(raw, &date).ok()?;
+    let end = day.with_hms(23, 59, 59).ok()?;
+    Some(end.assume_offset(offset).unix_timestamp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,5 +43,19 @@ mod tests {
         let offset = UtcOffset::from_hms(8, 0, 0).unwrap();
         let two_am_utc = time::macros::datetime!(2026-11-21 02:00 UTC).unix_timestamp();
         assert_eq!(format(two_am_utc, offset), "2026-11-21T10:00:00+08:00");
+    }
+
+    #[test]
+    fn written_times_parse_in_the_configured_offset() {
+        let offset = UtcOffset::from_hms(8, 0, 0).unwrap();
+        let two_am_utc = time::macros::datetime!(2026-11-21 02:00 UTC).unix_timestamp();
+        assert_eq!(parse("2026-11-21T10:00:00+08:00", offset), Some(two_am_utc));
+        assert_eq!(parse("2026-11-21 10:00:00", offset), Some(two_am_utc));
+        assert_eq!(
+            parse("2026-11-21", offset),
+            Some(two_am_utc + 14 * 3600 - 1)
+        );
+        assert_eq!(parse("tomorrow", offset), None);
+        assert_eq!(parse("2026-02-30", offset), None);
     }
 }

@@ -12,6 +12,7 @@ pub mod http;
 pub mod ids;
 pub mod notify;
 pub mod passwords;
+pub mod payments;
 pub mod storage;
 pub mod tokens;
 
@@ -26,6 +27,7 @@ use crate::config::{Config, NotifierKind};
 use crate::db::Db;
 use crate::notify::{Notifier, OutboxNotifier};
 use crate::passwords::Hasher;
+use crate::payments::{PaymentProvider, SandboxProvider};
 use crate::storage::BlobStore;
 use crate::tokens::Keys;
 
@@ -39,6 +41,8 @@ pub struct Services {
     pub keys: Keys,
     pub hasher: Hasher,
     pub notifier: Box<dyn Notifier>,
+    /// Payment providers; the first is the one new orders use.
+    pub payments: Vec<Box<dyn PaymentProvider>>,
     /// Uploaded files, content-addressed under the data directory.
     pub blobs: BlobStore,
     /// Wakes the edge-sync task after a write queued instructions for the edge.
@@ -61,6 +65,9 @@ impl AppState {
         let keys = Keys::load_or_create(&config.data_dir)?;
         let hasher = Hasher::new(config.hash_workers, config.hash_queue)?;
         let blobs = BlobStore::open(&config.storage_dir())?;
+        let payments: Vec<Box<dyn PaymentProvider>> = vec![Box::new(SandboxProvider::new(
+            config.pay_sandbox_secret.clone(),
+        ))];
         let notifier: Box<dyn Notifier> = match config.notifier {
             NotifierKind::Outbox => Box::new(OutboxNotifier),
         };
@@ -71,8 +78,25 @@ impl AppState {
             hasher,
             notifier,
             blobs,
+            payments,
             edge_wake: tokio::sync::Notify::new(),
         })))
+    }
+}
+
+impl Services {
+    /// The provider that settles orders of `pay_type`. Every pay type goes to the sandbox until
+    /// real Alipay and WeChat adapters exist.
+    pub fn payment_provider_for(&self, _pay_type: &str) -> &dyn PaymentProvider {
+        self.payments[0].as_ref()
+    }
+
+    /// The provider named in a callback's path.
+    pub fn payment_provider(&self, name: &str) -> Option<&dyn PaymentProvider> {
+        self.payments
+            .iter()
+            .find(|provider| provider.name() == name)
+            .map(|provider| provider.as_ref())
     }
 }
 

@@ -5,7 +5,12 @@ use std::io::Read;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use origin::config::Config;
+use origin::db::audit::Actor;
+use origin::db::ledgers::Ledger;
+use origin::domain::admin::{self, Message, NewGift, Recipients};
+use origin::error::AppError;
 use origin::{AppState, domain::identity};
+use shared::money::{format_cents, parse_cents};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -29,6 +34,103 @@ enum Command {
     Invite {
         #[command(subcommand)]
         action: InviteAction,
+    },
+    /// Back-office actions on one user (audited as "cli", delivered to the edge by the server).
+    User {
+        /// The user's id.
+        #[arg(long)]
+        id: i64,
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// In-site messages.
+    Message {
+        #[command(subcommand)]
+        action: MessageAction,
+    },
+    /// Goods that comments are about.
+    Goods {
+        #[command(subcommand)]
+        action: GoodsAction,
+    },
+    /// Gifts for points, and shipping their orders.
+    Gift {
+        #[command(subcommand)]
+        action: GiftAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Disable the account and revoke every session.
+    Disable,
+    /// Enable a disabled account.
+    Enable,
+    /// Replace the user's roles (none: no back-office access).
+    Roles { roles: Vec<String> },
+    /// Add (or, negative, take) points; refused below zero.
+    Points {
+        #[arg(long, allow_hyphen_values = true)]
+        number: i64,
+        #[arg(long)]
+        describe: String,
+    },
+    /// Add (or, negative, take) balance, as a money string; refused below zero.
+    Balance {
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        #[arg(long)]
+        describe: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum MessageAction {
+    /// Send to one user (--user-id) or to every active user (--all).
+    Send {
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        user_id: Option<i64>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        body: String,
+        #[arg(long, default_value = "系统")]
+        sender: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum GoodsAction {
+    /// Create goods; prints the id.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        price: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum GiftAction {
+    /// Put a gift on offer; prints the id.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        points: i64,
+        #[arg(long)]
+        stock: i64,
+    },
+    /// Mark a gift order shipped.
+    Ship {
+        #[arg(long)]
+        order_id: i64,
+        #[arg(long)]
+        express_company: String,
+        #[arg(long)]
+        tracking_no: String,
     },
 }
 
@@ -94,7 +196,120 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", invitation.code);
             Ok(())
         }
+        Command::User { id, action } => user_task(&state, id, action).await,
+        Command::Message {
+            action:
+                MessageAction::Send {
+                    user_id,
+                    all: _,
+                    title,
+                    body,
+                    sender,
+                },
+        } => {
+            let recipients = user_id.map_or(Recipients::All, Recipients::One);
+            let message = Message {
+                sender,
+                title,
+                body,
+            };
+            let count = admin::send_message(&state, Actor::cli(), recipients, message)
+                .await
+                .map_err(task_error)?;
+            println!("sent to {count} user(s)");
+            Ok(())
+        }
+        Command::Goods {
+            action: GoodsAction::Create { name, price },
+        } => {
+            let price = parse_cents("price", &price).map_err(|p| task_error(p.into()))?;
+            let id = admin::create_goods(&state, Actor::cli(), name, price)
+                .await
+                .map_err(task_error)?;
+            println!("{id}");
+            Ok(())
+        }
+        Command::Gift { action } => gift_task(&state, action).await,
     }
+}
+
+fn task_error(error: AppError) -> anyhow::Error {
+    match error {
+        AppError::Problem(problem, _) => anyhow::anyhow!("{}", problem.message()),
+        AppError::Internal(error) => error,
+    }
+}
+
+async fn user_task(state: &AppState, id: i64, action: UserAction) -> anyhow::Result<()> {
+    let actor = Actor::cli();
+    match action {
+        UserAction::Disable | UserAction::Enable => {
+            let disabled = matches!(action, UserAction::Disable);
+            admin::update_user(state, actor, id, Some(disabled), None)
+                .await
+                .map_err(task_error)?;
+            println!(
+                "user {id} {}",
+                if disabled { "disabled" } else { "enabled" }
+            );
+        }
+        UserAction::Roles { roles } => {
+            admin::update_user(state, actor, id, None, Some(roles))
+                .await
+                .map_err(task_error)?;
+            println!("user {id} roles replaced");
+        }
+        UserAction::Points { number, describe } => {
+            let surplus = admin::adjust(state, actor, id, Ledger::Points, number, describe)
+                .await
+                .map_err(task_error)?;
+            println!("points now {surplus}");
+        }
+        UserAction::Balance { amount, describe } => {
+            let delta = parse_cents("amount", &amount).map_err(|p| task_error(p.into()))?;
+            let surplus = admin::adjust(state, actor, id, Ledger::Balance, delta, describe)
+                .await
+                .map_err(task_error)?;
+            println!("balance now {}", format_cents(surplus));
+        }
+    }
+    Ok(())
+}
+
+async fn gift_task(state: &AppState, action: GiftAction) -> anyhow::Result<()> {
+    match action {
+        GiftAction::Create {
+            name,
+            points,
+            stock,
+        } => {
+            anyhow::ensure!(
+                points > 0 && stock >= 0,
+                "points must be > 0 and stock >= 0"
+            );
+            let gift = NewGift {
+                name,
+                accumulate_points: points,
+                stock,
+                image: None,
+            };
+            let id = admin::create_gift(state, Actor::cli(), gift)
+                .await
+                .map_err(task_error)?;
+            println!("{id}");
+        }
+        GiftAction::Ship {
+            order_id,
+            express_company,
+            tracking_no,
+        } => {
+            admin::ship_gift_order(state, Actor::cli(), order_id, express_company, tracking_no)
+                .await
+                .map_err(task_error)?;
+            println!("gift order {order_id} shipped");
+        }
+    }
+    Ok(())
 }
 
 async fn serve(state: AppState) -> anyhow::Result<()> {

@@ -180,7 +180,8 @@ impl Problem {
         }
     }
 
-    fn message(&self) -> String {
+    /// The human-readable message, as both dialects show it.
+    pub fn message(&self) -> String {
         match self {
             Problem::Invalid { message, .. }
             | Problem::BadAccountFormat { message, .. }

@@ -4,17 +4,20 @@
 //! (or a transaction), so they are testable without tokio.
 
 pub mod addresses;
+pub mod audit;
 pub mod captchas;
 pub mod codes;
 pub mod comments;
 pub mod coupons;
 pub mod edge_outbox;
+pub mod gifts;
 pub mod goods;
 pub mod invitations;
 pub mod ledgers;
 pub mod messages;
 pub mod migrate;
 pub mod outbox;
+pub mod recharge;
 pub mod roles;
 pub mod sessions;
 pub mod uploads;

@@ -106,3 +106,12 @@ pub fn owned(
     }
     Ok(rows)
 }
+
+/// Is `id` an upload of `kind` (by anyone)?
+pub fn is_kind(connection: &Connection, id: i64, kind: Kind) -> AppResult<bool> {
+    Ok(connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM uploads WHERE id = ?1 AND kind = ?2)",
+        params![id, kind.as_str()],
+        |row| row.get(0),
+    )?)
+}

@@ -278,3 +278,51 @@ impl LoginColumn {
         }
     }
 }
+
+/// One page of users whose account, phone, e-mail or nickname contains `query` (all users
+/// without one), newest first.
+pub fn search(
+    connection: &Connection,
+    query: Option<&str>,
+    request: shared::pagination::PageRequest,
+) -> AppResult<(Vec<UserRow>, u64)> {
+    // LIKE wildcards in the query are matched literally.
+    let pattern = query.map(|q| {
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let filter = "(?1 IS NULL OR account LIKE ?1 ESCAPE '\\' OR phone LIKE ?1 ESCAPE '\\'
+                   OR email LIKE ?1 ESCAPE '\\' OR nickname LIKE ?1 ESCAPE '\\')";
+    let total: u64 = connection.query_row(
+        &format!("SELECT count(*) FROM users WHERE {filter}"),
+        [&pattern],
+        |row| row.get(0),
+    )?;
+    let mut statement = connection.prepare(&format!(
+        "SELECT {COLUMNS} FROM users WHERE {filter} ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = statement.query_map(
+        rusqlite::params![pattern, request.limit, request.offset()],
+        from_row,
+    )?;
+    Ok((rows.collect::<Result<_, _>>()?, total))
+}
+
+pub fn set_disabled(connection: &Connection, user_id: i64, disabled: bool) -> AppResult<()> {
+    connection.execute(
+        "UPDATE users SET disabled = ?2 WHERE id = ?1",
+        rusqlite::params![user_id, disabled],
+    )?;
+    Ok(())
+}
+
+/// Every user id that is not disabled.
+pub fn active_ids(connection: &Connection) -> AppResult<Vec<i64>> {
+    let mut statement =
+        connection.prepare("SELECT id FROM users WHERE disabled = 0 ORDER BY id")?;
+    let ids = statement.query_map([], |row| row.get(0))?;
+    Ok(ids.collect::<Result<_, _>>()?)
+}

@@ -496,7 +496,7 @@ pub async fn reset_password(
     Ok(outcome?)
 }
 
-fn revocations(user_id: i64, sids: Vec<String>) -> Vec<Instruction> {
+pub(crate) fn revocations(user_id: i64, sids: Vec<String>) -> Vec<Instruction> {
     sids.into_iter()
         .map(|sid| Instruction::RevokeSession { user: user_id, sid })
         .collect()

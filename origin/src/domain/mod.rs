@@ -2,7 +2,9 @@
 //! a dialect-free `Problem`; it knows nothing of envelopes or HTTP.
 
 pub mod addresses;
+pub mod admin;
 pub mod comments;
+pub mod commerce;
 pub mod identity;
 pub mod login_modes;
 pub mod member;

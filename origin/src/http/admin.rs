@@ -1,29 +1,102 @@
 //! The back-office API on the private listener, in the print envelope. Every endpoint needs an
 //! admin session holding its permission.
 
+use std::net::SocketAddr;
+
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::http::request::Parts;
+use axum::routing::{get, post, put};
 use serde_json::json;
-use shared::Problem;
+use shared::money::parse_cents;
+use shared::{Problem, validate};
 
 use crate::AppState;
 use crate::clock;
-use crate::db::outbox;
+use crate::db::audit::Actor;
+use crate::db::ledgers::Ledger;
+use crate::db::{outbox, users};
+use crate::domain::admin::{self, CouponGrant, Message, NewGift, Recipients};
 use crate::domain::identity;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::http::auth::{Caller, require_permission};
+use crate::http::member::{paged, path_id};
 use crate::http::params::Params;
 use crate::http::reply::Reply;
 
+// The permission each endpoint needs, from the document's list of 15.
 pub const USERS: &str = "用户管理";
 pub const SUPPORT_TOOLS: &str = "客服工具管理";
+pub const POINTS: &str = "积分管理";
+pub const FINANCE: &str = "财务管理";
+pub const COUPONS: &str = "优惠券管理";
+pub const GOODS: &str = "商品管理";
+pub const DELIVERY: &str = "配送管理";
+pub const DATA_CENTRE: &str = "数据中心";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/outbox", get(list_outbox))
         .route("/admin/invitation_codes", post(create_invitation))
+        .route("/admin/users", get(search_users))
+        .route("/admin/users/{id}", put(update_user))
+        .route("/admin/users/{id}/points", post(adjust_points))
+        .route("/admin/users/{id}/balance", post(adjust_balance))
+        .route("/admin/users/{id}/coupons", post(grant_coupon))
+        .route("/admin/messages", post(send_message))
+        .route("/admin/goods", post(create_goods))
+        .route("/admin/gifts", post(create_gift))
+        .route("/admin/gift_orders/{id}/ship", put(ship_gift_order))
+        .route("/admin/audit_log", get(audit_log))
+        .route("/admin/roles", get(list_roles).post(save_role))
+}
+
+/// A signed-in admin as the audit log names them: id, account (or phone / e-mail), and the
+/// peer address of the private listener (no proxy sits in front of it, so no header is
+/// trusted for it).
+pub struct AdminCaller {
+    pub caller: Caller,
+    pub actor: Actor,
+}
+
+impl AdminCaller {
+    /// The actor, once the admin is known to hold `permission`.
+    async fn holding(self, state: &AppState, permission: &'static str) -> AppResult<Actor> {
+        require_permission(state, &self.caller, permission).await?;
+        Ok(self.actor)
+    }
+}
+
+impl FromRequestParts<AppState> for AdminCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
+        let user_id = caller.user_id;
+        let user = state
+            .db
+            .read(move |conn| users::by_id(conn, user_id))
+            .await?
+            .ok_or(Problem::Unauthenticated)?;
+        let name = user
+            .account
+            .or(user.phone)
+            .or(user.email)
+            .unwrap_or_else(|| format!("user {user_id}"));
+        Ok(AdminCaller {
+            actor: Actor {
+                user_id: Some(user_id),
+                name,
+                ip,
+            },
+            caller,
+        })
+    }
 }
 
 async fn list_outbox(
@@ -82,4 +155,286 @@ async fn create_invitation(
             "expires_at": invitation.expires_at.map(|at| clock::format(at, offset)),
         }),
     ))
+}
+
+fn text(params: &Params, name: &str, max_chars: usize) -> Result<String, Problem> {
+    validate::text(name, params.get(name).unwrap_or(""), max_chars)
+}
+
+fn target(id: &str) -> Result<i64, Problem> {
+    path_id(id)
+}
+
+async fn search_users(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    params: Params,
+) -> AppResult<Reply> {
+    admin.holding(&state, USERS).await?;
+    let query = params
+        .get("q")
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(|q| validate::text("q", q, 100))
+        .transpose()?;
+    let page = admin::search_users(&state, query, params.page()?).await?;
+    let offset = state.config.time_offset;
+    let data = paged(page, |row| {
+        let user = &row.user;
+        json!({
+            "id": user.id,
+            "account": user.account,
+            "phone": user.phone,
+            "email": user.email,
+            "nickname": user.nickname,
+            "disabled": user.disabled,
+            "roles": row.roles,
+            "created_at": clock::format(user.created_at, offset),
+        })
+    });
+    Ok(Reply::print(StatusCode::OK, data))
+}
+
+async fn update_user(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(id): Path<String>,
+    params: Params,
+) -> AppResult<Reply> {
+    let actor = admin.holding(&state, USERS).await?;
+    let user_id = target(&id)?;
+    let disabled = match params.get("disabled") {
+        Some(_) => Some(params.flag("disabled")?),
+        None => None,
+    };
+    let roles = params.has("roles").then(|| {
+        params
+            .all("roles")
+            .iter()
+            .map(|role| role.trim().to_owned())
+            .filter(|role| !role.is_empty())
+            .collect::<Vec<_>>()
+    });
+    if disabled.is_none() && roles.is_none() {
+        return Err(Problem::invalid("disabled", "请提供 disabled 或 roles").into());
+    }
+    admin::update_user(&state, actor, user_id, disabled, roles).await?;
+    Ok(Reply::print_message(StatusCode::OK, "用户已更新"))
+}
+
+async fn adjust(
+    state: AppState,
+    actor: Actor,
+    id: &str,
+    ledger: Ledger,
+    delta: i64,
+    params: &Params,
+) -> AppResult<i64> {
+    let user_id = target(id)?;
+    let describe = text(params, "describe", 100)?;
+    admin::adjust(&state, actor, user_id, ledger, delta, describe).await
+}
+
+async fn adjust_points(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(id): Path<String>,
+    params: Params,
+) -> AppResult<Reply> {
+    let actor = admin.holding(&state, POINTS).await?;
+    let delta = params.required_integer("number", -1_000_000_000, 1_000_000_000)?;
+    let surplus = adjust(state, actor, &id, Ledger::Points, delta, &params).await?;
+    Ok(Reply::print(
+        StatusCode::CREATED,
+        json!({ "surplus": surplus }),
+    ))
+}
+
+async fn adjust_balance(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(id): Path<String>,
+    params: Params,
+) -> AppResult<Reply> {
+    let actor = admin.holding(&state, FINANCE).await?;
+    let delta = parse_cents("amount", params.required("amount")?)?;
+    if delta.abs() > 10_000_000_000 {
+        return Err(Problem::invalid("amount", "amount 超出范围").into());
+    }
+    let surplus = adjust(state, actor, &id, Ledger::Balance, delta, &params).await?;
+    Ok(Reply::print(
+        StatusCode::CREATED,
+        json!({ "surplus": shared::money::format_cents(surplus) }),
+    ))
+}
+
+async fn grant_coupon(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(id): Path<String>,
+    params: Params,
+) -> AppResult<Reply> {
+    let actor = admin.holding(&state, COUPONS).await?;
+    let user_id = target(&id)?;
+    let kind = params.required("type")?.trim().to_owned();
+    if kind != "满减" && kind != "抵扣" {
+        return Err(Problem::invalid("type", "type 只能是 满减 或 抵扣").into());
+    }
+    let quota_cents = parse_cents("quota", params.required("quota")?)?;
+    if quota_cents <= 0 {
+        return Err(Problem::invalid("quota", "quota 必须大于 0").into());
+    }
+    let satisfy_cents = match params.get("satisfy").map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(parse_cents("satisfy", raw)?).filter(|cents| *cents >= 0),
+    };
+    if kind == "满减" && satisfy_cents.is_none() {
+        return Err(Problem::invalid("satisfy", "满减券需要 satisfy（不小于 0 的金额）").into());
+    }
+    let finished_at = clock::parse(params.required("finished_at")?, state.config.time_offset)
+        .ok_or_else(|| {
+            Problem::invalid(
+                "finished_at",
+                "finished_at 必须是日期时间，如 2026-12-31 23:59:59",
+            )
+        })?;
+    if finished_at <= clock::now() {
+        return Err(Problem::invalid("finished_at", "finished_at 必须晚于现在").into());
+    }
+    let grant = CouponGrant {
+        name: text(&params, "name", 50)?,
+        satisfy_cents: satisfy_cents.filter(|_| kind == "满减"),
+        kind,
+        quota_cents,
+        finished_at,
+    };
+    let coupon_id = admin::grant_coupon(&state, actor, user_id, grant).await?;
+    Ok(Reply::print(
+        StatusCode::CREATED,
+        json!({ "id": coupon_id }),
+    ))
+}
+
+async fn send_message(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    params: Params,
+) -> AppResult<Reply> {
+    let actor = admin.holding(&state, SUPPORT_TOOLS).await?;
+    let all = params.flag("all")?;
+    let user_id = params.integer("user_id", 1, i64::MAX)?;
+    let recipients = match (user_id, all) {
+        (Some(user_id), false) => Recipients::One(user_id),
+        (None, true) => Recipients::All,
+        _ => {
+            return Err(Problem::invalid("user_id", "请提供 user_id 或 all=true（二选一）").into());
+        }
+    };
+    let sender = match params.get("sender").map(str::trim) {
+        None | Some("") => "系统".to_owned(),
+        Some(raw) => validate::text("sender", raw, 50)?,
+    };
+    let message = Message {
+        sender,
+        title: text(&params, "title", 100)?,
+        body: text(&params, "body", 2000)?,
+    };
+    let count = admin::send_message(&state, actor, recipients, message).await?;
+    Ok(Reply::print(
+        StatusCode::CREATED,
+        json!({ "recipients": count }),
+    ))
+}
+
+async fn create_goods(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    params: Params,
+) -> AppResult<Reply> {
+    let actor = admin.holding(&state, GOODS).await?;
+    let name = text(&params, "name", 100)?;
+    let price_cents = parse_cents("price", params.required("price")?)?;
+    if price_cents < 0 {
+        return Err(Problem::invalid("price", "price 不能为负").into());
+    }
+    let id = admin::create_goods(&state, actor, name, price_cents).await?;
+    Ok(Reply::print(StatusCode::CREATED, json!({ "id": id })))
+}
+
+async fn create_gift(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    params: Params,
+) -> AppResult<Reply> {
+    let actor = admin.holding(&state, POINTS).await?;
+    let gift = NewGift {
+        name: text(&params, "name", 100)?,
+        accumulate_points: params.required_integer("accumulate_points", 1, 1_000_000_000)?,
+        stock: params.required_integer("stock", 0, 1_000_000_000)?,
+        image: params.integer("image", 1, i64::MAX)?,
+    };
+    let id = admin::create_gift(&state, actor, gift).await?;
+    Ok(Reply::print(StatusCode::CREATED, json!({ "id": id })))
+}
+
+async fn ship_gift_order(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(id): Path<String>,
+    params: Params,
+) -> AppResult<Reply> {
+    let actor = admin.holding(&state, DELIVERY).await?;
+    let order_id = target(&id)?;
+    let express_company = text(&params, "express_company", 50)?;
+    let tracking_no = text(&params, "tracking_no", 64)?;
+    admin::ship_gift_order(&state, actor, order_id, express_company, tracking_no).await?;
+    Ok(Reply::print_message(StatusCode::OK, "已发货"))
+}
+
+async fn audit_log(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    params: Params,
+) -> AppResult<Reply> {
+    admin.holding(&state, DATA_CENTRE).await?;
+    let page = admin::audit_log(&state, params.page()?).await?;
+    let offset = state.config.time_offset;
+    let data = paged(page, |row| {
+        json!({
+            "id": row.id,
+            "actor": { "id": row.actor_id, "name": row.actor },
+            "action": row.action,
+            "target_user_id": row.target_user,
+            "detail": row.detail,
+            "ip": row.ip,
+            "created_at": clock::format(row.created_at, offset),
+        })
+    });
+    Ok(Reply::print(StatusCode::OK, data))
+}
+
+async fn list_roles(State(state): State<AppState>, admin: AdminCaller) -> AppResult<Reply> {
+    admin.holding(&state, USERS).await?;
+    let roles = admin::roles(&state).await?;
+    let data: Vec<_> = roles
+        .iter()
+        .map(|role| json!({ "id": role.id, "name": role.name, "permissions": role.permissions }))
+        .collect();
+    Ok(Reply::print(StatusCode::OK, json!(data)))
+}
+
+async fn save_role(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    params: Params,
+) -> AppResult<Reply> {
+    let actor = admin.holding(&state, USERS).await?;
+    let name = text(&params, "name", 50)?;
+    let permissions: Vec<String> = params
+        .all("permissions")
+        .iter()
+        .map(|p| p.trim().to_owned())
+        .collect();
+    let id = admin::save_role(&state, actor, name, permissions).await?;
+    Ok(Reply::print(StatusCode::CREATED, json!({ "id": id })))
 }

@@ -6,6 +6,7 @@ pub mod addresses;
 pub mod admin;
 pub mod auth;
 pub mod comments;
+pub mod commerce;
 pub mod member;
 pub mod params;
 pub mod print;
@@ -108,24 +109,19 @@ fn handler(id: RouteId, method: Method) -> MethodRouter<AppState> {
         RouteId::Coupons => on(method, member::coupons),
         RouteId::PointsRecords => on(method, member::points_records),
         RouteId::BalanceRecords => on(method, member::balance_records),
-        // Commerce routes: planned (see ARCHITECTURE.md), answered 501.
         RouteId::Images => on(method, uploads::images),
         RouteId::Files => on(method, uploads::files),
         RouteId::Storage => on(method, uploads::storage),
         RouteId::SelfComments => on(method, comments::of_self),
         RouteId::CommentCreate => on(method, comments::create),
         RouteId::GoodsComments => on(method, comments::of_goods),
-        RouteId::RechargeOrders
-        | RouteId::RechargeOrderCreate
-        | RouteId::PaymentNotify
-        | RouteId::Gifts
-        | RouteId::GiftOrderCreate
-        | RouteId::GiftOrders => on(method, not_implemented),
+        RouteId::RechargeOrders => on(method, commerce::recharge_orders),
+        RouteId::RechargeOrderCreate => on(method, commerce::create_recharge),
+        RouteId::PaymentNotify => on(method, commerce::payment_notify),
+        RouteId::Gifts => on(method, commerce::gifts),
+        RouteId::GiftOrderCreate => on(method, commerce::redeem),
+        RouteId::GiftOrders => on(method, commerce::gift_orders),
     }
-}
-
-async fn not_implemented() -> AppError {
-    Problem::NotImplemented.into()
 }
 
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {

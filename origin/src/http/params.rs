@@ -72,6 +72,11 @@ impl Params {
             .map(String::as_str)
     }
 
+    /// Whether a parameter was sent at all (an empty JSON array counts).
+    pub fn has(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
     /// Every value of a parameter (`images[]=1&images[]=2`, or a JSON array).
     pub fn all(&self, name: &str) -> &[String] {
         self.values.get(name).map_or(&[], Vec::as_slice)
@@ -99,6 +104,20 @@ impl Params {
                 )),
             },
         }
+    }
+
+    /// The first value of every parameter, sorted by name (for signature checks).
+    pub fn first_values(&self) -> std::collections::BTreeMap<String, String> {
+        self.values
+            .iter()
+            .filter_map(|(key, values)| Some((key.clone(), values.first()?.clone())))
+            .collect()
+    }
+
+    /// A required whole number within `min..=max`.
+    pub fn required_integer(&self, name: &str, min: i64, max: i64) -> Result<i64, Problem> {
+        self.integer(name, min, max)?
+            .ok_or_else(|| Problem::invalid(name, format!("{name} 不能为空")))
     }
 
     /// The print document's `page` / `limit`, validated.

@@ -1,0 +1,367 @@
+//! Back-office actions (SPEC §7), shared by the admin API and the operator's command line.
+//!
+//! Every action runs through `act`: the change, its audit entry and the instructions that keep the
+//! edge's view of the affected users true are written in one transaction, and the edge-sync task
+//! is woken to deliver them. So an admin write is never visible without its audit entry, and
+//! never lost on its way to the edge.
+
+use rusqlite::Transaction;
+use serde_json::{Value, json};
+use shared::Problem;
+use shared::invalidate::Instruction;
+use shared::pagination::{PageRequest, Paged};
+
+use crate::AppState;
+use crate::clock;
+use crate::db::audit::{self, Actor, AuditRow};
+use crate::db::coupons::{self, NewCoupon};
+use crate::db::ledgers::{self, Ledger};
+use crate::db::roles::{self, RoleRow};
+use crate::db::uploads::{self, Kind};
+use crate::db::users::{self, UserRow};
+use crate::db::{edge_outbox, gifts, goods, messages, sessions};
+use crate::domain::identity::revocations;
+use crate::error::AppResult;
+use crate::ids;
+
+/// Instructions per edge-outbox row when one action touches many users.
+const INSTRUCTIONS_PER_ROW: usize = 200;
+
+/// What an action did, for the audit log and the edge.
+struct Effect<T> {
+    value: T,
+    target_user: Option<i64>,
+    detail: Value,
+    instructions: Vec<Instruction>,
+}
+
+impl<T> Effect<T> {
+    fn new(value: T, target_user: Option<i64>, detail: Value) -> Effect<T> {
+        Effect {
+            value,
+            target_user,
+            detail,
+            instructions: Vec::new(),
+        }
+    }
+
+    /// The target user's cached reads must be dropped.
+    fn bump_target(mut self) -> Effect<T> {
+        if let Some(user) = self.target_user {
+            self.instructions.push(Instruction::Bump { user });
+        }
+        self
+    }
+}
+
+/// Runs one admin action in a transaction with its audit entry and edge instructions.
+async fn act<T, F>(state: &AppState, actor: Actor, action: &'static str, work: F) -> AppResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Transaction<'_>, i64) -> AppResult<Effect<T>> + Send + 'static,
+{
+    let (value, notify) = state
+        .db
+        .write(move |tx| {
+            let now = clock::now();
+            let effect = work(tx, now)?;
+            audit::record(tx, &actor, action, effect.target_user, &effect.detail, now)?;
+            for chunk in effect.instructions.chunks(INSTRUCTIONS_PER_ROW) {
+                edge_outbox::enqueue(tx, chunk, now)?;
+            }
+            Ok((effect.value, !effect.instructions.is_empty()))
+        })
+        .await?;
+    if notify {
+        state.edge_wake.notify_one();
+    }
+    Ok(value)
+}
+
+fn existing_user(tx: &Transaction<'_>, user_id: i64) -> AppResult<UserRow> {
+    Ok(users::by_id(tx, user_id)?.ok_or(Problem::NotFound)?)
+}
+
+/// A user as the back office lists it.
+pub struct AdminUser {
+    pub user: UserRow,
+    pub roles: Vec<String>,
+}
+
+pub async fn search_users(
+    state: &AppState,
+    query: Option<String>,
+    request: PageRequest,
+) -> AppResult<Paged<AdminUser>> {
+    let (rows, total) = state
+        .db
+        .read(move |conn| {
+            let (rows, total) = users::search(conn, query.as_deref(), request)?;
+            let mut listed = Vec::with_capacity(rows.len());
+            for user in rows {
+                let roles = roles::role_names(conn, user.id)?;
+                listed.push(AdminUser { user, roles });
+            }
+            Ok((listed, total))
+        })
+        .await?;
+    Ok(Paged::new(rows, total, request))
+}
+
+/// Disables or enables a user, and/or replaces their roles. Disabling revokes every session at
+/// once (the edge included). Admins cannot disable themselves or change their own roles, so the
+/// back office cannot lock its last admin out by accident.
+pub async fn update_user(
+    state: &AppState,
+    actor: Actor,
+    user_id: i64,
+    disabled: Option<bool>,
+    new_roles: Option<Vec<String>>,
+) -> AppResult<()> {
+    if actor.user_id == Some(user_id) {
+        return Err(Problem::refused("不能停用自己或修改自己的角色").into());
+    }
+    act(state, actor, "user.update", move |tx, now| {
+        existing_user(tx, user_id)?;
+        let mut instructions = Vec::new();
+        if let Some(roles) = &new_roles {
+            let unknown = roles::unknown_roles(tx, roles)?;
+            if !unknown.is_empty() {
+                return Err(Problem::invalid(
+                    "roles",
+                    format!("角色不存在：{}", unknown.join("、")),
+                )
+                .into());
+            }
+            roles::set_user_roles(tx, user_id, roles)?;
+        }
+        if let Some(disabled) = disabled {
+            users::set_disabled(tx, user_id, disabled)?;
+            if disabled {
+                let sids = sessions::revoke_all(tx, user_id, "disabled", now)?;
+                instructions.extend(revocations(user_id, sids));
+            }
+        }
+        let detail = json!({ "disabled": disabled, "roles": new_roles });
+        let mut effect = Effect::new((), Some(user_id), detail).bump_target();
+        effect.instructions.extend(instructions);
+        Ok(effect)
+    })
+    .await
+}
+
+/// Posts a signed change to a user's points or balance; refused (nothing written) if it would
+/// go below zero. Returns the new figure.
+pub async fn adjust(
+    state: &AppState,
+    actor: Actor,
+    user_id: i64,
+    ledger: Ledger,
+    delta: i64,
+    describe: String,
+) -> AppResult<i64> {
+    let action = match ledger {
+        Ledger::Points => "user.points",
+        Ledger::Balance => "user.balance",
+    };
+    act(state, actor, action, move |tx, now| {
+        existing_user(tx, user_id)?;
+        let surplus = ledgers::post(tx, ledger, user_id, delta, &describe, now)?;
+        let detail = json!({ "delta": delta, "surplus": surplus, "describe": describe });
+        Ok(Effect::new(surplus, Some(user_id), detail).bump_target())
+    })
+    .await
+}
+
+/// A coupon to grant.
+#[derive(Debug, Clone)]
+pub struct CouponGrant {
+    pub name: String,
+    pub kind: String,
+    pub quota_cents: i64,
+    pub satisfy_cents: Option<i64>,
+    pub finished_at: i64,
+}
+
+pub async fn grant_coupon(
+    state: &AppState,
+    actor: Actor,
+    user_id: i64,
+    grant: CouponGrant,
+) -> AppResult<i64> {
+    act(state, actor, "user.coupon", move |tx, now| {
+        existing_user(tx, user_id)?;
+        let coupon_no = format!("C{now}{}", ids::random_digits(8));
+        let id = coupons::insert(
+            tx,
+            user_id,
+            &NewCoupon {
+                coupon_no: &coupon_no,
+                name: &grant.name,
+                kind: &grant.kind,
+                quota_cents: grant.quota_cents,
+                satisfy_cents: grant.satisfy_cents,
+                finished_at: grant.finished_at,
+            },
+            now,
+        )?;
+        let detail = json!({ "coupon_id": id, "coupon_no": coupon_no, "name": grant.name });
+        Ok(Effect::new(id, Some(user_id), detail).bump_target())
+    })
+    .await
+}
+
+/// Who a message goes to.
+#[derive(Debug, Clone, Copy)]
+pub enum Recipients {
+    One(i64),
+    /// Every user who is not disabled.
+    All,
+}
+
+pub struct Message {
+    pub sender: String,
+    pub title: String,
+    pub body: String,
+}
+
+/// Sends an in-site message; returns how many users received it.
+pub async fn send_message(
+    state: &AppState,
+    actor: Actor,
+    recipients: Recipients,
+    message: Message,
+) -> AppResult<usize> {
+    act(state, actor, "message.send", move |tx, now| {
+        let (targets, target_user) = match recipients {
+            Recipients::One(user_id) => {
+                existing_user(tx, user_id)?;
+                (vec![user_id], Some(user_id))
+            }
+            Recipients::All => (users::active_ids(tx)?, None),
+        };
+        for user in &targets {
+            messages::insert(
+                tx,
+                *user,
+                &message.sender,
+                &message.title,
+                &message.body,
+                now,
+            )?;
+        }
+        let detail = json!({ "title": message.title, "recipients": targets.len() });
+        let mut effect = Effect::new(targets.len(), target_user, detail);
+        effect.instructions = targets
+            .iter()
+            .map(|user| Instruction::Bump { user: *user })
+            .collect();
+        Ok(effect)
+    })
+    .await
+}
+
+pub async fn create_goods(
+    state: &AppState,
+    actor: Actor,
+    name: String,
+    price_cents: i64,
+) -> AppResult<i64> {
+    act(state, actor, "goods.create", move |tx, now| {
+        let id = goods::insert(tx, &name, price_cents, now)?;
+        let detail = json!({ "goods_id": id, "name": name, "price_cents": price_cents });
+        Ok(Effect::new(id, None, detail))
+    })
+    .await
+}
+
+/// A gift to put on offer. `image` is an image upload's id.
+pub struct NewGift {
+    pub name: String,
+    pub accumulate_points: i64,
+    pub stock: i64,
+    pub image: Option<i64>,
+}
+
+pub async fn create_gift(state: &AppState, actor: Actor, gift: NewGift) -> AppResult<i64> {
+    act(state, actor, "gift.create", move |tx, now| {
+        if let Some(image) = gift.image
+            && !uploads::is_kind(tx, image, Kind::Image)?
+        {
+            return Err(Problem::invalid("image", "image 必须是已上传图片的 ID").into());
+        }
+        let id = gifts::insert(
+            tx,
+            &gift.name,
+            gift.image,
+            gift.accumulate_points,
+            gift.stock,
+            now,
+        )?;
+        let detail = json!({
+            "gift_id": id, "name": gift.name,
+            "accumulate_points": gift.accumulate_points, "stock": gift.stock,
+        });
+        Ok(Effect::new(id, None, detail))
+    })
+    .await
+}
+
+/// Marks a gift order shipped; the user sees the tracking number on their next read.
+pub async fn ship_gift_order(
+    state: &AppState,
+    actor: Actor,
+    order_id: i64,
+    express_company: String,
+    tracking_no: String,
+) -> AppResult<()> {
+    act(state, actor, "gift_order.ship", move |tx, now| {
+        let (user_id, shipped) = gifts::ship(tx, order_id, &express_company, &tracking_no, now)?
+            .ok_or(Problem::NotFound)?;
+        if !shipped {
+            return Err(Problem::refused("该订单已发货").into());
+        }
+        let detail = json!({
+            "gift_order_id": order_id, "express_company": express_company,
+            "tracking_no": tracking_no,
+        });
+        Ok(Effect::new((), Some(user_id), detail).bump_target())
+    })
+    .await
+}
+
+pub async fn roles(state: &AppState) -> AppResult<Vec<RoleRow>> {
+    state.db.read(roles::list).await
+}
+
+/// Creates a role or replaces its permissions; every name must be one of the document's 15.
+pub async fn save_role(
+    state: &AppState,
+    actor: Actor,
+    name: String,
+    permissions: Vec<String>,
+) -> AppResult<i64> {
+    if let Some(unknown) = permissions
+        .iter()
+        .find(|permission| !shared::PERMISSIONS.contains(&permission.as_str()))
+    {
+        return Err(Problem::invalid("permissions", format!("权限不存在：{unknown}")).into());
+    }
+    if name == roles::SUPER_ADMIN_ROLE {
+        return Err(Problem::refused("超级管理员角色总是拥有全部权限，不能修改").into());
+    }
+    act(state, actor, "role.save", move |tx, _| {
+        let id = roles::upsert(tx, &name, &permissions)?;
+        let detail = json!({ "role_id": id, "name": name, "permissions": permissions });
+        Ok(Effect::new(id, None, detail))
+    })
+    .await
+}
+
+pub async fn audit_log(state: &AppState, request: PageRequest) -> AppResult<Paged<AuditRow>> {
+    let (rows, total) = state
+        .db
+        .read(move |conn| audit::page(conn, request))
+        .await?;
+    Ok(Paged::new(rows, total, request))
+}

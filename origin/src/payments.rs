@@ -1,0 +1,138 @@
+//! Payment providers. A provider gives the client what it needs to pay (`pay_params`) and turns a
+//! callback into a verified `Notification`; settling it is the domain's job (`domain::commerce`).
+//!
+//! Only the sandbox provider exists: it signs with HMAC-SHA256 and a secret from the
+//! configuration (SPEC §7). Alipay and WeChat orders are settled by it until real adapters
+//! implement this trait.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use shared::money::{format_cents, parse_cents};
+
+use crate::config::Secret;
+use crate::ids::{constant_time_eq, keyed_hash};
+
+/// A payment the provider vouches for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub order_no: String,
+    pub amount_cents: i64,
+    pub trade_no: String,
+}
+
+pub trait PaymentProvider: Send + Sync {
+    /// The `{provider}` in `POST /api/payments/{provider}/notify`.
+    fn name(&self) -> &'static str;
+
+    /// What the client hands to the payment app for this order.
+    fn pay_params(&self, order_no: &str, price_cents: i64, pay_type: &str) -> Value;
+
+    /// Checks a callback's signature and fields. The error says why it was not believed.
+    fn verify(&self, fields: &BTreeMap<String, String>) -> Result<Notification, String>;
+}
+
+pub struct SandboxProvider {
+    secret: Secret,
+}
+
+impl SandboxProvider {
+    pub fn new(secret: Secret) -> SandboxProvider {
+        SandboxProvider { secret }
+    }
+
+    /// The signature of `fields` (every one but `sign`, sorted by name, `k=v` joined by `&`).
+    pub fn sign(secret: &str, fields: &BTreeMap<String, String>) -> String {
+        let message = fields
+            .iter()
+            .filter(|(name, _)| name.as_str() != "sign")
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        keyed_hash(secret, &message)
+    }
+}
+
+impl PaymentProvider for SandboxProvider {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    fn pay_params(&self, order_no: &str, price_cents: i64, pay_type: &str) -> Value {
+        json!({
+            "provider": self.name(),
+            "pay_type": pay_type,
+            "order_no": order_no,
+            "amount": format_cents(price_cents),
+            "notify_url": format!("/api/payments/{}/notify", self.name()),
+        })
+    }
+
+    fn verify(&self, fields: &BTreeMap<String, String>) -> Result<Notification, String> {
+        let presented = fields.get("sign").ok_or("missing sign")?;
+        let expected = Self::sign(self.secret.expose(), fields);
+        if !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+            return Err("bad signature".into());
+        }
+        let field = |name: &str| {
+            fields
+                .get(name)
+                .filter(|value| !value.trim().is_empty())
+                .cloned()
+                .ok_or_else(|| format!("missing {name}"))
+        };
+        let amount = field("amount")?;
+        let amount_cents = parse_cents("amount", &amount).map_err(|_| "bad amount".to_owned())?;
+        Ok(Notification {
+            order_no: field("order_no")?,
+            amount_cents,
+            trade_no: field("trade_no")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(secret: &str, pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut fields: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let sign = SandboxProvider::sign(secret, &fields);
+        fields.insert("sign".into(), sign);
+        fields
+    }
+
+    #[test]
+    fn a_correct_signature_is_believed_and_anything_else_is_not() {
+        let provider = SandboxProvider::new(Secret::new("s3cret"));
+        let pairs = [("order_no", "R1"), ("amount", "10.50"), ("trade_no", "T1")];
+        let good = signed("s3cret", &pairs);
+        assert_eq!(
+            provider.verify(&good),
+            Ok(Notification {
+                order_no: "R1".into(),
+                amount_cents: 1050,
+                trade_no: "T1".into()
+            })
+        );
+        assert!(provider.verify(&signed("other", &pairs)).is_err());
+        let mut tampered = good.clone();
+        tampered.insert("amount".into(), "1000.00".into());
+        assert!(provider.verify(&tampered).is_err());
+        let mut unsigned = good;
+        unsigned.remove("sign");
+        assert!(provider.verify(&unsigned).is_err());
+    }
+
+    #[test]
+    fn the_signed_string_is_sorted_and_excludes_sign() {
+        let fields = signed("k", &[("b", "2"), ("a", "1")]);
+        assert_eq!(
+            SandboxProvider::sign("k", &fields),
+            keyed_hash("k", "a=1&b=2")
+        );
+    }
+}
