@@ -167,8 +167,23 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::from_env()?;
     let state = AppState::open(config)?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(state).await,
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Serve = command {
+        return serve(state).await;
+    }
+    // An operator task delivers what it queues for the edge itself (a running server would too,
+    // from the same outbox; instructions are idempotent).
+    let (stop, stopped) = watch::channel(false);
+    let edge_sync = tokio::spawn(origin::edge_sync::run(state.clone(), stopped));
+    let outcome = task(&state, command).await;
+    let _ = stop.send(true);
+    let _ = edge_sync.await;
+    outcome
+}
+
+async fn task(state: &AppState, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => unreachable!("served above"),
         Command::Admin {
             action: AdminAction::Create { username },
         } => {
@@ -177,7 +192,7 @@ async fn main() -> anyhow::Result<()> {
                 .read_to_string(&mut password)
                 .context("reading the password from stdin")?;
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
-            let user_id = identity::create_super_admin(&state, username.clone(), password)
+            let user_id = identity::create_super_admin(state, username.clone(), password)
                 .await
                 .map_err(|error| anyhow::anyhow!("{error}"))?;
             println!("super-admin {username} (user id {user_id}) is ready");
@@ -190,13 +205,13 @@ async fn main() -> anyhow::Result<()> {
                     expires_in_days,
                 },
         } => {
-            let invitation = identity::create_invitation(&state, uses, expires_in_days)
+            let invitation = identity::create_invitation(state, uses, expires_in_days)
                 .await
                 .map_err(|error| anyhow::anyhow!("{error}"))?;
             println!("{}", invitation.code);
             Ok(())
         }
-        Command::User { id, action } => user_task(&state, id, action).await,
+        Command::User { id, action } => user_task(state, id, action).await,
         Command::Message {
             action:
                 MessageAction::Send {
@@ -213,7 +228,7 @@ async fn main() -> anyhow::Result<()> {
                 title,
                 body,
             };
-            let count = admin::send_message(&state, Actor::cli(), recipients, message)
+            let count = admin::send_message(state, Actor::cli(), recipients, message)
                 .await
                 .map_err(task_error)?;
             println!("sent to {count} user(s)");
@@ -223,13 +238,13 @@ async fn main() -> anyhow::Result<()> {
             action: GoodsAction::Create { name, price },
         } => {
             let price = parse_cents("price", &price).map_err(|p| task_error(p.into()))?;
-            let id = admin::create_goods(&state, Actor::cli(), name, price)
+            let id = admin::create_goods(state, Actor::cli(), name, price)
                 .await
                 .map_err(task_error)?;
             println!("{id}");
             Ok(())
         }
-        Command::Gift { action } => gift_task(&state, action).await,
+        Command::Gift { action } => gift_task(state, action).await,
     }
 }
 

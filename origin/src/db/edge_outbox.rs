@@ -5,16 +5,30 @@ use shared::invalidate::{self, Instruction};
 
 use crate::error::AppResult;
 
-/// Queues instructions; call inside the transaction of the write they describe.
-pub fn enqueue(connection: &Connection, instructions: &[Instruction], now: i64) -> AppResult<()> {
+/// Queues instructions; call inside the transaction of the write they describe. Returns the
+/// entry's id (none when there is nothing to queue).
+pub fn enqueue(
+    connection: &Connection,
+    instructions: &[Instruction],
+    now: i64,
+) -> AppResult<Option<i64>> {
     if instructions.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     connection.execute(
         "INSERT INTO edge_outbox (instructions, created_at, next_attempt_at) VALUES (?1, ?2, ?2)",
         params![invalidate::encode(instructions), now],
     )?;
-    Ok(())
+    Ok(Some(connection.last_insert_rowid()))
+}
+
+/// How many of the entries `first..=last` no delivery attempt has reached yet.
+pub fn unattempted(connection: &Connection, first: i64, last: i64) -> AppResult<u64> {
+    Ok(connection.query_row(
+        "SELECT count(*) FROM edge_outbox WHERE id BETWEEN ?1 AND ?2 AND attempts = 0",
+        params![first, last],
+        |row| row.get(0),
+    )?)
 }
 
 #[derive(Debug, Clone)]

@@ -1,8 +1,8 @@
 //! Back-office actions (SPEC §7), shared by the admin API and the operator's command line.
 //!
 //! Every action runs through `act`: the change, its audit entry and the instructions that keep the
-//! edge's view of the affected users true are written in one transaction, and the edge-sync task
-//! is woken to deliver them. So an admin write is never visible without its audit entry, and
+//! edge's view of the affected users true are written in one transaction, and the action is
+//! answered once the edge-sync task has tried to deliver them (`edge_sync::push`). So an admin write is never visible without its audit entry, and
 //! never lost on its way to the edge.
 
 use rusqlite::Transaction;
@@ -21,6 +21,7 @@ use crate::db::uploads::{self, Kind};
 use crate::db::users::{self, UserRow};
 use crate::db::{edge_outbox, gifts, goods, messages, sessions};
 use crate::domain::identity::revocations;
+use crate::edge_sync;
 use crate::error::AppResult;
 use crate::ids;
 
@@ -60,21 +61,20 @@ where
     T: Send + 'static,
     F: FnOnce(&Transaction<'_>, i64) -> AppResult<Effect<T>> + Send + 'static,
 {
-    let (value, notify) = state
+    let (value, entries) = state
         .db
         .write(move |tx| {
             let now = clock::now();
             let effect = work(tx, now)?;
             audit::record(tx, &actor, action, effect.target_user, &effect.detail, now)?;
+            let mut entries = Vec::new();
             for chunk in effect.instructions.chunks(INSTRUCTIONS_PER_ROW) {
-                edge_outbox::enqueue(tx, chunk, now)?;
+                entries.extend(edge_outbox::enqueue(tx, chunk, now)?);
             }
-            Ok((effect.value, !effect.instructions.is_empty()))
+            Ok((effect.value, entries))
         })
         .await?;
-    if notify {
-        state.edge_wake.notify_one();
-    }
+    edge_sync::push(state, entries).await;
     Ok(value)
 }
 

@@ -16,6 +16,7 @@ use crate::db::gifts::{self, GiftOrderRow, GiftRow, ShipTo};
 use crate::db::ledgers::{self, Ledger};
 use crate::db::recharge::{self, RechargeRow};
 use crate::db::{addresses, edge_outbox};
+use crate::edge_sync;
 use crate::error::AppResult;
 use crate::ids;
 use crate::payments::{Notification, PaymentProvider};
@@ -168,32 +169,33 @@ pub async fn settle(
         .write(move |tx| {
             let now = clock::now();
             let Some(order) = recharge::by_order_no(tx, &notification.order_no)? else {
-                return Ok(Settlement::Refused("unknown order".into()));
+                return Ok((Settlement::Refused("unknown order".into()), None));
             };
             if order.provider != provider_name {
-                return Ok(Settlement::Refused(
-                    "order belongs to another provider".into(),
+                return Ok((
+                    Settlement::Refused("order belongs to another provider".into()),
+                    None,
                 ));
             }
             if order.price_cents != notification.amount_cents {
-                return Ok(Settlement::Refused(
-                    "amount does not match the order".into(),
+                return Ok((
+                    Settlement::Refused("amount does not match the order".into()),
+                    None,
                 ));
             }
             if order.paid_at.is_some() {
-                return Ok(
-                    if order.trade_no.as_deref() == Some(notification.trade_no.as_str()) {
-                        Settlement::AlreadyPaid
-                    } else {
-                        Settlement::Refused("order already paid by another trade".into())
-                    },
-                );
+                let outcome = if order.trade_no.as_deref() == Some(notification.trade_no.as_str()) {
+                    Settlement::AlreadyPaid
+                } else {
+                    Settlement::Refused("order already paid by another trade".into())
+                };
+                return Ok((outcome, None));
             }
             if recharge::trade_used(tx, provider_name, &notification.trade_no)? {
-                return Ok(Settlement::Refused("trade_no already used".into()));
+                return Ok((Settlement::Refused("trade_no already used".into()), None));
             }
             if !recharge::mark_paid(tx, order.id, &notification.trade_no, now)? {
-                return Ok(Settlement::AlreadyPaid);
+                return Ok((Settlement::AlreadyPaid, None));
             }
             ledgers::post(
                 tx,
@@ -203,18 +205,14 @@ pub async fn settle(
                 &format!("余额充值 {}", order.order_no),
                 now,
             )?;
-            edge_outbox::enqueue(
-                tx,
-                &[Instruction::Bump {
-                    user: order.user_id,
-                }],
-                now,
-            )?;
-            Ok(Settlement::Credited)
+            let bump = [Instruction::Bump {
+                user: order.user_id,
+            }];
+            let entry = edge_outbox::enqueue(tx, &bump, now)?;
+            Ok((Settlement::Credited, entry))
         })
         .await?;
-    if outcome == Settlement::Credited {
-        state.edge_wake.notify_one();
-    }
+    let (outcome, entry) = outcome;
+    edge_sync::push(state, entry.into_iter().collect()).await;
     Ok(outcome)
 }

@@ -601,7 +601,7 @@ pub async fn create_super_admin(
     let account = shared::validate::account_name("username", &account)?;
     let password = shared::validate::password("password", &password)?;
     let hash = state.hasher.hash(password).await?;
-    let user_id = state
+    let (user_id, entry) = state
         .db
         .write(move |tx| {
             let now = clock::now();
@@ -609,11 +609,11 @@ pub async fn create_super_admin(
             roles::grant_role(tx, user_id, roles::SUPER_ADMIN_ROLE)?;
             // A reset password ends the sessions made with the old one.
             let sids = sessions::revoke_all(tx, user_id, "password_changed", now)?;
-            edge_outbox::enqueue(tx, &revocations(user_id, sids), now)?;
-            Ok(user_id)
+            let entry = edge_outbox::enqueue(tx, &revocations(user_id, sids), now)?;
+            Ok((user_id, entry))
         })
         .await?;
-    state.edge_wake.notify_one();
+    crate::edge_sync::push(state, entry.into_iter().collect()).await;
     Ok(user_id)
 }
 

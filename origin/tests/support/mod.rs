@@ -22,6 +22,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub dir: TempDir,
     next_phone: AtomicU32,
+    _stop_edge_sync: tokio::sync::watch::Sender<bool>,
 }
 
 impl TestApp {
@@ -33,6 +34,8 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::with_defaults(dir.path()).unwrap();
         config.hash_workers = 2;
+        // Nothing listens on the discard port: edge deliveries fail at once.
+        config.edge_url = "http://127.0.0.1:9".into();
         adjust(&mut config);
         let state = AppState::open(config).unwrap();
         let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -49,6 +52,10 @@ impl TestApp {
             origin::admin_router(state.clone()),
             std::future::pending(),
         ));
+        // Edge delivery runs as in production; with no edge listening (the default URL) each
+        // attempt fails at once and the entry stays queued, which tests can inspect.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(origin::edge_sync::run(state.clone(), stopped));
         TestApp {
             public: public_url,
             admin: admin_url,
@@ -56,6 +63,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             dir,
             next_phone: AtomicU32::new(0),
+            _stop_edge_sync: stop,
         }
     }
 
