@@ -115,7 +115,7 @@ async fn admin_with_role(app: &TestApp, role: &str, permissions: &[&str]) -> (St
         .unwrap();
     let root = app.admin_token().await;
     let saved = admin_call(
-        &app,
+        app,
         &root,
         Method::POST,
         "/admin/roles",
@@ -124,7 +124,7 @@ async fn admin_with_role(app: &TestApp, role: &str, permissions: &[&str]) -> (St
     .await;
     json_of(saved, 201).await;
     let assigned = admin_call(
-        &app,
+        app,
         &root,
         Method::PUT,
         &format!("/admin/users/{user_id}"),
