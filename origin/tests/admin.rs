@@ -104,15 +104,18 @@ fn endpoints(user_id: i64) -> Vec<(Method, String, Value, &'static str)> {
     ]
 }
 
+fn phone_of(app: &TestApp, user_id: i64) -> String {
+    app.db()
+        .query_row("SELECT phone FROM users WHERE id = ?1", [user_id], |row| {
+            row.get(0)
+        })
+        .unwrap()
+}
+
 /// Signs `user_id` (a store user with a password) in as an admin after giving them `role`.
 async fn admin_with_role(app: &TestApp, role: &str, permissions: &[&str]) -> (String, i64) {
     let (_, user_id) = app.member().await;
-    let phone = app
-        .db()
-        .query_row("SELECT phone FROM users WHERE id = ?1", [user_id], |row| {
-            row.get::<_, String>(0)
-        })
-        .unwrap();
+    let phone = phone_of(app, user_id);
     let root = app.admin_token().await;
     let saved = admin_call(
         app,
@@ -178,12 +181,7 @@ async fn every_endpoint_needs_an_admin_token_holding_its_permission() {
 async fn disabling_a_user_revokes_every_session_and_enabling_lets_them_back() {
     let app = TestApp::spawn().await;
     let (token, user_id) = app.member().await;
-    let phone: String = app
-        .db()
-        .query_row("SELECT phone FROM users WHERE id = ?1", [user_id], |row| {
-            row.get(0)
-        })
-        .unwrap();
+    let phone = phone_of(&app, user_id);
     let root = app.admin_token().await;
     let path = format!("/admin/users/{user_id}");
     json_of(
@@ -438,7 +436,7 @@ async fn ledger_adjustments_coupons_and_messages_reach_the_user_and_the_audit_lo
 async fn a_message_to_all_reaches_every_active_user() {
     let app = TestApp::spawn().await;
     let (first, _) = app.member().await;
-    let (second, second_id) = app.member().await;
+    let (_, second_id) = app.member().await;
     let root = app.admin_token().await;
     let disable = admin_call(
         &app,
@@ -472,19 +470,13 @@ async fn a_message_to_all_reaches_every_active_user() {
         )),
         0
     );
-    drop(second);
 }
 
 #[tokio::test]
 async fn users_are_searched_and_roles_are_data() {
     let app = TestApp::spawn().await;
     let (_, user_id) = app.member().await;
-    let phone: String = app
-        .db()
-        .query_row("SELECT phone FROM users WHERE id = ?1", [user_id], |row| {
-            row.get(0)
-        })
-        .unwrap();
+    let phone = phone_of(&app, user_id);
     let root = app.admin_token().await;
     let found = json_of(
         app.admin_request(Method::GET, "/admin/users")

@@ -299,6 +299,13 @@ async fn create_recharge(app: &TestApp, token: &str, body: Value) -> reqwest::Re
         .unwrap()
 }
 
+/// A pending recharge order of `price`; its `order_no`.
+async fn recharge(app: &TestApp, token: &str, price: &str, pay_type: &str) -> String {
+    let body = json!({ "price": price, "pay_type": pay_type });
+    let created = json_of(create_recharge(app, token, body).await, 201).await;
+    created["data"]["order_no"].as_str().unwrap().to_owned()
+}
+
 /// The sandbox signature, computed here independently of the server's code.
 fn sign(secret: &str, fields: &BTreeMap<&str, String>) -> String {
     let message = fields
@@ -351,16 +358,8 @@ async fn balance(app: &TestApp, token: &str) -> String {
 async fn a_recharge_is_created_pending_and_paid_once_however_often_the_callback_comes() {
     let app = TestApp::spawn().await;
     let (token, user_id) = app.member().await;
-    let created = json_of(
-        create_recharge(
-            &app,
-            &token,
-            json!({ "price": "88.50", "pay_type": "wechat" }),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let body = json!({ "price": "88.50", "pay_type": "wechat" });
+    let created = json_of(create_recharge(&app, &token, body).await, 201).await;
     let order_no = created["data"]["order_no"].as_str().unwrap().to_owned();
     assert_eq!(created["data"]["price"], "88.50");
     assert_eq!(created["data"]["pay_type"], "wechat");
@@ -395,12 +394,7 @@ async fn a_recharge_is_created_pending_and_paid_once_however_often_the_callback_
 async fn parallel_duplicate_callbacks_credit_exactly_once() {
     let app = TestApp::spawn().await;
     let (token, user_id) = app.member().await;
-    let created = json_of(
-        create_recharge(&app, &token, json!({ "price": "10", "pay_type": "alipay" })).await,
-        201,
-    )
-    .await;
-    let order_no = created["data"]["order_no"].as_str().unwrap().to_owned();
+    let order_no = recharge(&app, &token, "10", "alipay").await;
     let form = notify_form(&app, &order_no, "10.00", "T-dup");
     let answers = concurrently((0..12).map(|_| notification(&app, &form)).collect()).await;
     assert!(
@@ -420,17 +414,7 @@ async fn parallel_duplicate_callbacks_credit_exactly_once() {
 async fn callbacks_that_are_not_believed_or_do_not_match_change_nothing() {
     let app = TestApp::spawn().await;
     let (token, user_id) = app.member().await;
-    let created = json_of(
-        create_recharge(
-            &app,
-            &token,
-            json!({ "price": "20.00", "pay_type": "alipay" }),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let order_no = created["data"]["order_no"].as_str().unwrap().to_owned();
+    let order_no = recharge(&app, &token, "20.00", "alipay").await;
     let good = notify_form(&app, &order_no, "20.00", "T-9");
 
     let unsigned: Vec<_> = good.iter().filter(|(k, _)| k != "sign").cloned().collect();
@@ -463,22 +447,8 @@ async fn callbacks_that_are_not_believed_or_do_not_match_change_nothing() {
     let other_trade = notify_form(&app, &order_no, "20.00", "T-10");
     assert_eq!(notify(&app, &other_trade).await, (400, "fail".to_owned()));
     // A trade id already used cannot pay a second order.
-    let second = json_of(
-        create_recharge(
-            &app,
-            &token,
-            json!({ "price": "20.00", "pay_type": "alipay" }),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let reused = notify_form(
-        &app,
-        second["data"]["order_no"].as_str().unwrap(),
-        "20.00",
-        "T-9",
-    );
+    let second = recharge(&app, &token, "20.00", "alipay").await;
+    let reused = notify_form(&app, &second, "20.00", "T-9");
     assert_eq!(notify(&app, &reused).await, (400, "fail".to_owned()));
     assert_eq!(balance(&app, &token).await, "20.00");
     assert_eq!(
