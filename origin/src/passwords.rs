@@ -6,9 +6,13 @@
 
 use std::sync::{Arc, Mutex, mpsc};
 
+use std::cell::RefCell;
+
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{
+    self, Output, ParamsString, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use shared::Problem;
 use thread_priority::ThreadPriority;
 use tokio::sync::{Semaphore, oneshot};
@@ -27,30 +31,92 @@ pub struct Hasher {
 }
 
 /// OWASP's argon2id parameters: 19 MiB, 2 passes, 1 lane.
+fn params() -> Params {
+    Params::new(19 * 1024, 2, 1, None).expect("constant parameters are valid")
+}
+
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("constant parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
+}
+
+thread_local! {
+    /// Each hashing thread keeps its 19 MiB of argon2 memory for its whole life. Allocating and
+    /// freeing it per hash maps and unmaps 19 MiB every time: thousands of page faults whose
+    /// zeroing pollutes the caches, and address-space locks and TLB shootdowns that stall the
+    /// request path's threads in the same process.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// argon2id of `password` with raw `salt` into `out`, in this thread's kept memory.
+fn hash_into(
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> argon2::Result<()> {
+    let blocks = argon2.params().block_count();
+    MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        argon2.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+    })
 }
 
 fn hash_now(password: &str) -> AppResult<String> {
     let salt = SaltString::generate(&mut OsRng);
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|error| AppError::Internal(anyhow::anyhow!("hashing: {error}")))
+    let failed = |error: String| AppError::Internal(anyhow::anyhow!("hashing: {error}"));
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt
+        .as_salt()
+        .decode_b64(&mut salt_bytes)
+        .map_err(|error| failed(error.to_string()))?;
+    let argon2 = argon2();
+    let output = Output::init_with(Params::DEFAULT_OUTPUT_LEN, |out| {
+        hash_into(&argon2, password.as_bytes(), raw_salt, out)
+            .map_err(|_| password_hash::Error::Password)
+    })
+    .map_err(|error| failed(error.to_string()))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params()).map_err(|error| failed(error.to_string()))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(hash.to_string())
 }
 
 fn verify_now(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        argon2()
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    // Hashes made with our parameters are checked in the kept memory; any other (an older
+    // parameter set) by the library's own verifier.
+    let ours = Params::try_from(&parsed).is_ok_and(|theirs| {
+        theirs.m_cost() == params().m_cost()
+            && theirs.t_cost() == params().t_cost()
+            && theirs.p_cost() == params().p_cost()
+    }) && parsed.algorithm == Algorithm::Argon2id.ident()
+        && parsed.version == Some(Version::V0x13.into());
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    if !ours {
+        return argon2()
             .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
+            .is_ok();
+    }
+    let mut salt_bytes = [0u8; 64];
+    let Ok(raw_salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    hash_into(&argon2(), password.as_bytes(), raw_salt, &mut out).is_ok()
+        && crate::ids::constant_time_eq(&out, expected.as_bytes())
 }
 
-/// Puts the calling thread in Linux's `SCHED_IDLE` class: it runs whenever a core has nothing
-/// else to do, and any request-path thread that wakes up preempts it at once. Elsewhere it
-/// falls back to the lowest niceness.
 fn lower_priority() -> Result<(), thread_priority::Error> {
     #[cfg(target_os = "linux")]
     {
@@ -89,7 +155,14 @@ fn hashing_thread(jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
 
 impl Hasher {
     pub fn new(workers: usize, queue: usize) -> AppResult<Hasher> {
-        let dummy = hash_now(&crate::ids::random_hex(16))?;
+        // Hashed here with the library's own allocation, so this thread keeps no argon2 memory.
+        let dummy = argon2()
+            .hash_password(
+                crate::ids::random_hex(16).as_bytes(),
+                &SaltString::generate(&mut OsRng),
+            )
+            .map_err(|error| AppError::Internal(anyhow::anyhow!("hashing: {error}")))?
+            .to_string();
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         for index in 0..workers.max(1) {
@@ -148,6 +221,33 @@ impl Hasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_memory_hashes_are_standard_phc_hashes_both_ways() {
+        let ours = hash_now("correct horse").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(argon2().verify_password(b"correct horse", &parsed).is_ok());
+        assert!(argon2().verify_password(b"wrong horse", &parsed).is_err());
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = argon2()
+            .hash_password(b"battery staple", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_now("battery staple", &theirs));
+        assert!(!verify_now("battery stapler", &theirs));
+        // Other parameters still verify, through the library.
+        let weaker = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8 * 1024, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"old", &salt)
+        .unwrap()
+        .to_string();
+        assert!(verify_now("old", &weaker));
+        assert!(!verify_now("new", &weaker));
+        assert!(!verify_now("x", "not a phc string"));
+    }
 
     #[tokio::test]
     async fn a_hash_verifies_its_password_and_no_other() {
