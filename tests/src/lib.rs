@@ -416,3 +416,54 @@ pub fn str_at(value: &Value, pointer: &str) -> anyhow::Result<String> {
         .map(str::to_owned)
         .with_context(|| format!("no string at {pointer} in {value}"))
 }
+
+/// Hand-made JWTs for the negative token suite: any header, any claims, any signature.
+pub mod forge {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use ed25519_dalek::{Signer, SigningKey};
+    use hmac::Mac;
+    use serde_json::Value;
+
+    /// `header.claims.signature`, the signature made by `sign` over `header.claims`.
+    pub fn token(header: &Value, claims: &Value, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
+        let signed = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = URL_SAFE_NO_PAD.encode(sign(signed.as_bytes()));
+        format!("{signed}.{signature}")
+    }
+
+    pub fn eddsa(seed: [u8; 32]) -> impl Fn(&[u8]) -> Vec<u8> {
+        let key = SigningKey::from_bytes(&seed);
+        move |message| key.sign(message).to_bytes().to_vec()
+    }
+
+    /// HMAC-SHA256 keyed by `secret`: with the public key as the secret, the algorithm-swap attack.
+    pub fn hs256(secret: Vec<u8>) -> impl Fn(&[u8]) -> Vec<u8> {
+        move |message| {
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&secret).expect("any key");
+            mac.update(message);
+            mac.finalize().into_bytes().to_vec()
+        }
+    }
+
+    /// The claims of a real token.
+    pub fn claims_of(token: &str) -> anyhow::Result<Value> {
+        let payload = token
+            .split('.')
+            .nth(1)
+            .ok_or_else(|| anyhow::anyhow!("not a JWT"))?;
+        Ok(serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload)?)?)
+    }
+
+    /// The origin's signing seed, from its data directory.
+    pub fn seed(data_dir: &std::path::Path) -> anyhow::Result<[u8; 32]> {
+        let hex_seed = std::fs::read_to_string(data_dir.join("secrets/jwt_ed25519.seed"))?;
+        hex::decode(hex_seed.trim())?
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("seed is not 32 bytes"))
+    }
+}

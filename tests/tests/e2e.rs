@@ -33,6 +33,7 @@ fn main() -> std::process::ExitCode {
         logout_refuses_the_token_on_a_cached_route_at_once,
         password_reset_revokes_every_session_at_the_edge,
         the_edge_refuses_bad_tokens_without_asking_the_origin,
+        every_forged_or_misused_token_is_refused_by_edge_and_origin,
         per_ip_rate_limits_are_exact_at_the_edge,
         read_your_writes_on_a_cached_personal_route,
         read_your_writes_on_addresses_in_both_dialects,
@@ -441,6 +442,132 @@ async fn the_edge_refuses_bad_tokens_without_asking_the_origin(
     let missing = system.edge(Method::GET, "/api/users/self").send().await?;
     ensure!(answered_by_edge(&missing));
     print_error(missing, 401, 999).await?;
+    Ok(())
+}
+
+/// The negative JWT suite: one valid token forged by hand (accepted, so the forging is right),
+/// then the same token with exactly one thing wrong — refused by the edge without asking the
+/// origin, and by the origin itself when asked directly.
+async fn every_forged_or_misused_token_is_refused_by_edge_and_origin(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    use tests::forge;
+    let tokens = system.register_print(&system.fresh_phone()).await?;
+    let real = str_at(&tokens, "/access_token")?;
+    let base = forge::claims_of(&real)?;
+    let seed = forge::seed(&system.dir.path().join("data"))?;
+    let jwks: Value = system
+        .edge(Method::GET, "/.well-known/jwks.json")
+        .send()
+        .await?
+        .json()
+        .await?;
+    let kid = str_at(&jwks, "/keys/0/kid")?;
+    let x = str_at(&jwks, "/keys/0/x")?;
+    let public = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&x)?
+    };
+    let header = json!({ "alg": "EdDSA", "typ": "JWT", "kid": kid });
+    let ours = || forge::eddsa(seed);
+    let with = |field: &str, value: Value| {
+        let mut claims = base.clone();
+        claims[field] = value;
+        forge::token(&header, &claims, ours())
+    };
+    let now = origin::clock::now();
+
+    let control = forge::token(&header, &base, ours());
+    let at_origin = |token: String| {
+        system
+            .client
+            .get(format!("{}/api/users/self", system.origin_public))
+            .header(shared::headers::EDGE_SECRET, &system.edge_secret)
+            .header("token", token)
+            .send()
+    };
+    expect_status(self_read(&system, &control).await?, 200).await?;
+    expect_status(at_origin(control.clone()).await?, 200).await?;
+
+    let tampered = {
+        let mut claims = base.clone();
+        claims["sub"] = json!("999999");
+        let forged = forge::token(&header, &claims, ours());
+        let signature = control.rsplit('.').next().context("signature")?;
+        let (unsigned, _) = forged.rsplit_once('.').context("token")?;
+        format!("{unsigned}.{signature}")
+    };
+    let cases = [
+        (
+            "alg none",
+            forge::token(&json!({ "alg": "none", "typ": "JWT" }), &base, |_| {
+                Vec::new()
+            }),
+        ),
+        (
+            "alg swap: HS256 keyed by the public key",
+            forge::token(
+                &json!({ "alg": "HS256", "typ": "JWT", "kid": kid }),
+                &base,
+                forge::hs256(public.clone()),
+            ),
+        ),
+        (
+            "alg swap: HS256 keyed by the JWK's x",
+            forge::token(
+                &json!({ "alg": "HS256", "typ": "JWT", "kid": kid }),
+                &base,
+                forge::hs256(x.clone().into_bytes()),
+            ),
+        ),
+        (
+            "signed by another key",
+            forge::token(&header, &base, forge::eddsa([9; 32])),
+        ),
+        (
+            "unknown kid",
+            forge::token(
+                &json!({ "alg": "EdDSA", "typ": "JWT", "kid": "0000000000000000" }),
+                &base,
+                ours(),
+            ),
+        ),
+        ("expired", {
+            let mut claims = base.clone();
+            claims["iat"] = json!(now - 7200);
+            claims["exp"] = json!(now - 3600);
+            forge::token(&header, &claims, ours())
+        }),
+        ("not yet valid (issued in the future)", {
+            let mut claims = base.clone();
+            claims["iat"] = json!(now + 3600);
+            claims["exp"] = json!(now + 7200);
+            forge::token(&header, &claims, ours())
+        }),
+        ("wrong aud", with("aud", json!("someone-else"))),
+        ("wrong iss", with("iss", json!("https://evil.example"))),
+        (
+            "refresh token as access",
+            str_at(&tokens, "/refresh_token")?,
+        ),
+        (
+            "typ refresh on the access token's claims",
+            with("typ", json!("refresh")),
+        ),
+        ("tampered claims", tampered),
+        ("garbage", "a.b.c".to_owned()),
+    ];
+    for (what, token) in cases {
+        let edge = self_read(&system, &token).await?;
+        ensure!(answered_by_edge(&edge), "{what}: the edge asked the origin");
+        print_error(edge, 401, 999)
+            .await
+            .with_context(|| format!("edge: {what}"))?;
+        let origin = at_origin(token).await?;
+        print_error(origin, 401, 999)
+            .await
+            .with_context(|| format!("origin: {what}"))?;
+    }
     Ok(())
 }
 
