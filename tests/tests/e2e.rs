@@ -914,6 +914,14 @@ async fn a_comment_with_an_upload_is_read_back_through_the_edge(
         row["is_anonymous"] == true && row.get("user").is_none(),
         "{row}"
     );
+    let again = system
+        .edge(Method::GET, &format!("/api/goods/{goods_id}/comments"))
+        .send()
+        .await?;
+    ensure!(
+        cache_status(&again) == "HIT",
+        "public comments are edge-cached by URL"
+    );
     Ok(())
 }
 
@@ -1024,6 +1032,14 @@ async fn admin_points_redemption_and_shipping_are_seen_on_the_next_read(
     .await?;
     let listed = gifts["data"]["data"].as_array().context("gifts")?;
     ensure!(listed.iter().any(|g| g["id"] == gift_id), "{gifts}");
+    let again = system
+        .edge(Method::GET, "/api/gifts?limit=100")
+        .send()
+        .await?;
+    ensure!(
+        cache_status(&again) == "HIT",
+        "the gift list is edge-cached by URL"
+    );
     let address = system
         .edge(Method::POST, "/api/users/self/addresses")
         .header("token", &token)
