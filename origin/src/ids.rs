@@ -19,6 +19,11 @@ pub fn random_digits(digits: usize) -> String {
         .collect()
 }
 
+/// A business number (order, coupon): a letter for the kind, the Unix time, 8 random digits.
+pub fn business_no(prefix: char, now: i64) -> String {
+    format!("{prefix}{now}{}", random_digits(8))
+}
+
 /// HMAC-SHA256 of `message` keyed by `key`, as lower-case hex.
 pub fn keyed_hash(key: &str, message: &str) -> String {
     let mut mac =

@@ -94,10 +94,10 @@ fn verify_now(password: &str, hash: &str) -> bool {
     };
     // Hashes made with our parameters are checked in the kept memory; any other (an older
     // parameter set) by the library's own verifier.
+    let wanted = params();
     let ours = Params::try_from(&parsed).is_ok_and(|theirs| {
-        theirs.m_cost() == params().m_cost()
-            && theirs.t_cost() == params().t_cost()
-            && theirs.p_cost() == params().p_cost()
+        (theirs.m_cost(), theirs.t_cost(), theirs.p_cost())
+            == (wanted.m_cost(), wanted.t_cost(), wanted.p_cost())
     }) && parsed.algorithm == Algorithm::Argon2id.ident()
         && parsed.version == Some(Version::V0x13.into());
     let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {

@@ -592,6 +592,30 @@ async fn goods_and_gifts_are_created_with_validation() {
         .await;
     }
     assert_eq!(app.count("SELECT count(*) FROM gifts"), 0);
+    // A gift's image is an image upload, shown as `{id, src}` in the public list.
+    let png = reqwest::multipart::Part::bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec())
+        .file_name("gift.png");
+    let uploaded = app
+        .request(Method::POST, "/api/images")
+        .header("token", &root)
+        .multipart(reqwest::multipart::Form::new().part("image", png))
+        .send()
+        .await
+        .unwrap();
+    let image = json_of(uploaded, 201).await["data"][0].clone();
+    let gift =
+        json!({ "name": "带图礼品", "accumulate_points": 5, "stock": 2, "image": image["id"] });
+    json_of(
+        admin_call(&app, &root, Method::POST, "/admin/gifts", gift).await,
+        201,
+    )
+    .await;
+    let gifts = json_of(
+        app.request(Method::GET, "/api/gifts").send().await.unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(gifts["data"]["data"][0]["image"], image);
     assert_eq!(app.count("SELECT count(*) FROM goods"), 1);
     print_error(
         admin_call(

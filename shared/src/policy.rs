@@ -388,6 +388,14 @@ pub enum Lookup {
     NotFound(Dialect),
 }
 
+/// The row of the table for `id` (every id has exactly one; a test checks it).
+pub fn route_of(id: RouteId) -> &'static Route {
+    ROUTES
+        .iter()
+        .find(|route| route.id == id)
+        .expect("every route id is in the table")
+}
+
 /// Finds the route for a method and path (no query string).
 pub fn lookup(method: &str, path: &str) -> Lookup {
     let method = Method::parse(method);
@@ -490,7 +498,7 @@ mod tests {
 
     #[test]
     fn dialects_follow_the_documents() {
-        let dialect = |id| ROUTES.iter().find(|r| r.id == id).unwrap().dialect();
+        let dialect = |id| route_of(id).dialect();
         assert_eq!(dialect(RouteId::StoreLogin), Dialect::Store);
         assert_eq!(dialect(RouteId::Captchas), Dialect::Store);
         assert_eq!(dialect(RouteId::PrintLogin), Dialect::Print);

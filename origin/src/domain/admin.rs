@@ -191,7 +191,7 @@ pub async fn grant_coupon(
 ) -> AppResult<i64> {
     act(state, actor, "user.coupon", move |tx, now| {
         existing_user(tx, user_id)?;
-        let coupon_no = format!("C{now}{}", ids::random_digits(8));
+        let coupon_no = ids::business_no('C', now);
         let id = coupons::insert(
             tx,
             user_id,

@@ -25,7 +25,7 @@ pub async fn create(
     let id = state
         .db
         .write(move |tx| {
-            if goods::find(tx, comment.goods_id)?.is_none() {
+            if !goods::exists(tx, comment.goods_id)? {
                 return Err(Problem::invalid("goods_id", "商品不存在").into());
             }
             let owned = uploads::owned(tx, user_id, Kind::Image, &comment.images)?;
@@ -62,9 +62,8 @@ pub async fn of_goods(
 ) -> AppResult<Paged<CommentRow>> {
     let exists = state
         .db
-        .read(move |conn| goods::find(conn, goods_id))
-        .await?
-        .is_some();
+        .read(move |conn| goods::exists(conn, goods_id))
+        .await?;
     if !exists {
         return Err(Problem::NotFound.into());
     }

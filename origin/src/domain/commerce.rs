@@ -24,11 +24,6 @@ use crate::payments::{Notification, PaymentProvider};
 /// The largest single recharge, in cents (¥50 000.00).
 pub const MAX_RECHARGE_CENTS: i64 = 5_000_000;
 
-/// A new order number: a letter for the kind, the time, and random digits.
-fn order_no(prefix: char, now: i64) -> String {
-    format!("{prefix}{now}{}", ids::random_digits(8))
-}
-
 pub async fn gifts(state: &AppState, request: PageRequest) -> AppResult<Paged<GiftRow>> {
     let (rows, total) = state
         .db
@@ -63,7 +58,7 @@ pub async fn redeem(
                 &format!("兑换礼品 {}", gift.name),
                 now,
             )?;
-            let order_no = order_no('G', now);
+            let order_no = ids::business_no('G', now);
             gifts::insert_order(tx, &order_no, user_id, &gift, &ShipTo::from(address), now)?;
             Ok(order_no)
         })
@@ -84,11 +79,9 @@ pub async fn gift_orders(
     Ok(Paged::new(rows, total, request))
 }
 
-/// A pending recharge order, and what the client needs to pay it.
+/// A pending recharge order's number, and what the client needs to pay it.
 pub struct NewRecharge {
     pub order_no: String,
-    pub price_cents: i64,
-    pub pay_type: String,
     pub pay_params: serde_json::Value,
 }
 
@@ -103,13 +96,12 @@ pub async fn create_recharge(
     }
     let provider = state.payment_provider_for(pay_type);
     let provider_name = provider.name();
-    let pay_type = pay_type.to_owned();
-    let stored_pay_type = pay_type.clone();
+    let stored_pay_type = pay_type.to_owned();
     let order_no = state
         .db
         .write(move |tx| {
             let now = clock::now();
-            let order_no = order_no('R', now);
+            let order_no = ids::business_no('R', now);
             recharge::insert(
                 tx,
                 &order_no,
@@ -122,12 +114,10 @@ pub async fn create_recharge(
             Ok(order_no)
         })
         .await?;
-    let pay_params = provider.pay_params(&order_no, price_cents, &pay_type);
+    let pay_params = provider.pay_params(&order_no, price_cents, pay_type);
     Ok((
         NewRecharge {
             order_no,
-            price_cents,
-            pay_type,
             pay_params,
         },
         vec![Instruction::Bump { user: user_id }],

@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::{get, post, put};
 use serde_json::json;
+use shared::Problem;
 use shared::money::parse_cents;
-use shared::{Problem, validate};
 
 use crate::AppState;
 use crate::clock;
@@ -141,9 +141,7 @@ async fn create_invitation(
     params: Params,
 ) -> AppResult<Reply> {
     require_permission(&state, &caller, USERS).await?;
-    let uses = params
-        .integer("uses", 1, 1_000_000)?
-        .ok_or_else(|| Problem::invalid("uses", "uses 不能为空"))?;
+    let uses = params.required_integer("uses", 1, 1_000_000)?;
     let days = params.integer("expires_in_days", 1, 3650)?;
     let invitation = identity::create_invitation(&state, uses, days).await?;
     let offset = state.config.time_offset;
@@ -157,26 +155,13 @@ async fn create_invitation(
     ))
 }
 
-fn text(params: &Params, name: &str, max_chars: usize) -> Result<String, Problem> {
-    validate::text(name, params.get(name).unwrap_or(""), max_chars)
-}
-
-fn target(id: &str) -> Result<i64, Problem> {
-    path_id(id)
-}
-
 async fn search_users(
     State(state): State<AppState>,
     admin: AdminCaller,
     params: Params,
 ) -> AppResult<Reply> {
     admin.holding(&state, USERS).await?;
-    let query = params
-        .get("q")
-        .map(str::trim)
-        .filter(|q| !q.is_empty())
-        .map(|q| validate::text("q", q, 100))
-        .transpose()?;
+    let query = params.optional_text("q", 100)?;
     let page = admin::search_users(&state, query, params.page()?).await?;
     let offset = state.config.time_offset;
     let data = paged(page, |row| {
@@ -202,7 +187,7 @@ async fn update_user(
     params: Params,
 ) -> AppResult<Reply> {
     let actor = admin.holding(&state, USERS).await?;
-    let user_id = target(&id)?;
+    let user_id = path_id(&id)?;
     let disabled = match params.get("disabled") {
         Some(_) => Some(params.flag("disabled")?),
         None => None,
@@ -230,8 +215,8 @@ async fn adjust(
     delta: i64,
     params: &Params,
 ) -> AppResult<i64> {
-    let user_id = target(id)?;
-    let describe = text(params, "describe", 100)?;
+    let user_id = path_id(id)?;
+    let describe = params.text("describe", 100)?;
     admin::adjust(&state, actor, user_id, ledger, delta, describe).await
 }
 
@@ -275,7 +260,7 @@ async fn grant_coupon(
     params: Params,
 ) -> AppResult<Reply> {
     let actor = admin.holding(&state, COUPONS).await?;
-    let user_id = target(&id)?;
+    let user_id = path_id(&id)?;
     let kind = params.required("type")?.trim().to_owned();
     if kind != "满减" && kind != "抵扣" {
         return Err(Problem::invalid("type", "type 只能是 满减 或 抵扣").into());
@@ -302,7 +287,7 @@ async fn grant_coupon(
         return Err(Problem::invalid("finished_at", "finished_at 必须晚于现在").into());
     }
     let grant = CouponGrant {
-        name: text(&params, "name", 50)?,
+        name: params.text("name", 50)?,
         satisfy_cents: satisfy_cents.filter(|_| kind == "满减"),
         kind,
         quota_cents,
@@ -330,14 +315,13 @@ async fn send_message(
             return Err(Problem::invalid("user_id", "请提供 user_id 或 all=true（二选一）").into());
         }
     };
-    let sender = match params.get("sender").map(str::trim) {
-        None | Some("") => "系统".to_owned(),
-        Some(raw) => validate::text("sender", raw, 50)?,
-    };
+    let sender = params
+        .optional_text("sender", 50)?
+        .unwrap_or_else(|| "系统".to_owned());
     let message = Message {
         sender,
-        title: text(&params, "title", 100)?,
-        body: text(&params, "body", 2000)?,
+        title: params.text("title", 100)?,
+        body: params.text("body", 2000)?,
     };
     let count = admin::send_message(&state, actor, recipients, message).await?;
     Ok(Reply::print(
@@ -352,7 +336,7 @@ async fn create_goods(
     params: Params,
 ) -> AppResult<Reply> {
     let actor = admin.holding(&state, GOODS).await?;
-    let name = text(&params, "name", 100)?;
+    let name = params.text("name", 100)?;
     let price_cents = parse_cents("price", params.required("price")?)?;
     if price_cents < 0 {
         return Err(Problem::invalid("price", "price 不能为负").into());
@@ -368,7 +352,7 @@ async fn create_gift(
 ) -> AppResult<Reply> {
     let actor = admin.holding(&state, POINTS).await?;
     let gift = NewGift {
-        name: text(&params, "name", 100)?,
+        name: params.text("name", 100)?,
         accumulate_points: params.required_integer("accumulate_points", 1, 1_000_000_000)?,
         stock: params.required_integer("stock", 0, 1_000_000_000)?,
         image: params.integer("image", 1, i64::MAX)?,
@@ -384,9 +368,9 @@ async fn ship_gift_order(
     params: Params,
 ) -> AppResult<Reply> {
     let actor = admin.holding(&state, DELIVERY).await?;
-    let order_id = target(&id)?;
-    let express_company = text(&params, "express_company", 50)?;
-    let tracking_no = text(&params, "tracking_no", 64)?;
+    let order_id = path_id(&id)?;
+    let express_company = params.text("express_company", 50)?;
+    let tracking_no = params.text("tracking_no", 64)?;
     admin::ship_gift_order(&state, actor, order_id, express_company, tracking_no).await?;
     Ok(Reply::print_message(StatusCode::OK, "已发货"))
 }
@@ -429,7 +413,7 @@ async fn save_role(
     params: Params,
 ) -> AppResult<Reply> {
     let actor = admin.holding(&state, USERS).await?;
-    let name = text(&params, "name", 50)?;
+    let name = params.text("name", 50)?;
     let permissions: Vec<String> = params
         .all("permissions")
         .iter()

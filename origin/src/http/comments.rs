@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use shared::{Problem, validate};
+use shared::Problem;
 
 use crate::AppState;
 use crate::clock;
@@ -20,20 +20,9 @@ use crate::http::uploads::image_json;
 const MAX_COMMENT_CHARS: usize = 1000;
 const MAX_TARGET_CHARS: usize = 100;
 
-fn grade(params: &Params, name: &str) -> Result<i64, Problem> {
-    params
-        .integer(name, 1, 5)?
-        .ok_or_else(|| Problem::invalid(name, format!("{name} 不能为空")))
-}
-
 fn new_comment(params: &Params) -> Result<NewComment, Problem> {
-    let goods_id = params
-        .integer("goods_id", 1, i64::MAX)?
-        .ok_or_else(|| Problem::invalid("goods_id", "goods_id 不能为空"))?;
-    let target = match params.get("target").map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => Some(validate::text("target", raw, MAX_TARGET_CHARS)?),
-    };
+    let goods_id = params.required_integer("goods_id", 1, i64::MAX)?;
+    let target = params.optional_text("target", MAX_TARGET_CHARS)?;
     let mut images = Vec::new();
     for raw in params.all("images") {
         let id = raw
@@ -56,19 +45,11 @@ fn new_comment(params: &Params) -> Result<NewComment, Problem> {
     Ok(NewComment {
         goods_id,
         target,
-        goods_comment: validate::text(
-            "goods_comment",
-            params.get("goods_comment").unwrap_or(""),
-            MAX_COMMENT_CHARS,
-        )?,
-        service_comment: validate::text(
-            "service_comment",
-            params.get("service_comment").unwrap_or(""),
-            MAX_COMMENT_CHARS,
-        )?,
-        describe_grade: grade(params, "describe_grade")?,
-        seller_grade: grade(params, "seller_grade")?,
-        logistics_grade: grade(params, "logistics_grade")?,
+        goods_comment: params.text("goods_comment", MAX_COMMENT_CHARS)?,
+        service_comment: params.text("service_comment", MAX_COMMENT_CHARS)?,
+        describe_grade: params.required_integer("describe_grade", 1, 5)?,
+        seller_grade: params.required_integer("seller_grade", 1, 5)?,
+        logistics_grade: params.required_integer("logistics_grade", 1, 5)?,
         anonymous: params.flag("is_anonymous")?,
         images,
     })

@@ -108,8 +108,8 @@ pub async fn create_recharge(
         commerce::create_recharge(&state, caller.user_id, price, pay_type).await?;
     let data = json!({
         "order_no": order.order_no,
-        "price": format_cents(order.price_cents),
-        "pay_type": order.pay_type,
+        "price": format_cents(price),
+        "pay_type": pay_type,
         "pay_params": order.pay_params,
     });
     Ok(Reply::print(StatusCode::CREATED, data).invalidate(instructions))

@@ -136,12 +136,17 @@ async fn not_found() -> AppError {
 pub fn public_router(state: AppState) -> Router {
     let mut router = Router::new();
     for route in ROUTES {
-        // Extractors that honour it (multipart) stop at the route's body limit.
-        let limit = usize::try_from(route.body_limit).unwrap_or(usize::MAX);
-        router = router.route(
-            route.path,
-            handler(route.id, route.method).layer(DefaultBodyLimit::max(limit)),
-        );
+        // A body declared over the route's limit is refused before any of it is read; one that
+        // does not declare its length stops at the limit in the extractors that honour it.
+        let limit = route.body_limit;
+        let method_router = handler(route.id, route.method)
+            .layer(DefaultBodyLimit::max(
+                usize::try_from(limit).unwrap_or(usize::MAX),
+            ))
+            .layer(middleware::from_fn(move |request: Request, next: Next| {
+                refuse_declared_over(limit, request, next)
+            }));
+        router = router.route(route.path, method_router);
     }
     let secret_digest = Sha256::digest(state.config.edge_secret.expose().as_bytes());
     let router = router
@@ -164,6 +169,18 @@ pub fn public_router(state: AppState) -> Router {
             }
         }));
     with_common_layers(router)
+}
+
+async fn refuse_declared_over(limit: u64, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return AppError::from(Problem::PayloadTooLarge { limit_bytes: limit }).into_response();
+    }
+    next.run(request).await
 }
 
 /// The admin router, for the private listener.

@@ -90,6 +90,19 @@ impl Params {
         }
     }
 
+    /// A required free-text parameter: trimmed, not blank, at most `max_chars` characters.
+    pub fn text(&self, name: &str, max_chars: usize) -> Result<String, Problem> {
+        shared::validate::text(name, self.get(name).unwrap_or(""), max_chars)
+    }
+
+    /// An optional free-text parameter: absent or blank is `None`, otherwise as `text`.
+    pub fn optional_text(&self, name: &str, max_chars: usize) -> Result<Option<String>, Problem> {
+        match self.get(name).map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(_) => self.text(name, max_chars).map(Some),
+        }
+    }
+
     /// A boolean flag: absent is false; `true`/`1`/`on`/`yes` and `false`/`0`/`off`/`no`/empty
     /// are understood; anything else is a validation error.
     pub fn flag(&self, name: &str) -> Result<bool, Problem> {

@@ -57,16 +57,8 @@ pub async fn mail(
 
 /// `(verification_token, verification_code)`, both required.
 fn code_params(params: &Params) -> Result<(String, String), Problem> {
-    let token = validate::text(
-        "verification_token",
-        params.required("verification_token")?,
-        64,
-    )?;
-    let code = validate::text(
-        "verification_code",
-        params.required("verification_code")?,
-        16,
-    )?;
+    let token = params.text("verification_token", 64)?;
+    let code = params.text("verification_code", 16)?;
     Ok((token, code))
 }
 
@@ -84,11 +76,7 @@ pub async fn login(State(state): State<AppState>, params: Params) -> AppResult<R
         let (token, code) = code_params(&params)?;
         identity::login_with_code(&state, token, code).await?
     } else {
-        let username = validate::text(
-            "username",
-            params.required("username")?,
-            validate::EMAIL_MAX_CHARS,
-        )?;
+        let username = params.text("username", validate::EMAIL_MAX_CHARS)?;
         let password = params.required("password")?.to_owned();
         let as_admin = params.flag("is_admin")?;
         identity::login_with_password(&state, username, password, as_admin).await?

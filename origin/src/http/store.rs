@@ -33,7 +33,7 @@ pub async fn captchas(
     ClientIp(ip): ClientIp,
     params: Params,
 ) -> AppResult<Reply> {
-    let username = validate::text("username", params.required("username")?, NAME_MAX_CHARS)?;
+    let username = params.text("username", NAME_MAX_CHARS)?;
     let captcha = identity::create_captcha(&state, username, ip).await?;
     Ok(Reply::store(
         StatusCode::CREATED,
@@ -86,7 +86,7 @@ fn store_field_names(error: AppError) -> AppError {
 
 pub async fn register(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
     // Every field is checked before the captcha is spent: bad input changes nothing.
-    let name = validate::text("name", params.required("name")?, NAME_MAX_CHARS)?;
+    let name = params.text("name", NAME_MAX_CHARS)?;
     let username = validate::account_name("username", params.required("username")?)?;
     let password = validate::password("password", params.required("password")?)?;
     if params.required("password_confirmation")? != password {
@@ -96,13 +96,9 @@ pub async fn register(State(state): State<AppState>, params: Params) -> AppResul
         name,
         username,
         password,
-        invitation_code: validate::text(
-            "invitation_code",
-            params.required("invitation_code")?,
-            64,
-        )?,
-        captcha_key: validate::text("captcha_key", params.required("captcha_key")?, 64)?,
-        captcha_code: validate::text("captcha_code", params.required("captcha_code")?, 16)?,
+        invitation_code: params.text("invitation_code", 64)?,
+        captcha_key: params.text("captcha_key", 64)?,
+        captcha_code: params.text("captcha_code", 16)?,
     };
     let (user, tokens) = identity::register_store(&state, form)
         .await
@@ -113,11 +109,7 @@ pub async fn register(State(state): State<AppState>, params: Params) -> AppResul
 }
 
 pub async fn login(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
-    let username = validate::text(
-        "username",
-        params.required("username")?,
-        validate::EMAIL_MAX_CHARS,
-    )?;
+    let username = params.text("username", validate::EMAIL_MAX_CHARS)?;
     let password = params.required("password")?.to_owned();
     let tokens = identity::login_with_password(&state, username, password, false).await?;
     Ok(Reply::store(StatusCode::OK, token_json(&tokens)))

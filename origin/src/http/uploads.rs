@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use shared::Problem;
-use shared::policy::{FILE_PART_LIMIT, IMAGE_PART_LIMIT, ROUTES, RouteId};
+use shared::policy::{FILE_PART_LIMIT, IMAGE_PART_LIMIT, RouteId};
 use tokio_util::io::ReaderStream;
 
 use crate::AppState;
@@ -74,17 +74,10 @@ pub fn image_json(row: &UploadRow) -> Value {
     json!({ "id": row.id, "src": src_of(&row.sha256, &row.ext) })
 }
 
-fn body_limit(id: RouteId) -> u64 {
-    ROUTES
-        .iter()
-        .find(|route| route.id == id)
-        .map_or(shared::policy::BODY_LIMIT, |route| route.body_limit)
-}
-
 fn multipart_problem(error: &MultipartError, route: RouteId) -> Problem {
     if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Problem::PayloadTooLarge {
-            limit_bytes: body_limit(route),
+            limit_bytes: shared::policy::route_of(route).body_limit,
         }
     } else {
         Problem::invalid(
@@ -105,17 +98,6 @@ async fn receive(
     part_limit: u64,
     accept: impl Fn(usize, &Sniffed) -> Result<(), Problem>,
 ) -> AppResult<Vec<Received>> {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > body_limit(route)) {
-        return Err(Problem::PayloadTooLarge {
-            limit_bytes: body_limit(route),
-        }
-        .into());
-    }
     let mut multipart = Multipart::from_request(request, state)
         .await
         .map_err(|_| Problem::invalid("body", "请以 multipart/form-data 上传文件"))?;
