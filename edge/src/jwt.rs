@@ -106,6 +106,44 @@ pub fn verify(token: &str, keys: &KeySet) -> Result<Claims, JwtError> {
     decode_part(payload_b64)
 }
 
+/// Tokens whose signature this isolate has already checked, by token string, with their
+/// claims. Only the signature work is saved: the caller still validates the claims (expiry
+/// included) and checks revocation on every request, so nothing a revocation does is
+/// weakened. Emptied whenever the key set is fetched again, and when full.
+#[derive(Debug, Default)]
+pub struct VerifiedTokens {
+    entries: HashMap<String, Claims>,
+}
+
+impl VerifiedTokens {
+    pub const CAPACITY: usize = 4_096;
+
+    /// [`verify`], remembering a token that passes.
+    pub fn verify(&mut self, token: &str, keys: &KeySet) -> Result<Claims, JwtError> {
+        if let Some(claims) = self.entries.get(token) {
+            return Ok(claims.clone());
+        }
+        let claims = verify(token, keys)?;
+        if self.entries.len() >= Self::CAPACITY {
+            self.entries.clear();
+        }
+        self.entries.insert(token.to_owned(), claims.clone());
+        Ok(claims)
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use ed25519_dalek::{Signer, SigningKey};
@@ -183,5 +221,33 @@ mod tests {
         let keys = KeySet::from_jwks(jwks.to_string().as_bytes()).unwrap();
         assert!(!keys.contains("r"));
         assert!(KeySet::from_jwks(b"not json").is_err());
+    }
+
+    #[test]
+    fn the_isolate_cache_remembers_only_tokens_that_verified() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let keys = keys_for(&key, "k1");
+        let header = json!({ "alg": "EdDSA", "kid": "k1" });
+        let good = sign(&key, &header, &claims());
+        let forged = sign(&SigningKey::from_bytes(&[4; 32]), &header, &claims());
+        let mut cache = VerifiedTokens::default();
+        for _ in 0..2 {
+            assert_eq!(
+                cache.verify(&good, &keys).unwrap(),
+                verify(&good, &keys).unwrap()
+            );
+            assert_eq!(
+                cache.verify(&forged, &keys).unwrap_err(),
+                JwtError::BadSignature
+            );
+            assert_eq!(cache.len(), 1);
+        }
+        // Known tokens are answered without the key set: a new set empties the cache first.
+        assert!(cache.verify(&good, &KeySet::default()).is_ok());
+        cache.clear();
+        assert_eq!(
+            cache.verify(&good, &KeySet::default()).unwrap_err(),
+            JwtError::UnknownKey
+        );
     }
 }

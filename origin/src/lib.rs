@@ -47,6 +47,8 @@ pub struct Services {
     pub blobs: BlobStore,
     /// Wakes the edge-sync task after a write queued instructions for the edge.
     pub edge_wake: tokio::sync::Notify,
+    /// Access tokens already verified, so a hot token is not re-verified per request.
+    pub verified: http::auth::VerifiedTokens,
 }
 
 impl Deref for AppState {
@@ -80,6 +82,7 @@ impl AppState {
             blobs,
             payments,
             edge_wake: tokio::sync::Notify::new(),
+            verified: http::auth::VerifiedTokens::default(),
         })))
     }
 }

@@ -176,6 +176,10 @@ async fn main() -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let edge_sync = tokio::spawn(origin::edge_sync::run(state.clone(), stopped));
     let outcome = task(&state, command).await;
+    // A running server notices another process's commits within EXTERNAL_WRITE_NOTICE (its
+    // cache of verified tokens keys on that); exit only after it has, so a session this
+    // command ended is refused by the time the operator sees the command finish.
+    tokio::time::sleep(2 * origin::db::EXTERNAL_WRITE_NOTICE).await;
     let _ = stop.send(true);
     let _ = edge_sync.await;
     outcome

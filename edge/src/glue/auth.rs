@@ -1,5 +1,7 @@
 //! Access tokens verified at the edge with the origin's public key. The JWKS is fetched from
 //! the origin, kept in the isolate, and fetched again when a token names an unknown `kid`.
+//! Tokens whose signature passed are remembered in the isolate (`jwt::VerifiedTokens`) until
+//! the keys are fetched again; claims and revocation are still checked on every request.
 
 use std::cell::RefCell;
 
@@ -9,7 +11,7 @@ use shared::headers::{EDGE_SECRET, PRINT_TOKEN};
 use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
 
 use super::{error::internal, now_ms, now_secs};
-use crate::jwt::{self, KeySet};
+use crate::jwt::{self, KeySet, VerifiedTokens};
 
 /// A verified caller.
 pub struct Caller {
@@ -20,6 +22,7 @@ pub struct Caller {
 
 thread_local! {
     static KEYS: RefCell<Option<(KeySet, u64)>> = const { RefCell::new(None) };
+    static VERIFIED: RefCell<VerifiedTokens> = RefCell::new(VerifiedTokens::default());
 }
 
 /// An unknown `kid` refetches the JWKS at most this often, so garbage tokens cannot make the
@@ -46,6 +49,7 @@ async fn fetch_keys(env: &Env) -> Result<(), Problem> {
     let document = response.bytes().await.map_err(|_| Problem::BadGateway)?;
     let keys = KeySet::from_jwks(&document).map_err(|_| Problem::BadGateway)?;
     KEYS.with(|cell| *cell.borrow_mut() = Some((keys, now_ms())));
+    VERIFIED.with(|cell| cell.borrow_mut().clear());
     Ok(())
 }
 
@@ -74,7 +78,9 @@ pub async fn verify(env: &Env, request: &Request) -> Result<Caller, Problem> {
         .ok_or(Problem::Unauthenticated)?;
     let kid = jwt::key_id(token).map_err(|_| Problem::Unauthenticated)?;
     let keys = keys_for(env, &kid).await?;
-    let claims = jwt::verify(token, &keys).map_err(|_| Problem::Unauthenticated)?;
+    let claims = VERIFIED
+        .with(|cell| cell.borrow_mut().verify(token, &keys))
+        .map_err(|_| Problem::Unauthenticated)?;
     let user_id = claims
         .validate(now_secs(), TokenType::Access, 0)
         .map_err(|_| Problem::Unauthenticated)?;

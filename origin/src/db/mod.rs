@@ -1,6 +1,18 @@
-//! SQLite access: one writer connection owned by one thread (every write is a `BEGIN
-//! IMMEDIATE` transaction there), and a small pool of read-only connections. WAL mode,
-//! `synchronous=FULL`. Functions in the submodules are synchronous and take a `&Connection`
+//! SQLite access: one writer connection owned by one thread, and a small pool of read-only
+//! connections. WAL mode, `synchronous=FULL`.
+//!
+//! Group commit: the writer takes every write job that is waiting (up to [`MAX_BATCH`]),
+//! runs each in its own savepoint inside one `BEGIN IMMEDIATE` transaction, commits once,
+//! and only then answers each caller. A job that fails rolls back to its savepoint and
+//! leaves the others alone; if the commit fails, every job in the batch gets the error, so
+//! nothing is ever acknowledged that is not on disk. One fsync then serves many requests.
+//!
+//! Session epoch: a counter that moves after any committed change that could end a session
+//! (an update or delete in `sessions`, `session_tokens` or `users`, seen by SQLite's update
+//! hook on the writer connection), and after any commit by another process (the CLI), seen
+//! through `PRAGMA data_version` within [`EXTERNAL_WRITE_NOTICE`]. It moves before the
+//! writer answers, so whoever learns of a revocation also sees the new epoch. The cache of
+//! verified access tokens keys its entries on it. Functions in the submodules are synchronous and take a `&Connection`
 //! (or a transaction), so they are testable without tokio.
 
 pub mod addresses;
@@ -24,17 +36,34 @@ pub mod uploads;
 pub mod users;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use anyhow::Context;
+use rusqlite::hooks::Action;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::error::{AppError, AppResult};
 
-type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
+/// Runs one write inside the batch's transaction (or learns that the batch could not
+/// start) and returns what to do once the batch's fate is known.
+type WriteJob = Box<dyn FnOnce(Result<&Transaction<'_>, &str>) -> Acknowledge + Send>;
+
+/// Answers the caller, given whether the batch committed.
+type Acknowledge = Box<dyn FnOnce(Result<(), &str>) + Send>;
 
 const READERS: usize = 4;
+
+/// The most write jobs committed together.
+pub const MAX_BATCH: usize = 64;
+
+/// How soon a commit by another process moves the session epoch. Commands of the CLI that
+/// end sessions wait this long before they report success.
+pub const EXTERNAL_WRITE_NOTICE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Tables whose updated or deleted rows can end a session.
+const SESSION_TABLES: [&str; 3] = ["sessions", "session_tokens", "users"];
 
 /// A cheap-to-clone handle on the database.
 #[derive(Clone)]
@@ -47,6 +76,14 @@ struct Inner {
     writer: Mutex<mpsc::Sender<WriteJob>>,
     readers: Mutex<Vec<Connection>>,
     reader_slots: Semaphore,
+    counters: Arc<Counters>,
+}
+
+/// Moved by the writer thread, read by anyone.
+#[derive(Default)]
+struct Counters {
+    batches: AtomicU64,
+    session_epoch: AtomicU64,
 }
 
 fn configure(connection: &Connection) -> rusqlite::Result<()> {
@@ -69,14 +106,24 @@ impl Db {
         configure(&writer)?;
         migrate::apply(&mut writer)?;
 
+        let touched = Arc::new(AtomicBool::new(false));
+        let hook = touched.clone();
+        writer.update_hook(Some(move |action, _: &str, table: &str, _| {
+            if action != Action::SQLITE_INSERT && SESSION_TABLES.contains(&table) {
+                hook.store(true, Ordering::Relaxed);
+            }
+        }));
         let (sender, receiver) = mpsc::channel::<WriteJob>();
+        let counters = Arc::new(Counters::default());
+        let mut thread = WriterThread {
+            data_version: data_version(&writer)?,
+            connection: writer,
+            counters: counters.clone(),
+            touched,
+        };
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || {
-                for job in receiver {
-                    job(&mut writer);
-                }
-            })
+            .spawn(move || thread.run(&receiver))
             .context("starting the writer thread")?;
 
         Ok(Db {
@@ -85,21 +132,36 @@ impl Db {
                 writer: Mutex::new(sender),
                 readers: Mutex::new(Vec::new()),
                 reader_slots: Semaphore::new(READERS),
+                counters,
             }),
         })
     }
 
-    /// Runs `work` in one `BEGIN IMMEDIATE` transaction on the writer thread. It commits if
-    /// `work` returns `Ok` and rolls back otherwise. A refusal that must still persist
-    /// something (a burnt captcha, a counted wrong code) returns `Ok(Err(problem))`.
+    /// Runs `work` on the writer thread, atomically: its changes are kept if it returns `Ok`
+    /// and undone otherwise. Answers only once the batch holding it has committed (or with
+    /// an error if that commit failed). A refusal that must still persist something (a
+    /// burnt captcha, a counted wrong code) returns `Ok(Err(problem))`.
     pub async fn write<T, F>(&self, work: F) -> AppResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> AppResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job: WriteJob = Box::new(move |connection| {
-            let _ = reply.send(run_in_transaction(connection, work));
+        let job: WriteJob = Box::new(move |transaction| {
+            let outcome = match transaction {
+                Ok(transaction) => in_savepoint(transaction, work),
+                Err(error) => Err(anyhow::anyhow!("could not begin a write: {error}").into()),
+            };
+            Box::new(move |committed: Result<(), &str>| {
+                let answer = match committed {
+                    Ok(()) => outcome,
+                    // Whatever the job did is gone with the batch.
+                    Err(error) => {
+                        Err(anyhow::anyhow!("the write was not committed: {error}").into())
+                    }
+                };
+                let _ = reply.send(answer);
+            })
         });
         self.inner
             .writer
@@ -110,6 +172,17 @@ impl Db {
         answer
             .await
             .map_err(|_| anyhow::anyhow!("the writer dropped a job"))?
+    }
+
+    /// How many write transactions (batches) have committed since the database was opened.
+    pub fn batches_committed(&self) -> u64 {
+        self.inner.counters.batches.load(Ordering::Relaxed)
+    }
+
+    /// The session epoch (see the module's documentation). Read it before reading a
+    /// session, and trust what was read only while the epoch has not moved.
+    pub fn session_epoch(&self) -> u64 {
+        self.inner.counters.session_epoch.load(Ordering::SeqCst)
     }
 
     /// Runs `work` on a read-only connection, off the async runtime.
@@ -141,23 +214,110 @@ impl Db {
     }
 }
 
-fn run_in_transaction<T>(
-    connection: &mut Connection,
-    work: impl FnOnce(&Transaction<'_>) -> AppResult<T>,
-) -> AppResult<T> {
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let result = work(&transaction);
-    match result {
-        Ok(value) => {
-            transaction.commit()?;
-            Ok(value)
-        }
-        Err(error) => {
-            // Dropping the transaction rolls it back.
-            drop(transaction);
-            Err(error)
+fn data_version(connection: &Connection) -> rusqlite::Result<i64> {
+    connection.query_row("PRAGMA data_version", [], |row| row.get(0))
+}
+
+/// The writer thread: one transaction per batch of waiting jobs.
+struct WriterThread {
+    connection: Connection,
+    counters: Arc<Counters>,
+    /// Set by the update hook when a batch changed a session table.
+    touched: Arc<AtomicBool>,
+    /// The writer's `PRAGMA data_version`, which changes only when another connection (in
+    /// practice another process) commits.
+    data_version: i64,
+}
+
+impl WriterThread {
+    fn run(&mut self, jobs: &mpsc::Receiver<WriteJob>) {
+        loop {
+            let first = match jobs.recv_timeout(EXTERNAL_WRITE_NOTICE) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.notice_external_writes();
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.notice_external_writes();
+            self.commit(batch);
         }
     }
+
+    fn commit(&mut self, batch: Vec<WriteJob>) {
+        let transaction = match self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+        {
+            Ok(transaction) => transaction,
+            Err(error) => {
+                let error = error.to_string();
+                for job in batch {
+                    job(Err(&error))(Err(&error));
+                }
+                return;
+            }
+        };
+        let acknowledgements: Vec<Acknowledge> =
+            batch.into_iter().map(|job| job(Ok(&transaction))).collect();
+        let committed = transaction.commit().map_err(|error| error.to_string());
+        match &committed {
+            Ok(()) => {
+                self.counters.batches.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                tracing::error!(%error, jobs = acknowledgements.len(), "a write batch failed to commit");
+            }
+        }
+        // Before anyone hears of a revocation, the epoch has moved.
+        if self.touched.swap(false, Ordering::Relaxed) {
+            self.counters.session_epoch.fetch_add(1, Ordering::SeqCst);
+        }
+        for acknowledge in acknowledgements {
+            acknowledge(committed.as_ref().map(|_| ()).map_err(String::as_str));
+        }
+    }
+
+    /// Moves the session epoch if another process has committed since the last look.
+    fn notice_external_writes(&mut self) {
+        match data_version(&self.connection) {
+            Ok(version) if version != self.data_version => {
+                self.data_version = version;
+                self.counters.session_epoch.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "could not read data_version"),
+        }
+    }
+}
+
+/// Runs `work` inside a savepoint of the batch: kept if it returns `Ok`, undone otherwise
+/// (a panic included) without touching the batch's other jobs. A refusal that must still
+/// persist something (a burnt captcha, a counted wrong code) returns `Ok(Err(problem))`.
+fn in_savepoint<T>(
+    transaction: &Transaction<'_>,
+    work: impl FnOnce(&Transaction<'_>) -> AppResult<T>,
+) -> AppResult<T> {
+    transaction.execute_batch("SAVEPOINT job")?;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(transaction)))
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("a write job panicked").into()));
+    let result = result.and_then(|value| {
+        transaction.execute_batch("RELEASE job")?;
+        Ok(value)
+    });
+    if result.is_err() {
+        // If even this fails the transaction is gone, and the commit reports it to all.
+        let _ = transaction.execute_batch("ROLLBACK TO job; RELEASE job");
+    }
+    result
 }
 
 fn open_reader(path: &Path) -> AppResult<Connection> {
@@ -169,4 +329,99 @@ fn open_reader(path: &Path) -> AppResult<Connection> {
     )?;
     configure(&connection)?;
     Ok(connection)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(transaction: &Transaction<'_>) -> AppResult<i64> {
+        Ok(transaction.query_row("SELECT count(*) FROM scratch", [], |row| row.get(0))?)
+    }
+
+    #[tokio::test]
+    async fn waiting_writes_commit_together_and_a_failed_one_is_undone_alone() {
+        let directory = tempfile::tempdir().unwrap();
+        let db = Db::open(&directory.path().join("group.db")).unwrap();
+        db.write(|tx| Ok(tx.execute_batch("CREATE TABLE scratch (n INTEGER PRIMARY KEY)")?))
+            .await
+            .unwrap();
+        let before = db.batches_committed();
+
+        // Hold the writer inside a job so that the next writes queue up behind it.
+        let (started, running) = oneshot::channel::<()>();
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let gate = Mutex::new(gate);
+        let holder = tokio::spawn({
+            let db = db.clone();
+            async move {
+                db.write(move |_| {
+                    started.send(()).unwrap();
+                    gate.lock().unwrap().recv().unwrap();
+                    Ok(())
+                })
+                .await
+            }
+        });
+        running.await.unwrap();
+        let writes: Vec<_> = (1..=10_i64)
+            .map(|n| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.write(move |tx| {
+                        tx.execute("INSERT INTO scratch (n) VALUES (?1)", [n])?;
+                        match n {
+                            5 => Err(anyhow::anyhow!("refused").into()),
+                            7 => panic!("job 7 panics after its insert"),
+                            _ => count(tx),
+                        }
+                    })
+                    .await
+                })
+            })
+            .collect();
+        // Every spawned write sends its job on its first poll; give them that poll.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        release.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+
+        let mut seen = Vec::new();
+        for (n, write) in (1..=10).zip(writes) {
+            match write.await.unwrap() {
+                Ok(rows) => seen.push((n, rows)),
+                Err(_) => assert!(n == 5 || n == 7, "write {n} failed"),
+            }
+        }
+        // Each job saw the batch's earlier kept rows, and none of the undone ones.
+        assert_eq!(
+            seen,
+            vec![
+                (1, 1),
+                (2, 2),
+                (3, 3),
+                (4, 4),
+                (6, 5),
+                (8, 6),
+                (9, 7),
+                (10, 8)
+            ]
+        );
+        assert_eq!(
+            db.batches_committed() - before,
+            2,
+            "the holder alone, then the ten queued writes in one transaction"
+        );
+        let stored: Vec<i64> = db
+            .read(|connection| {
+                let mut statement = connection.prepare("SELECT n FROM scratch ORDER BY n")?;
+                let rows = statement.query_map([], |row| row.get(0))?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(stored, vec![1, 2, 3, 4, 6, 8, 9, 10]);
+
+        // The writer survived the panic.
+        assert_eq!(db.write(count).await.unwrap(), 8);
+    }
 }
