@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy (native and wasm32), the edge's release build
 # and its size budget, unit tests, the origin's integration tests (real HTTP, real SQLite), and
-# the end-to-end suite (origin + `wrangler dev`).
+# the end-to-end suite (origin + `wrangler dev`), then a short run of each fuzz target.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -32,4 +32,6 @@ failed=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ failed' | awk '{s += 
 rm -f "$log"
 echo
 echo "total: $passed passed, $failed failed"
-exit "$status"
+[ "$status" -eq 0 ] || exit "$status"
+echo "==> fuzzing (each target for ${FUZZ_SECONDS:-20}s)"
+bash scripts/fuzz.sh

@@ -220,6 +220,12 @@ impl System {
         .await
     }
 
+    /// The process ids of the origin and of `wrangler dev`; each leads its own process group.
+    pub fn process_ids(&self) -> (Option<u32>, Option<u32>) {
+        let id = |child: &Mutex<Option<Child>>| child.lock().unwrap().as_ref().map(Child::id);
+        (id(&self.origin), id(&self.wrangler))
+    }
+
     pub fn stop_origin(&self) {
         if let Some(mut child) = self.origin.lock().unwrap().take() {
             stop(&mut child);
