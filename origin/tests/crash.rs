@@ -237,19 +237,16 @@ impl Workload {
         Some(())
     }
 
-    async fn me(&self, token: &str) -> Option<Value> {
-        let (status, body) = self
-            .send(
-                self.request(Method::GET, "/api/users/self")
-                    .header("token", token),
-            )
-            .await?;
-        assert_eq!(status, 200, "me: {body}");
+    /// The `data` of a signed-in read.
+    async fn get(&self, path: &str, token: &str) -> Option<Value> {
+        let request = self.request(Method::GET, path).header("token", token);
+        let (status, body) = self.send(request).await?;
+        assert_eq!(status, 200, "{path}: {body}");
         Some(body["data"].clone())
     }
 
     async fn credit(&self, token: &str) -> Option<()> {
-        let user_id = self.me(token).await?["id"].as_i64()?;
+        let user_id = self.get("/api/users/self", token).await?["id"].as_i64()?;
         let describe = format!("crash-credit-{}", self.next.fetch_add(1, Ordering::SeqCst));
         let request = self
             .client
@@ -263,16 +260,8 @@ impl Workload {
     }
 
     async fn spend(&self, token: &str) -> Option<()> {
-        let address = {
-            let (status, body) = self
-                .send(
-                    self.request(Method::GET, "/api/users/self/addresses")
-                        .header("token", token),
-                )
-                .await?;
-            assert_eq!(status, 200, "addresses: {body}");
-            body["data"].as_array()?.first()?["id"].as_i64()?
-        };
+        let addresses = self.get("/api/users/self/addresses", token).await?;
+        let address = addresses.as_array()?.first()?["id"].as_i64()?;
         let body = json!({ "gift_id": self.gift_id, "address_id": address });
         let request = self
             .request(Method::POST, "/api/gift_orders")
