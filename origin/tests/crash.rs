@@ -82,29 +82,36 @@ fn origin_command(dir: &Path, edge_url: &str) -> Command {
 }
 
 async fn start(dir: &Path, edge_url: &str, client: &Client) -> Origin {
-    let (public, admin) = (free_port(), free_port());
-    let child = origin_command(dir, edge_url)
-        .env("ORIGIN_PUBLIC_ADDR", format!("127.0.0.1:{public}"))
-        .env("ORIGIN_ADMIN_ADDR", format!("127.0.0.1:{admin}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let origin = Origin {
-        child,
-        public: format!("http://127.0.0.1:{public}"),
-        admin: format!("http://127.0.0.1:{admin}"),
-    };
-    for _ in 0..500 {
-        let ready = client
-            .get(format!("{}/api/response_code", origin.public))
-            .header(EDGE_SECRET, SECRET)
-            .send()
-            .await;
-        if ready.is_ok_and(|r| r.status() == 200) {
-            return origin;
+    // A port found free may be taken before the origin binds it (the clients' own outgoing
+    // connections draw from the same range): then the origin exits, and we try other ports.
+    for _ in 0..5 {
+        let (public, admin) = (free_port(), free_port());
+        let child = origin_command(dir, edge_url)
+            .env("ORIGIN_PUBLIC_ADDR", format!("127.0.0.1:{public}"))
+            .env("ORIGIN_ADMIN_ADDR", format!("127.0.0.1:{admin}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut origin = Origin {
+            child,
+            public: format!("http://127.0.0.1:{public}"),
+            admin: format!("http://127.0.0.1:{admin}"),
+        };
+        for _ in 0..500 {
+            if origin.child.try_wait().unwrap().is_some() {
+                break;
+            }
+            let ready = client
+                .get(format!("{}/api/response_code", origin.public))
+                .header(EDGE_SECRET, SECRET)
+                .send()
+                .await;
+            if ready.is_ok_and(|r| r.status() == 200) {
+                return origin;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the origin did not come up");
 }
