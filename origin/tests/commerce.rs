@@ -3,12 +3,8 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-
-use hmac::{Hmac, Mac};
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
-use sha2::Sha256;
 use support::{TestApp, json_of, print_error};
 
 async fn admin_post(app: &TestApp, admin: &str, path: &str, body: Value) -> reqwest::Response {
@@ -42,10 +38,7 @@ async fn create_address(app: &TestApp, token: &str) -> i64 {
     let response = app
         .request(Method::POST, "/api/users/self/addresses")
         .header("token", token)
-        .json(&json!({
-            "name": "张三", "phone": "13800001111", "province": "广东省", "city": "深圳市",
-            "county": "南山区", "detail": "科技园 1 号",
-        }))
+        .json(&support::print_address())
         .send()
         .await
         .unwrap();
@@ -306,36 +299,14 @@ async fn recharge(app: &TestApp, token: &str, price: &str, pay_type: &str) -> St
     created["data"]["order_no"].as_str().unwrap().to_owned()
 }
 
-/// The sandbox signature, computed here independently of the server's code.
-fn sign(secret: &str, fields: &BTreeMap<&str, String>) -> String {
-    let message = fields
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(message.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
 fn notify_form(
     app: &TestApp,
     order_no: &str,
     amount: &str,
     trade_no: &str,
 ) -> Vec<(String, String)> {
-    let fields: BTreeMap<&str, String> = [
-        ("order_no", order_no.to_owned()),
-        ("amount", amount.to_owned()),
-        ("trade_no", trade_no.to_owned()),
-    ]
-    .into_iter()
-    .collect();
-    let signature = sign(app.state.config.pay_sandbox_secret.expose(), &fields);
-    let mut form: Vec<(String, String)> =
-        fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    form.push(("sign".into(), signature));
-    form
+    let secret = app.state.config.pay_sandbox_secret.expose();
+    support::sandbox_notify_form(secret, order_no, amount, trade_no)
 }
 
 fn notification(app: &TestApp, form: &[(String, String)]) -> RequestBuilder {

@@ -13,24 +13,23 @@
 //! `CRASH_CYCLES` sets the number of kills (20 by default, as in CI; the documented long run
 //! uses 200). `CRASH_SEED` replays a run's random choices; the seed is printed.
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::{Client, Method, RequestBuilder};
 use serde_json::{Value, json};
-use sha2::Sha256;
 use shared::headers::{CLIENT_IP, EDGE_SECRET};
+use support::PASSWORD;
 
 const SECRET: &str = "crash-test-edge-secret";
 const PAY_SECRET: &str = "crash-test-pay-secret";
-const PASSWORD: &str = "correct-horse-9";
 const GIFT_POINTS: i64 = 10;
 const GIFT_STOCK: i64 = 1_000_000;
 const CREDIT: i64 = 30;
@@ -226,10 +225,7 @@ impl Workload {
     }
 
     async fn add_address(&self, index: usize, token: &str) -> Option<()> {
-        let body = json!({
-            "name": "张三", "phone": "13800001111", "province": "广东省", "city": "深圳市",
-            "county": "南山区", "detail": "科技园 1 号",
-        });
+        let body = support::print_address();
         let request = self
             .request(Method::POST, "/api/users/self/addresses")
             .header("token", token);
@@ -303,23 +299,7 @@ impl Workload {
             .recharges
             .push(order_no.clone());
         let trade_no = format!("T-{order_no}");
-        let fields: BTreeMap<&str, String> = [
-            ("order_no", order_no.clone()),
-            ("amount", price),
-            ("trade_no", trade_no),
-        ]
-        .into_iter()
-        .collect();
-        let message = fields
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&");
-        let mut mac = Hmac::<Sha256>::new_from_slice(PAY_SECRET.as_bytes()).unwrap();
-        mac.update(message.as_bytes());
-        let mut form: Vec<(String, String)> =
-            fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        form.push(("sign".into(), hex::encode(mac.finalize().into_bytes())));
+        let form = support::sandbox_notify_form(PAY_SECRET, &order_no, &price, &trade_no);
         // The gateway's callback, delivered twice at once.
         let notify = || {
             self.request(Method::POST, "/api/payments/sandbox/notify")
