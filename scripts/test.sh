@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy (native and wasm32), the edge's release build
 # and its size budget, unit tests, the origin's integration tests (real HTTP, real SQLite), and
-# the end-to-end suite (origin + `wrangler dev`), then a short run of each fuzz target.
+# the end-to-end suite (origin + `wrangler dev`), the schemathesis contract run against both, then
+# a short run of each fuzz target.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -33,5 +34,7 @@ rm -f "$log"
 echo
 echo "total: $passed passed, $failed failed"
 [ "$status" -eq 0 ] || exit "$status"
+echo "==> contract: schemathesis against the origin and the edge (${CONTRACT_EXAMPLES:-20} examples per operation)"
+bash scripts/contract.sh
 echo "==> fuzzing (each target for ${FUZZ_SECONDS:-20}s)"
 bash scripts/fuzz.sh

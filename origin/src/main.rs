@@ -9,6 +9,7 @@ use origin::db::audit::Actor;
 use origin::db::ledgers::Ledger;
 use origin::domain::admin::{self, Message, NewGift, Recipients};
 use origin::error::AppError;
+use origin::http::openapi;
 use origin::{AppState, domain::identity};
 use shared::money::{format_cents, parse_cents};
 use tokio::net::TcpListener;
@@ -58,6 +59,20 @@ enum Command {
         #[command(subcommand)]
         action: GiftAction,
     },
+    /// Print an API's OpenAPI document (or, with --postman, a Postman collection) to stdout.
+    Openapi {
+        #[arg(value_enum)]
+        api: ApiName,
+        #[arg(long)]
+        postman: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ApiName {
+    Store,
+    Print,
+    Admin,
 }
 
 #[derive(Subcommand)]
@@ -165,6 +180,21 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Some(Command::Openapi { api, postman }) = cli.command {
+        let api = match api {
+            ApiName::Store => openapi::Api::Store,
+            ApiName::Print => openapi::Api::Print,
+            ApiName::Admin => openapi::Api::Admin,
+        };
+        let document = openapi::document(api);
+        let output = if postman {
+            openapi::postman::collection(api, document)
+        } else {
+            document.clone()
+        };
+        println!("{}", serde_json::to_string_pretty(&output)?);
+        return Ok(());
+    }
     let config = Config::from_env()?;
     let state = AppState::open(config)?;
     let command = cli.command.unwrap_or(Command::Serve);
@@ -187,7 +217,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn task(state: &AppState, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve => unreachable!("served above"),
+        Command::Serve | Command::Openapi { .. } => unreachable!("handled before the state opens"),
         Command::Admin {
             action: AdminAction::Create { username },
         } => {

@@ -111,6 +111,11 @@ pub const FILE_PART_LIMIT: u64 = 20 * MIB;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RouteId {
     Jwks,
+    /// The OpenAPI documents and Postman collections (`/api/openapi/{document}`).
+    OpenApi,
+    /// Swagger UI over them.
+    Docs,
+    DocsAsset,
     // Store dialect.
     ResponseCode,
     Captchas,
@@ -219,6 +224,18 @@ use RouteId as R;
 pub const ROUTES: &[Route] = &[
     cached(
         route(R::Jwks, Get, "/.well-known/jwks.json", Public),
+        Cache::Public { ttl_secs: 300 },
+    ),
+    cached(
+        route(R::OpenApi, Get, "/api/openapi/{document}", Public),
+        Cache::Public { ttl_secs: 300 },
+    ),
+    cached(
+        route(R::Docs, Get, "/api/docs", Public),
+        Cache::Public { ttl_secs: 300 },
+    ),
+    cached(
+        route(R::DocsAsset, Get, "/api/docs/{file}", Public),
         Cache::Public { ttl_secs: 300 },
     ),
     // Store.

@@ -3,19 +3,18 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde_json::{Value, json};
 use shared::Problem;
 use shared::validate::{self, NAME_MAX_CHARS};
 
 use crate::AppState;
-use crate::clock;
-use crate::db::addresses::{AddressFields, AddressRow};
+use crate::db::addresses::AddressFields;
 use crate::domain::addresses;
 use crate::error::AppResult;
 use crate::http::auth::Caller;
 use crate::http::member::path_id;
 use crate::http::params::Params;
 use crate::http::reply::Reply;
+use crate::http::views::{PrintAddress, StoreAddress};
 
 const DETAIL_MAX_CHARS: usize = 255;
 
@@ -94,41 +93,15 @@ fn default_flag(params: &Params) -> Result<Option<bool>, Problem> {
         .transpose()
 }
 
-fn store_json(row: &AddressRow, state: &AppState) -> Value {
-    json!({
-        "id": row.id,
-        "province": row.province,
-        "city": row.city,
-        "district": row.district,
-        "address": row.address,
-        "zip": row.zip,
-        "contact_name": row.contact_name,
-        "contact_phone": row.contact_phone,
-        "is_default": row.is_default,
-        "created_at": clock::format(row.created_at, state.config.time_offset),
-    })
-}
-
-fn print_json(row: &AddressRow) -> Value {
-    json!({
-        "id": row.id,
-        "name": row.contact_name,
-        "phone": row.contact_phone,
-        "province": row.province,
-        "city": row.city,
-        "county": row.district,
-        "detail": row.address,
-        "is_default": row.is_default,
-    })
-}
-
 // -- Store ------------------------------------------------------------------------------------
 
 pub async fn store_list(State(state): State<AppState>, caller: Caller) -> AppResult<Reply> {
     let rows = addresses::list(&state, caller.user_id, false).await?;
     Ok(Reply::store(
         StatusCode::OK,
-        rows.iter().map(|row| store_json(row, &state)).collect(),
+        rows.iter()
+            .map(|row| StoreAddress::of(row, state.config.time_offset))
+            .collect::<Vec<_>>(),
     ))
 }
 
@@ -141,7 +114,11 @@ pub async fn store_create(
     let make_default = default_flag(&params)?.unwrap_or(false);
     let (row, instructions) =
         addresses::create(&state, caller.user_id, fields, make_default).await?;
-    Ok(Reply::store(StatusCode::CREATED, store_json(&row, &state)).invalidate(instructions))
+    Ok(Reply::store(
+        StatusCode::CREATED,
+        StoreAddress::of(&row, state.config.time_offset),
+    )
+    .invalidate(instructions))
 }
 
 pub async fn store_update(
@@ -154,7 +131,11 @@ pub async fn store_update(
     let fields = fields(&params, &STORE, false)?;
     let (row, instructions) =
         addresses::update(&state, caller.user_id, id, fields, default_flag(&params)?).await?;
-    Ok(Reply::store(StatusCode::OK, store_json(&row, &state)).invalidate(instructions))
+    Ok(Reply::store(
+        StatusCode::OK,
+        StoreAddress::of(&row, state.config.time_offset),
+    )
+    .invalidate(instructions))
 }
 
 pub async fn store_delete(
@@ -163,7 +144,7 @@ pub async fn store_delete(
     Path(id): Path<String>,
 ) -> AppResult<Reply> {
     let instructions = addresses::delete(&state, caller.user_id, path_id(&id)?).await?;
-    Ok(Reply::store(StatusCode::OK, Value::Null).invalidate(instructions))
+    Ok(Reply::store(StatusCode::OK, ()).invalidate(instructions))
 }
 
 // -- Print ------------------------------------------------------------------------------------
@@ -177,7 +158,7 @@ pub async fn print_list(
     let rows = addresses::list(&state, caller.user_id, only_default).await?;
     Ok(Reply::print(
         StatusCode::OK,
-        rows.iter().map(print_json).collect(),
+        rows.iter().map(PrintAddress::of).collect::<Vec<_>>(),
     ))
 }
 
@@ -190,7 +171,7 @@ pub async fn print_create(
     let make_default = default_flag(&params)?.unwrap_or(false);
     let (row, instructions) =
         addresses::create(&state, caller.user_id, fields, make_default).await?;
-    Ok(Reply::print(StatusCode::CREATED, print_json(&row)).invalidate(instructions))
+    Ok(Reply::print(StatusCode::CREATED, PrintAddress::of(&row)).invalidate(instructions))
 }
 
 pub async fn print_update(

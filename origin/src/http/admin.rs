@@ -7,10 +7,10 @@ use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::routing::{get, post, put};
-use serde_json::json;
+use axum::routing::{MethodRouter, get, on};
 use shared::Problem;
 use shared::money::parse_cents;
+use shared::policy::Method;
 
 use crate::AppState;
 use crate::clock;
@@ -21,9 +21,11 @@ use crate::domain::admin::{self, CouponGrant, Message, NewGift, Recipients};
 use crate::domain::identity;
 use crate::error::{AppError, AppResult};
 use crate::http::auth::{Caller, require_permission};
-use crate::http::member::{paged, path_id};
+use crate::http::member::path_id;
+use crate::http::openapi;
 use crate::http::params::Params;
 use crate::http::reply::Reply;
+use crate::http::views::{self, Page};
 
 // The permission each endpoint needs, from the document's list of 15.
 pub const USERS: &str = "用户管理";
@@ -35,21 +37,87 @@ pub const GOODS: &str = "商品管理";
 pub const DELIVERY: &str = "配送管理";
 pub const DATA_CENTRE: &str = "数据中心";
 
+/// Every admin route, named once: the router and the OpenAPI document are made from this table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AdminRoute {
+    Outbox,
+    InvitationCreate,
+    UserSearch,
+    UserUpdate,
+    Points,
+    Balance,
+    CouponGrant,
+    MessageSend,
+    GoodsCreate,
+    GiftCreate,
+    GiftOrderShip,
+    AuditLog,
+    Roles,
+    RoleSave,
+}
+
+pub const ADMIN_ROUTES: &[(AdminRoute, Method, &str)] = &[
+    (AdminRoute::Outbox, Method::Get, "/admin/outbox"),
+    (
+        AdminRoute::InvitationCreate,
+        Method::Post,
+        "/admin/invitation_codes",
+    ),
+    (AdminRoute::UserSearch, Method::Get, "/admin/users"),
+    (AdminRoute::UserUpdate, Method::Put, "/admin/users/{id}"),
+    (AdminRoute::Points, Method::Post, "/admin/users/{id}/points"),
+    (
+        AdminRoute::Balance,
+        Method::Post,
+        "/admin/users/{id}/balance",
+    ),
+    (
+        AdminRoute::CouponGrant,
+        Method::Post,
+        "/admin/users/{id}/coupons",
+    ),
+    (AdminRoute::MessageSend, Method::Post, "/admin/messages"),
+    (AdminRoute::GoodsCreate, Method::Post, "/admin/goods"),
+    (AdminRoute::GiftCreate, Method::Post, "/admin/gifts"),
+    (
+        AdminRoute::GiftOrderShip,
+        Method::Put,
+        "/admin/gift_orders/{id}/ship",
+    ),
+    (AdminRoute::AuditLog, Method::Get, "/admin/audit_log"),
+    (AdminRoute::Roles, Method::Get, "/admin/roles"),
+    (AdminRoute::RoleSave, Method::Post, "/admin/roles"),
+];
+
+fn handler(id: AdminRoute, method: Method) -> MethodRouter<AppState> {
+    let method = super::filter(method);
+    match id {
+        AdminRoute::Outbox => on(method, list_outbox),
+        AdminRoute::InvitationCreate => on(method, create_invitation),
+        AdminRoute::UserSearch => on(method, search_users),
+        AdminRoute::UserUpdate => on(method, update_user),
+        AdminRoute::Points => on(method, adjust_points),
+        AdminRoute::Balance => on(method, adjust_balance),
+        AdminRoute::CouponGrant => on(method, grant_coupon),
+        AdminRoute::MessageSend => on(method, send_message),
+        AdminRoute::GoodsCreate => on(method, create_goods),
+        AdminRoute::GiftCreate => on(method, create_gift),
+        AdminRoute::GiftOrderShip => on(method, ship_gift_order),
+        AdminRoute::AuditLog => on(method, audit_log),
+        AdminRoute::Roles => on(method, list_roles),
+        AdminRoute::RoleSave => on(method, save_role),
+    }
+}
+
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/admin/outbox", get(list_outbox))
-        .route("/admin/invitation_codes", post(create_invitation))
-        .route("/admin/users", get(search_users))
-        .route("/admin/users/{id}", put(update_user))
-        .route("/admin/users/{id}/points", post(adjust_points))
-        .route("/admin/users/{id}/balance", post(adjust_balance))
-        .route("/admin/users/{id}/coupons", post(grant_coupon))
-        .route("/admin/messages", post(send_message))
-        .route("/admin/goods", post(create_goods))
-        .route("/admin/gifts", post(create_gift))
-        .route("/admin/gift_orders/{id}/ship", put(ship_gift_order))
-        .route("/admin/audit_log", get(audit_log))
-        .route("/admin/roles", get(list_roles).post(save_role))
+    let mut router = Router::new()
+        .route("/admin/openapi.json", get(openapi::admin_document))
+        .route("/admin/docs", get(openapi::admin_docs_index))
+        .route("/admin/docs/{file}", get(openapi::admin_docs_asset));
+    for (id, method, path) in ADMIN_ROUTES {
+        router = router.route(path, handler(*id, *method));
+    }
+    router
 }
 
 /// A signed-in admin as the audit log names them: id, account (or phone / e-mail), and the
@@ -122,17 +190,9 @@ async fn list_outbox(
     let offset = state.config.time_offset;
     let rows: Vec<_> = rows
         .into_iter()
-        .map(|row| {
-            json!({
-                "channel": row.channel,
-                "to": row.recipient,
-                "code": row.code,
-                "body": row.body,
-                "created_at": clock::format(row.created_at, offset),
-            })
-        })
+        .map(|row| views::OutboxEntry::of(&row, offset))
         .collect();
-    Ok(Reply::print(StatusCode::OK, json!(rows)))
+    Ok(Reply::print(StatusCode::OK, rows))
 }
 
 async fn create_invitation(
@@ -147,11 +207,7 @@ async fn create_invitation(
     let offset = state.config.time_offset;
     Ok(Reply::print(
         StatusCode::CREATED,
-        json!({
-            "code": invitation.code,
-            "uses": invitation.uses,
-            "expires_at": invitation.expires_at.map(|at| clock::format(at, offset)),
-        }),
+        views::InvitationCode::of(&invitation, offset),
     ))
 }
 
@@ -164,19 +220,7 @@ async fn search_users(
     let query = params.optional_text("q", 100)?;
     let page = admin::search_users(&state, query, params.page()?).await?;
     let offset = state.config.time_offset;
-    let data = paged(page, |row| {
-        let user = &row.user;
-        json!({
-            "id": user.id,
-            "account": user.account,
-            "phone": user.phone,
-            "email": user.email,
-            "nickname": user.nickname,
-            "disabled": user.disabled,
-            "roles": row.roles,
-            "created_at": clock::format(user.created_at, offset),
-        })
-    });
+    let data = Page::of(page, |row| views::AdminUserView::of(row, offset));
     Ok(Reply::print(StatusCode::OK, data))
 }
 
@@ -231,7 +275,7 @@ async fn adjust_points(
     let surplus = adjust(state, actor, &id, Ledger::Points, delta, &params).await?;
     Ok(Reply::print(
         StatusCode::CREATED,
-        json!({ "surplus": surplus }),
+        views::PointsSurplus { surplus },
     ))
 }
 
@@ -249,7 +293,9 @@ async fn adjust_balance(
     let surplus = adjust(state, actor, &id, Ledger::Balance, delta, &params).await?;
     Ok(Reply::print(
         StatusCode::CREATED,
-        json!({ "surplus": shared::money::format_cents(surplus) }),
+        views::BalanceSurplus {
+            surplus: shared::money::format_cents(surplus),
+        },
     ))
 }
 
@@ -296,7 +342,7 @@ async fn grant_coupon(
     let coupon_id = admin::grant_coupon(&state, actor, user_id, grant).await?;
     Ok(Reply::print(
         StatusCode::CREATED,
-        json!({ "id": coupon_id }),
+        views::Created { id: coupon_id },
     ))
 }
 
@@ -326,7 +372,7 @@ async fn send_message(
     let count = admin::send_message(&state, actor, recipients, message).await?;
     Ok(Reply::print(
         StatusCode::CREATED,
-        json!({ "recipients": count }),
+        views::Recipients { recipients: count },
     ))
 }
 
@@ -342,7 +388,7 @@ async fn create_goods(
         return Err(Problem::invalid("price", "price 不能为负").into());
     }
     let id = admin::create_goods(&state, actor, name, price_cents).await?;
-    Ok(Reply::print(StatusCode::CREATED, json!({ "id": id })))
+    Ok(Reply::print(StatusCode::CREATED, views::Created { id }))
 }
 
 async fn create_gift(
@@ -358,7 +404,7 @@ async fn create_gift(
         image: params.integer("image", 1, i64::MAX)?,
     };
     let id = admin::create_gift(&state, actor, gift).await?;
-    Ok(Reply::print(StatusCode::CREATED, json!({ "id": id })))
+    Ok(Reply::print(StatusCode::CREATED, views::Created { id }))
 }
 
 async fn ship_gift_order(
@@ -383,28 +429,15 @@ async fn audit_log(
     admin.holding(&state, DATA_CENTRE).await?;
     let page = admin::audit_log(&state, params.page()?).await?;
     let offset = state.config.time_offset;
-    let data = paged(page, |row| {
-        json!({
-            "id": row.id,
-            "actor": { "id": row.actor_id, "name": row.actor },
-            "action": row.action,
-            "target_user_id": row.target_user,
-            "detail": row.detail,
-            "ip": row.ip,
-            "created_at": clock::format(row.created_at, offset),
-        })
-    });
+    let data = Page::of(page, |row| views::AuditEntry::of(row, offset));
     Ok(Reply::print(StatusCode::OK, data))
 }
 
 async fn list_roles(State(state): State<AppState>, admin: AdminCaller) -> AppResult<Reply> {
     admin.holding(&state, USERS).await?;
     let roles = admin::roles(&state).await?;
-    let data: Vec<_> = roles
-        .iter()
-        .map(|role| json!({ "id": role.id, "name": role.name, "permissions": role.permissions }))
-        .collect();
-    Ok(Reply::print(StatusCode::OK, json!(data)))
+    let data: Vec<_> = roles.iter().map(views::Role::of).collect();
+    Ok(Reply::print(StatusCode::OK, data))
 }
 
 async fn save_role(
@@ -420,5 +453,5 @@ async fn save_role(
         .map(|p| p.trim().to_owned())
         .collect();
     let id = admin::save_role(&state, actor, name, permissions).await?;
-    Ok(Reply::print(StatusCode::CREATED, json!({ "id": id })))
+    Ok(Reply::print(StatusCode::CREATED, views::Created { id }))
 }

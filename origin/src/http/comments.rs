@@ -2,19 +2,17 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde_json::{Value, json};
 use shared::Problem;
 
 use crate::AppState;
-use crate::clock;
-use crate::db::comments::{CommentRow, NewComment};
+use crate::db::comments::NewComment;
 use crate::domain::comments::{self, MAX_IMAGES};
 use crate::error::AppResult;
 use crate::http::auth::Caller;
-use crate::http::member::{paged, path_id};
+use crate::http::member::path_id;
 use crate::http::params::Params;
 use crate::http::reply::Reply;
-use crate::http::uploads::image_json;
+use crate::http::views::{self, Page};
 
 /// Free-text comments are kept to this many characters; `target` (the goods variant) to less.
 const MAX_COMMENT_CHARS: usize = 1000;
@@ -62,7 +60,7 @@ pub async fn create(
 ) -> AppResult<Reply> {
     let comment = new_comment(&params)?;
     let (id, instructions) = comments::create(&state, caller.user_id, comment).await?;
-    Ok(Reply::print(StatusCode::CREATED, json!({ "id": id })).invalidate(instructions))
+    Ok(Reply::print(StatusCode::CREATED, views::Created { id }).invalidate(instructions))
 }
 
 pub async fn of_self(
@@ -74,7 +72,7 @@ pub async fn of_self(
     let offset = state.config.time_offset;
     Ok(Reply::print(
         StatusCode::OK,
-        paged(page, |row| comment_json(row, offset)),
+        Page::of(page, |row| views::Comment::of(row, offset)),
     ))
 }
 
@@ -87,30 +85,6 @@ pub async fn of_goods(
     let offset = state.config.time_offset;
     Ok(Reply::print(
         StatusCode::OK,
-        paged(page, |row| comment_json(row, offset)),
+        Page::of(page, |row| views::Comment::of(row, offset)),
     ))
-}
-
-/// A comment as the print document shows it; `user` is left out when it is anonymous.
-fn comment_json(row: &CommentRow, offset: time::UtcOffset) -> Value {
-    let mut value = json!({
-        "id": row.id,
-        "goods": { "id": row.goods_id, "name": row.goods_name },
-        "goods_comment": row.goods_comment,
-        "service_comment": row.service_comment,
-        "images": row.images.iter().map(image_json).collect::<Vec<_>>(),
-        "describe_grade": row.describe_grade,
-        "seller_grade": row.seller_grade,
-        "logistics_grade": row.logistics_grade,
-        "is_anonymous": row.anonymous,
-        "created_at": clock::format(row.created_at, offset),
-    });
-    if !row.anonymous {
-        value["user"] =
-            json!({ "id": row.user_id, "nickname": row.nickname, "avatar": row.avatar });
-    }
-    if let Some(target) = &row.target {
-        value["target"] = json!(target);
-    }
-    value
 }

@@ -8,11 +8,13 @@ pub mod auth;
 pub mod comments;
 pub mod commerce;
 pub mod member;
+pub mod openapi;
 pub mod params;
 pub mod print;
 pub mod reply;
 pub mod store;
 pub mod uploads;
+pub mod views;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -60,7 +62,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-fn filter(method: Method) -> MethodFilter {
+pub(crate) fn filter(method: Method) -> MethodFilter {
     match method {
         Method::Get => MethodFilter::GET,
         Method::Post => MethodFilter::POST,
@@ -75,6 +77,9 @@ fn handler(id: RouteId, method: Method) -> MethodRouter<AppState> {
     let method = filter(method);
     match id {
         RouteId::Jwks => on(method, jwks),
+        RouteId::OpenApi => on(method, openapi::public_document),
+        RouteId::Docs => on(method, openapi::public_docs_index),
+        RouteId::DocsAsset => on(method, openapi::public_docs_asset),
         RouteId::ResponseCode => on(method, store::response_code),
         RouteId::Captchas => on(method, store::captchas),
         RouteId::StoreRegister => on(method, store::register),

@@ -2,30 +2,23 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use serde_json::{Value, json};
+
 use shared::Problem;
-use shared::money::format_cents;
+
 use shared::validate;
 
 use crate::AppState;
-use crate::clock;
+
 use crate::db::codes::Channel;
 use crate::db::users::LoginColumn;
-use crate::domain::identity::{self, IssuedTokens, RefreshStyle};
+use crate::domain::identity::{self, RefreshStyle};
 use crate::domain::{login_modes, profile};
 use crate::error::AppResult;
 use crate::http::ClientIp;
 use crate::http::auth::{Caller, presented_token};
 use crate::http::params::Params;
 use crate::http::reply::Reply;
-
-fn token_json(tokens: &IssuedTokens) -> Value {
-    json!({
-        "access_token": tokens.access_token,
-        "refresh_token": tokens.refresh_token,
-        "access_token_expire": tokens.access_ttl_secs,
-    })
-}
+use crate::http::views;
 
 pub async fn sms(
     State(state): State<AppState>,
@@ -37,7 +30,9 @@ pub async fn sms(
     let token = identity::send_code(&state, Channel::Sms, phone, is_register, ip).await?;
     Ok(Reply::print(
         StatusCode::CREATED,
-        json!({ "verification_token": token }),
+        views::VerificationToken {
+            verification_token: token,
+        },
     ))
 }
 
@@ -51,7 +46,9 @@ pub async fn mail(
     let token = identity::send_code(&state, Channel::Mail, email, is_register, ip).await?;
     Ok(Reply::print(
         StatusCode::CREATED,
-        json!({ "verification_token": token }),
+        views::VerificationToken {
+            verification_token: token,
+        },
     ))
 }
 
@@ -66,7 +63,10 @@ pub async fn register(State(state): State<AppState>, params: Params) -> AppResul
     let (token, code) = code_params(&params)?;
     let password = validate::password("password", params.required("password")?)?;
     let tokens = identity::register_with_code(&state, token, code, password).await?;
-    Ok(Reply::print(StatusCode::CREATED, token_json(&tokens)))
+    Ok(Reply::print(
+        StatusCode::CREATED,
+        views::PrintTokens::of(&tokens),
+    ))
 }
 
 pub async fn login(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
@@ -81,14 +81,17 @@ pub async fn login(State(state): State<AppState>, params: Params) -> AppResult<R
         let as_admin = params.flag("is_admin")?;
         identity::login_with_password(&state, username, password, as_admin).await?
     };
-    Ok(Reply::print(StatusCode::OK, token_json(&tokens)))
+    Ok(Reply::print(
+        StatusCode::OK,
+        views::PrintTokens::of(&tokens),
+    ))
 }
 
 pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Reply> {
     let token = presented_token(&headers).ok_or(Problem::Unauthenticated)?;
     let (tokens, instructions) =
         identity::refresh(&state, RefreshStyle::PrintRefreshToken, token).await?;
-    Ok(Reply::print(StatusCode::OK, token_json(&tokens)).invalidate(instructions))
+    Ok(Reply::print(StatusCode::OK, views::PrintTokens::of(&tokens)).invalidate(instructions))
 }
 
 pub async fn repassword(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
@@ -104,32 +107,9 @@ pub async fn wechat_login() -> AppResult<Reply> {
 
 pub async fn show_self(State(state): State<AppState>, caller: Caller) -> AppResult<Reply> {
     let profile = profile::load(&state, caller.user_id).await?;
-    let (user, wallet, level) = (&profile.user, &profile.wallet, &profile.level);
     Ok(Reply::print(
         StatusCode::OK,
-        json!({
-            "id": user.id,
-            "nickname": user.nickname,
-            "avatar": user.avatar,
-            "sex": user.sex,
-            "account": user.account,
-            "phone": user.phone,
-            "email": user.email,
-            "member_level": {
-                "id": level.id,
-                "name": level.name,
-                "accumulate_points": level.accumulate_points,
-                "discount": format_cents(level.discount_percent),
-            },
-            "accumulate_points": wallet.points,
-            "history_accumulate_points": wallet.history_points,
-            "balance": format_cents(wallet.balance_cents),
-            "is_bind_account": user.account.is_some(),
-            "is_bind_phone": user.phone.is_some(),
-            "is_bind_email": user.email.is_some(),
-            "is_bind_wx": user.wechat_openid.is_some(),
-            "created_at": clock::format(user.created_at, state.config.time_offset),
-        }),
+        views::PrintSelf::of(&profile, state.config.time_offset),
     ))
 }
 
@@ -197,5 +177,5 @@ fn validate_avatar(raw: &str) -> Result<String, Problem> {
 
 pub async fn permissions(State(state): State<AppState>, caller: Caller) -> AppResult<Reply> {
     let names = profile::permissions(&state, caller.user_id, caller.admin).await?;
-    Ok(Reply::print(StatusCode::OK, json!(names)))
+    Ok(Reply::print(StatusCode::OK, names))
 }

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::Value;
 use shared::envelope;
 use shared::headers::EDGE_INVALIDATE;
@@ -15,18 +16,18 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn store(status: StatusCode, data: Value) -> Reply {
+    pub fn store(status: StatusCode, data: impl Serialize) -> Reply {
         Reply {
             status,
-            body: envelope::store_ok(data),
+            body: envelope::store_ok(to_value(data)),
             instructions: Vec::new(),
         }
     }
 
-    pub fn print(status: StatusCode, data: Value) -> Reply {
+    pub fn print(status: StatusCode, data: impl Serialize) -> Reply {
         Reply {
             status,
-            body: envelope::print_data(status.as_u16(), data),
+            body: envelope::print_data(status.as_u16(), to_value(data)),
             instructions: Vec::new(),
         }
     }
@@ -52,6 +53,11 @@ impl IntoResponse for Reply {
         attach_instructions(&mut response, &self.instructions);
         response
     }
+}
+
+/// The views are plain structs with string keys, which always serialize.
+fn to_value(data: impl Serialize) -> Value {
+    serde_json::to_value(data).expect("views serialize to JSON")
 }
 
 pub fn attach_instructions(response: &mut Response, instructions: &[Instruction]) {

@@ -4,21 +4,21 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use shared::Problem;
 use shared::problem::STORE_CODES;
 use shared::validate::{self, NAME_MAX_CHARS};
 
 use crate::AppState;
 use crate::clock;
-use crate::db::users::UserRow;
-use crate::domain::identity::{self, IssuedTokens, RefreshStyle, StoreRegistration};
+use crate::domain::identity::{self, RefreshStyle, StoreRegistration};
 use crate::domain::profile;
 use crate::error::{AppError, AppResult};
 use crate::http::ClientIp;
 use crate::http::auth::{Caller, presented_token};
 use crate::http::params::Params;
 use crate::http::reply::Reply;
+use crate::http::views;
 
 pub async fn response_code() -> Reply {
     let codes: Map<String, Value> = STORE_CODES
@@ -37,33 +37,15 @@ pub async fn captchas(
     let captcha = identity::create_captcha(&state, username, ip).await?;
     Ok(Reply::store(
         StatusCode::CREATED,
-        json!({
-            "captcha_key": captcha.key,
-            "expired_at": clock::format(captcha.expires_at, state.config.time_offset),
-            "captcha_image_content": format!("data:image/png;base64,{}", STANDARD.encode(&captcha.png)),
-        }),
+        views::Captcha {
+            captcha_key: captcha.key,
+            expired_at: clock::format(captcha.expires_at, state.config.time_offset),
+            captcha_image_content: format!(
+                "data:image/png;base64,{}",
+                STANDARD.encode(&captcha.png)
+            ),
+        },
     ))
-}
-
-/// The store view of a user.
-pub fn user_json(state: &AppState, user: &UserRow) -> Value {
-    json!({
-        "id": user.id,
-        "name": user.nickname,
-        "username": user.account,
-        "phone": user.phone,
-        "email": user.email,
-        "avatar": user.avatar,
-        "created_at": clock::format(user.created_at, state.config.time_offset),
-    })
-}
-
-fn token_json(tokens: &IssuedTokens) -> Value {
-    json!({
-        "access_token": tokens.access_token,
-        "token_type": "bearer",
-        "expires_in": tokens.access_ttl_secs,
-    })
 }
 
 /// The store document calls the account name `username`.
@@ -103,8 +85,10 @@ pub async fn register(State(state): State<AppState>, params: Params) -> AppResul
     let (user, tokens) = identity::register_store(&state, form)
         .await
         .map_err(store_field_names)?;
-    let mut data = token_json(&tokens);
-    data["user"] = user_json(&state, &user);
+    let data = views::StoreRegistered::of(
+        &tokens,
+        views::StoreUser::of(&user, state.config.time_offset),
+    );
     Ok(Reply::store(StatusCode::CREATED, data))
 }
 
@@ -112,22 +96,25 @@ pub async fn login(State(state): State<AppState>, params: Params) -> AppResult<R
     let username = params.text("username", validate::EMAIL_MAX_CHARS)?;
     let password = params.required("password")?.to_owned();
     let tokens = identity::login_with_password(&state, username, password, false).await?;
-    Ok(Reply::store(StatusCode::OK, token_json(&tokens)))
+    Ok(Reply::store(StatusCode::OK, views::StoreToken::of(&tokens)))
 }
 
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> AppResult<Reply> {
     let instructions = identity::logout(&state, caller.user_id, caller.sid).await?;
-    Ok(Reply::store(StatusCode::OK, Value::Null).invalidate(instructions))
+    Ok(Reply::store(StatusCode::OK, ()).invalidate(instructions))
 }
 
 pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Reply> {
     let token = presented_token(&headers).ok_or(Problem::Unauthenticated)?;
     let (tokens, instructions) =
         identity::refresh(&state, RefreshStyle::StoreAccessToken, token).await?;
-    Ok(Reply::store(StatusCode::OK, token_json(&tokens)).invalidate(instructions))
+    Ok(Reply::store(StatusCode::OK, views::StoreToken::of(&tokens)).invalidate(instructions))
 }
 
 pub async fn me(State(state): State<AppState>, caller: Caller) -> AppResult<Reply> {
     let user = profile::user(&state, caller.user_id).await?;
-    Ok(Reply::store(StatusCode::OK, user_json(&state, &user)))
+    Ok(Reply::store(
+        StatusCode::OK,
+        views::StoreUser::of(&user, state.config.time_offset),
+    ))
 }

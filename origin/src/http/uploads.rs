@@ -7,18 +7,19 @@ use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+
 use shared::Problem;
 use shared::policy::{FILE_PART_LIMIT, IMAGE_PART_LIMIT, RouteId};
 use tokio_util::io::ReaderStream;
 
 use crate::AppState;
-use crate::db::uploads::{Kind, UploadRow};
+use crate::db::uploads::Kind;
 use crate::domain::uploads::{self, Received};
 use crate::error::{AppError, AppResult};
 use crate::http::auth::Caller;
 use crate::http::reply::Reply;
-use crate::storage::{Sniffed, WriteError, src_of};
+use crate::http::views;
+use crate::storage::{Sniffed, WriteError};
 
 /// At most this many file parts in one request.
 pub const MAX_PARTS: usize = 20;
@@ -48,8 +49,8 @@ pub async fn images(
     )
     .await?;
     let rows = uploads::save(&state, caller.user_id, Kind::Image, parts).await?;
-    let data: Vec<Value> = rows.iter().map(image_json).collect();
-    Ok(Reply::print(StatusCode::CREATED, json!(data)))
+    let data: Vec<_> = rows.iter().map(views::Image::of).collect();
+    Ok(Reply::print(StatusCode::CREATED, data))
 }
 
 pub async fn files(
@@ -62,16 +63,8 @@ pub async fn files(
     })
     .await?;
     let rows = uploads::save(&state, caller.user_id, Kind::File, parts).await?;
-    let data: Vec<Value> = rows
-        .iter()
-        .map(|row| json!({ "id": row.id, "name": row.name, "src": src_of(&row.sha256, &row.ext) }))
-        .collect();
-    Ok(Reply::print(StatusCode::CREATED, json!(data)))
-}
-
-/// An uploaded image as the print document shows it.
-pub fn image_json(row: &UploadRow) -> Value {
-    json!({ "id": row.id, "src": src_of(&row.sha256, &row.ext) })
+    let data: Vec<_> = rows.iter().map(views::File::of).collect();
+    Ok(Reply::print(StatusCode::CREATED, data))
 }
 
 fn multipart_problem(error: &MultipartError, route: RouteId) -> Problem {
