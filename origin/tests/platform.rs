@@ -177,7 +177,9 @@ async fn every_route_of_the_policy_table_is_mounted_on_the_origin() {
             .path
             .replace("{id}", "1")
             .replace("{key}", &key)
-            .replace("{provider}", "sandbox");
+            .replace("{provider}", "sandbox")
+            .replace("{document}", "store.json")
+            .replace("{file}", "index.html");
         let method = match route.method {
             PolicyMethod::Get => Method::GET,
             PolicyMethod::Post => Method::POST,

@@ -198,7 +198,7 @@ pub struct MemberLevelView {
     pub id: i64,
     pub name: String,
     pub accumulate_points: i64,
-    /// Percent paid, as a decimal string (`"95.00"`).
+    /// The fraction of the price paid, two decimals (`"0.95"`).
     pub discount: String,
 }
 
