@@ -865,8 +865,9 @@ fn error_statuses(
         // The edge answers these when the origin is unreachable or answers nonsense.
         statuses.insert(502);
     }
+    // Parameters can be refused, and a refresh can be past its window (store 40005, print 999).
     let has_input = !matches!(operation.input, Input::None) || path.contains('{');
-    if has_input || !matches!(operation.success, Success::Data(..)) {
+    if has_input || auth == Auth::Refresh {
         statuses.insert(match api.dialect() {
             Dialect::Store => 422,
             Dialect::Print => 400,
@@ -1173,6 +1174,13 @@ fn build(api: Api) -> OpenApi {
             }
         }
     }
+    // The tags the operations use, in first-use order.
+    let mut tags: Vec<&str> = Vec::new();
+    for (_, operation) in &operations {
+        if !tags.contains(&operation.tag) {
+            tags.push(operation.tag);
+        }
+    }
     let mut paths = PathsBuilder::new();
     for (facts, operation) in operations {
         let built = build_operation(api, &facts, operation, &components);
@@ -1196,21 +1204,6 @@ fn build(api: Api) -> OpenApi {
             "token",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("token"))),
         );
-    let tags: BTreeSet<&str> = match api {
-        Api::Admin => ["admin"].into(),
-        _ => [
-            "meta",
-            "auth",
-            "addresses",
-            "uploads",
-            "profile",
-            "messages",
-            "comments",
-            "wallet",
-            "gifts",
-        ]
-        .into(),
-    };
     OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -1302,6 +1295,85 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_refresh_documents_its_expired_answer_and_a_logout_only_what_it_can_answer() {
+        let store = document(Api::Store);
+        let responses = |document: &'static Value, path: &str, method: &str| {
+            document["paths"][path][method]["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert!(responses(store, "/api/auth/refresh", "put").contains(&"422".to_owned()));
+        assert!(!responses(store, "/api/auth/logout", "delete").contains(&"422".to_owned()));
+        let print = document(Api::Print);
+        assert!(responses(print, "/api/refresh", "post").contains(&"400".to_owned()));
+        assert!(responses(print, "/api/wechat/login", "post").contains(&"501".to_owned()));
+        let tags: Vec<&str> = store["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|tag| tag["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(tags, ["meta", "auth", "addresses"]);
+    }
+
+    /// The request types repeat the validators' limits as literals (utoipa takes no constants
+    /// there); this keeps the two equal.
+    #[test]
+    fn documented_request_limits_are_the_validators() {
+        use shared::{pagination, validate};
+        let store = &document(Api::Store)["components"]["schemas"];
+        let print = &document(Api::Print)["components"]["schemas"];
+        let field = |schemas: &Value, schema: &str, field: &str, key: &str| {
+            schemas[schema]["properties"][field][key].as_u64().unwrap()
+        };
+        let name_max = validate::NAME_MAX_CHARS as u64;
+        assert_eq!(
+            field(store, "CaptchaRequest", "username", "maxLength"),
+            name_max
+        );
+        assert_eq!(
+            field(store, "StoreRegisterRequest", "name", "maxLength"),
+            name_max
+        );
+        assert_eq!(
+            field(print, "SelfUpdateRequest", "nickname", "maxLength"),
+            name_max
+        );
+        for (schemas, schema) in [
+            (store, "StoreRegisterRequest"),
+            (print, "PrintRegisterRequest"),
+        ] {
+            assert_eq!(
+                field(schemas, schema, "password", "minLength"),
+                validate::PASSWORD_MIN_CHARS as u64
+            );
+            assert_eq!(
+                field(schemas, schema, "password", "maxLength"),
+                validate::PASSWORD_MAX_CHARS as u64
+            );
+        }
+        assert_eq!(
+            field(store, "StoreLoginRequest", "username", "maxLength"),
+            validate::EMAIL_MAX_CHARS as u64
+        );
+        assert_eq!(
+            field(print, "PageQuery", "limit", "maximum"),
+            u64::from(pagination::MAX_LIMIT)
+        );
+        assert_eq!(
+            field(print, "PageQuery", "page", "maximum"),
+            u64::from(pagination::MAX_PAGE)
+        );
+        assert_eq!(
+            field(print, "CommentRequest", "images", "maxItems"),
+            crate::domain::comments::MAX_IMAGES as u64
+        );
     }
 
     #[test]
