@@ -120,7 +120,8 @@ impl Config {
             access_ttl_secs: 7200,
             notifier: NotifierKind::Outbox,
             time_offset: UtcOffset::from_hms(8, 0, 0)?,
-            hash_workers: cores,
+            // One core stays free of hashing for the request path (see `passwords`).
+            hash_workers: cores.saturating_sub(1).max(1),
             hash_queue: 64,
         })
     }

@@ -226,6 +226,26 @@ impl System {
         (id(&self.origin), id(&self.wrangler))
     }
 
+    /// Freezes (`true`) or thaws (`false`) `wrangler dev` and everything it started, with
+    /// SIGSTOP / SIGCONT to its process group. The benchmark freezes it while it measures the
+    /// origin alone: even idle, its Node process wakes every ~0.6 s and runs several threads for
+    /// milliseconds, which on two cores shows up in the origin's tail latency.
+    pub fn freeze_edge(&self, frozen: bool) -> anyhow::Result<()> {
+        let group = self
+            .wrangler
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|child| format!("-{}", child.id()))
+            .context("wrangler dev is not running")?;
+        let signal = if frozen { "STOP" } else { "CONT" };
+        let status = Command::new("kill")
+            .args(["-s", signal, "--", &group])
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -s {signal} {group} failed");
+        Ok(())
+    }
+
     pub fn stop_origin(&self) {
         if let Some(mut child) = self.origin.lock().unwrap().take() {
             stop(&mut child);
