@@ -51,6 +51,10 @@ fn stop(child: &mut Child) {
     let _ = Command::new("kill")
         .args(["-s", "TERM", "--", &group])
         .status();
+    // A frozen group (`System::freeze_edge`) acts on the TERM only once it runs again.
+    let _ = Command::new("kill")
+        .args(["-s", "CONT", "--", &group])
+        .status();
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {

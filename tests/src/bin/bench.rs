@@ -97,12 +97,13 @@ where
     measured
 }
 
-/// An open loop done the way wrk2 does it, for the latency bar: `connections` OS threads, each with one kept-alive HTTP/1.1 connection to `address`, send `request` on a
-/// fixed schedule (`rate` per second in all, interleaved), sleeping with the kernel's
-/// high-resolution timers rather than the async runtime's 1 ms wheel. Each latency is taken from
-/// the moment the request was due, so a late answer delays and counts every request queued
-/// behind it on its connection. Only `200` answers with a `Content-Length` body count as
-/// successes.
+/// An open loop done the way wrk2 does it, for the latency bar: `connections` OS threads, each
+/// with one kept-alive HTTP/1.1 connection to `address`, send `request` on a fixed schedule
+/// (`rate` per second in all, interleaved), sleeping with the kernel's high-resolution timers
+/// rather than the async runtime's 1 ms wheel. Each latency is taken from the moment the
+/// request was due, so a late answer delays and counts every request queued behind it on its
+/// connection. Only `200` answers (with a `Content-Length` body) count as successes; another
+/// status is a failure on a connection that stays usable, a broken connection is replaced.
 fn paced_raw(
     rate: f64,
     duration: Duration,
@@ -113,7 +114,9 @@ fn paced_raw(
     use std::io::{Read, Write};
     use std::net::TcpStream;
 
-    fn exchange(stream: &mut TcpStream, request: &[u8], buffer: &mut Vec<u8>) -> Option<()> {
+    /// The answer's status was 200 (`Some(true)`) or not (`Some(false)`); `None` when the
+    /// connection broke or the answer could not be read.
+    fn exchange(stream: &mut TcpStream, request: &[u8], buffer: &mut Vec<u8>) -> Option<bool> {
         stream.write_all(request).ok()?;
         buffer.clear();
         let mut chunk = [0u8; 4096];
@@ -142,7 +145,7 @@ fn paced_raw(
             }
             buffer.extend_from_slice(&chunk[..read]);
         }
-        ok.then_some(())
+        Some(ok)
     }
 
     let started = Instant::now() + Duration::from_millis(50);
@@ -166,7 +169,8 @@ fn paced_raw(
                             std::thread::sleep(wait);
                         }
                         match exchange(&mut stream, request.as_bytes(), &mut buffer) {
-                            Some(()) => latencies.push(due.elapsed()),
+                            Some(true) => latencies.push(due.elapsed()),
+                            Some(false) => failures += 1,
                             None => {
                                 failures += 1;
                                 match TcpStream::connect(address) {
@@ -185,17 +189,16 @@ fn paced_raw(
             .map(|thread| thread.join().expect("pacing thread"))
             .collect()
     });
-    let mut measured = Measured {
-        requests: 0,
-        failures: 0,
-        elapsed: started.elapsed(),
-        latencies: Vec::new(),
-    };
+    let mut measured = Measured::default();
     for (latencies, failures) in outcomes {
-        measured.requests += latencies.len();
-        measured.failures += failures;
-        measured.latencies.extend(latencies);
+        measured.absorb(Measured {
+            requests: latencies.len(),
+            failures,
+            elapsed: Duration::ZERO,
+            latencies,
+        });
     }
+    measured.elapsed = started.elapsed();
     measured
 }
 
@@ -566,7 +569,8 @@ fn markdown(rows: &[Row], seconds: u64, flood_lines: [&str; 2]) -> String {
     }
     let [flood, unknown] = flood_lines;
     out.push_str(&format!(
-        "\nRead latency under a login flood (issue 2's bar), measured on the origin alone with `wrangler dev` frozen, by 8 OS threads on kept-alive connections sending on a fixed schedule (latency from when each request was due):\n\n- {flood}\n- the same hashing without the rest of a sign-in: {unknown}\n"
+        "\nRead latency under a login flood (issue 2's bar), measured on the origin alone with `wrangler dev` frozen, by {} OS threads on kept-alive connections sending on a fixed schedule (latency from when each request was due):\n\n- {flood}\n- the same hashing without the rest of a sign-in: {unknown}\n",
+        Pacing::CONNECTIONS
     ));
     out
 }
