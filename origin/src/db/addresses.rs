@@ -57,7 +57,7 @@ pub fn list(
         "SELECT {COLUMNS} FROM addresses WHERE user_id = ?1 AND (?2 = 0 OR is_default = 1)
          ORDER BY is_default DESC, id DESC"
     );
-    let mut statement = connection.prepare(&sql)?;
+    let mut statement = connection.prepare_cached(&sql)?;
     let rows = statement.query_map(params![user_id, only_default], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -66,16 +66,15 @@ pub fn list(
 pub fn get(connection: &Connection, user_id: i64, id: i64) -> AppResult<Option<AddressRow>> {
     let sql = format!("SELECT {COLUMNS} FROM addresses WHERE id = ?1 AND user_id = ?2");
     Ok(connection
-        .query_row(&sql, params![id, user_id], from_row)
+        .prepare_cached(&sql)?
+        .query_row(params![id, user_id], from_row)
         .optional()?)
 }
 
 pub fn count(connection: &Connection, user_id: i64) -> AppResult<i64> {
-    Ok(connection.query_row(
-        "SELECT count(*) FROM addresses WHERE user_id = ?1",
-        [user_id],
-        |r| r.get(0),
-    )?)
+    Ok(connection
+        .prepare_cached("SELECT count(*) FROM addresses WHERE user_id = ?1")?
+        .query_row([user_id], |r| r.get(0))?)
 }
 
 pub fn insert(
@@ -84,11 +83,13 @@ pub fn insert(
     fields: &AddressFields,
     now: i64,
 ) -> AppResult<i64> {
-    connection.execute(
-        "INSERT INTO addresses (user_id, contact_name, contact_phone, province, city, district, address, zip,
-                                created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, ''), ?9)",
-        params![
+    connection
+        .prepare_cached(
+            "INSERT INTO addresses (user_id, contact_name, contact_phone, province, city, district, address, zip,
+                                    created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, ''), ?9)",
+        )?
+        .execute(params![
             user_id,
             fields.contact_name,
             fields.contact_phone,

@@ -54,7 +54,8 @@ pub fn current(connection: &Connection, ledger: Ledger, user_id: i64) -> AppResu
         ledger.table()
     );
     Ok(connection
-        .query_row(&sql, [user_id], |row| row.get(0))
+        .prepare_cached(&sql)?
+        .query_row([user_id], |row| row.get(0))
         .optional()?
         .unwrap_or(0))
 }

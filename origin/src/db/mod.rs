@@ -55,6 +55,9 @@ type Acknowledge = Box<dyn FnOnce(Result<(), &str>) + Send>;
 
 const READERS: usize = 4;
 
+/// Prepared statements each connection keeps.
+const STATEMENT_CACHE: usize = 64;
+
 /// The most write jobs committed together.
 pub const MAX_BATCH: usize = 64;
 
@@ -88,6 +91,8 @@ struct Counters {
 
 fn configure(connection: &Connection) -> rusqlite::Result<()> {
     connection.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Hot statements are prepared once per connection (`prepare_cached`); room for all of them.
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     connection.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
 }
@@ -306,11 +311,11 @@ fn in_savepoint<T>(
     transaction: &Transaction<'_>,
     work: impl FnOnce(&Transaction<'_>) -> AppResult<T>,
 ) -> AppResult<T> {
-    transaction.execute_batch("SAVEPOINT job")?;
+    transaction.prepare_cached("SAVEPOINT job")?.execute([])?;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(transaction)))
         .unwrap_or_else(|_| Err(anyhow::anyhow!("a write job panicked").into()));
     let result = result.and_then(|value| {
-        transaction.execute_batch("RELEASE job")?;
+        transaction.prepare_cached("RELEASE job")?.execute([])?;
         Ok(value)
     });
     if result.is_err() {

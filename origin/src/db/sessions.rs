@@ -62,11 +62,13 @@ fn insert_generation(
         access_expires_at: now + lifetimes.access_secs,
         refresh_expires_at: now + lifetimes.refresh_secs,
     };
-    connection.execute(
-        "INSERT INTO session_tokens (session_id, generation, access_jti, refresh_jti, issued_at,
-                                     access_expires_at, refresh_expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
+    connection
+        .prepare_cached(
+            "INSERT INTO session_tokens (session_id, generation, access_jti, refresh_jti, issued_at,
+                                         access_expires_at, refresh_expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
             next.sid,
             next.generation,
             next.access_jti,
@@ -88,10 +90,11 @@ pub fn create(
     lifetimes: Lifetimes,
 ) -> AppResult<Generation> {
     let sid = ids::random_hex(16);
-    connection.execute(
-        "INSERT INTO sessions (id, user_id, admin, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![sid, user_id, admin, now],
-    )?;
+    connection
+        .prepare_cached(
+            "INSERT INTO sessions (id, user_id, admin, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![sid, user_id, admin, now])?;
     insert_generation(connection, &sid, user_id, admin, 1, now, lifetimes)
 }
 
@@ -202,13 +205,14 @@ pub struct ActiveAccess {
 
 pub fn active_access(connection: &Connection, access_jti: &str) -> AppResult<Option<ActiveAccess>> {
     Ok(connection
-        .query_row(
+        .prepare_cached(
             "SELECT s.user_id, s.id, s.admin FROM session_tokens t
              JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
              WHERE t.access_jti = ?1 AND t.spent_at IS NULL AND s.revoked_at IS NULL AND u.disabled = 0",
-            [access_jti],
-            |row| Ok(ActiveAccess { user_id: row.get(0)?, sid: row.get(1)?, admin: row.get(2)? }),
-        )
+        )?
+        .query_row([access_jti], |row| {
+            Ok(ActiveAccess { user_id: row.get(0)?, sid: row.get(1)?, admin: row.get(2)? })
+        })
         .optional()?)
 }
 

@@ -48,7 +48,10 @@ fn one(
     value: &dyn rusqlite::ToSql,
 ) -> AppResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE {column} = ?1");
-    Ok(connection.query_row(&sql, [value], from_row).optional()?)
+    Ok(connection
+        .prepare_cached(&sql)?
+        .query_row([value], from_row)
+        .optional()?)
 }
 
 pub fn by_id(connection: &Connection, id: i64) -> AppResult<Option<UserRow>> {
@@ -157,7 +160,9 @@ pub fn lock_until(connection: &Connection, user_id: i64, until: i64) -> AppResul
 }
 
 pub fn clear_login_failures(connection: &Connection, user_id: i64) -> AppResult<()> {
-    connection.execute("DELETE FROM login_failures WHERE user_id = ?1", [user_id])?;
+    connection
+        .prepare_cached("DELETE FROM login_failures WHERE user_id = ?1")?
+        .execute([user_id])?;
     Ok(())
 }
 
@@ -191,11 +196,11 @@ pub struct Wallet {
 }
 
 pub fn wallet(connection: &Connection, user_id: i64) -> AppResult<Wallet> {
-    let history_points = connection.query_row(
-        "SELECT coalesce(sum(number), 0) FROM points_records WHERE user_id = ?1 AND number > 0",
-        [user_id],
-        |row| row.get(0),
-    )?;
+    let history_points = connection
+        .prepare_cached(
+            "SELECT coalesce(sum(number), 0) FROM points_records WHERE user_id = ?1 AND number > 0",
+        )?
+        .query_row([user_id], |row| row.get(0))?;
     Ok(Wallet {
         points: ledgers::current(connection, Ledger::Points, user_id)?,
         history_points,
@@ -214,19 +219,18 @@ pub struct MemberLevel {
 /// The highest level whose threshold `history_points` reaches.
 pub fn member_level(connection: &Connection, history_points: i64) -> AppResult<MemberLevel> {
     connection
-        .query_row(
+        .prepare_cached(
             "SELECT id, name, accumulate_points, discount_percent FROM member_levels
              WHERE accumulate_points <= ?1 ORDER BY accumulate_points DESC LIMIT 1",
-            [history_points],
-            |row| {
-                Ok(MemberLevel {
-                    id: row.get(0)?,
-                    name: row.get(1)?,
-                    accumulate_points: row.get(2)?,
-                    discount_percent: row.get(3)?,
-                })
-            },
-        )
+        )?
+        .query_row([history_points], |row| {
+            Ok(MemberLevel {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                accumulate_points: row.get(2)?,
+                discount_percent: row.get(3)?,
+            })
+        })
         .optional()?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no member level has threshold 0")))
 }
