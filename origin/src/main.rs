@@ -188,11 +188,11 @@ async fn main() -> anyhow::Result<()> {
         };
         let document = openapi::document(api);
         let output = if postman {
-            openapi::postman::collection(api, document)
+            serde_json::to_string_pretty(&openapi::postman::collection(api, document))?
         } else {
-            document.clone()
+            serde_json::to_string_pretty(document)?
         };
-        println!("{}", serde_json::to_string_pretty(&output)?);
+        println!("{output}");
         return Ok(());
     }
     let config = Config::from_env()?;

@@ -147,19 +147,24 @@ fn lower_priority() -> Result<(), thread_priority::Error> {
 fn leave_first_cpu() -> Result<(), String> {
     #[cfg(target_os = "linux")]
     {
-        use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+        use nix::sched::{sched_getaffinity, sched_setaffinity};
         use nix::unistd::Pid;
         let this_thread = Pid::from_raw(0);
         let mut allowed = sched_getaffinity(this_thread).map_err(|error| error.to_string())?;
-        let cpus: Vec<usize> = (0..CpuSet::count())
-            .filter(|&cpu| allowed.is_set(cpu).unwrap_or(false))
-            .collect();
-        if let [first, _, ..] = cpus[..] {
+        if let [first, _, ..] = cpus_in(&allowed)[..] {
             allowed.unset(first).map_err(|error| error.to_string())?;
             sched_setaffinity(this_thread, &allowed).map_err(|error| error.to_string())?;
         }
     }
     Ok(())
+}
+
+/// The CPUs in `set`, lowest first.
+#[cfg(target_os = "linux")]
+fn cpus_in(set: &nix::sched::CpuSet) -> Vec<usize> {
+    (0..nix::sched::CpuSet::count())
+        .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
+        .collect()
 }
 
 fn hashing_thread(jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
@@ -280,13 +285,8 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_hashing_thread_leaves_the_first_cpu_when_there_is_another() {
-        use nix::sched::{CpuSet, sched_getaffinity};
+        use nix::sched::sched_getaffinity;
         use nix::unistd::Pid;
-        let allowed = |set: &CpuSet| -> Vec<usize> {
-            (0..CpuSet::count())
-                .filter(|&cpu| set.is_set(cpu).unwrap())
-                .collect()
-        };
         let (before, after) = std::thread::spawn(|| {
             let before = sched_getaffinity(Pid::from_raw(0)).unwrap();
             leave_first_cpu().unwrap();
@@ -294,7 +294,7 @@ mod tests {
         })
         .join()
         .unwrap();
-        let (before, after) = (allowed(&before), allowed(&after));
+        let (before, after) = (cpus_in(&before), cpus_in(&after));
         if before.len() > 1 {
             assert_eq!(after, before[1..]);
         } else {
@@ -302,7 +302,7 @@ mod tests {
         }
         // Only that thread moved.
         assert_eq!(
-            allowed(&sched_getaffinity(Pid::from_raw(0)).unwrap()),
+            cpus_in(&sched_getaffinity(Pid::from_raw(0)).unwrap()),
             before
         );
     }

@@ -45,16 +45,21 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// Sends `signal` (a name such as `TERM`) to the process group `child` leads.
+fn signal_group(child: &Child, signal: &str) -> anyhow::Result<()> {
+    let group = format!("-{}", child.id());
+    let status = Command::new("kill")
+        .args(["-s", signal, "--", &group])
+        .status()?;
+    anyhow::ensure!(status.success(), "kill -s {signal} -- {group} failed");
+    Ok(())
+}
+
 /// Stops a child and everything it started (it leads its own process group).
 fn stop(child: &mut Child) {
-    let group = format!("-{}", child.id());
-    let _ = Command::new("kill")
-        .args(["-s", "TERM", "--", &group])
-        .status();
+    let _ = signal_group(child, "TERM");
     // A frozen group (`System::freeze_edge`) acts on the TERM only once it runs again.
-    let _ = Command::new("kill")
-        .args(["-s", "CONT", "--", &group])
-        .status();
+    let _ = signal_group(child, "CONT");
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
@@ -62,9 +67,7 @@ fn stop(child: &mut Child) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = Command::new("kill")
-        .args(["-s", "KILL", "--", &group])
-        .status();
+    let _ = signal_group(child, "KILL");
     let _ = child.wait();
 }
 
@@ -235,19 +238,9 @@ impl System {
     /// origin alone: even idle, its Node process wakes every ~0.6 s and runs several threads for
     /// milliseconds, which on two cores shows up in the origin's tail latency.
     pub fn freeze_edge(&self, frozen: bool) -> anyhow::Result<()> {
-        let group = self
-            .wrangler
-            .lock()
-            .unwrap()
-            .as_ref()
-            .map(|child| format!("-{}", child.id()))
-            .context("wrangler dev is not running")?;
-        let signal = if frozen { "STOP" } else { "CONT" };
-        let status = Command::new("kill")
-            .args(["-s", signal, "--", &group])
-            .status()?;
-        anyhow::ensure!(status.success(), "kill -s {signal} {group} failed");
-        Ok(())
+        let wrangler = self.wrangler.lock().unwrap();
+        let child = wrangler.as_ref().context("wrangler dev is not running")?;
+        signal_group(child, if frozen { "STOP" } else { "CONT" })
     }
 
     pub fn stop_origin(&self) {

@@ -20,6 +20,16 @@ struct Measured {
 }
 
 impl Measured {
+    /// Successful requests' latencies and a count of failures, not yet timed.
+    fn of(latencies: Vec<Duration>, failures: usize) -> Measured {
+        Measured {
+            requests: latencies.len(),
+            failures,
+            elapsed: Duration::ZERO,
+            latencies,
+        }
+    }
+
     /// Pools `other` into this measurement (as if run back to back).
     fn absorb(&mut self, other: Measured) {
         self.requests += other.requests;
@@ -81,20 +91,33 @@ where
             })
         })
         .collect();
-    let mut measured = Measured {
-        requests: 0,
-        failures: 0,
-        elapsed: Duration::ZERO,
-        latencies: Vec::new(),
-    };
+    let mut measured = Measured::default();
     for task in tasks {
         let (latencies, failures) = task.await.expect("load task");
-        measured.requests += latencies.len();
-        measured.failures += failures;
-        measured.latencies.extend(latencies);
+        measured.absorb(Measured::of(latencies, failures));
     }
     measured.elapsed = started.elapsed();
     measured
+}
+
+/// Runs `measure` while `FLOODERS` clients send `flood` requests back to back: the flood starts
+/// half a second before and ends after it. Returns what `measure` gave and the flood itself.
+async fn while_flooding<F, T>(
+    flood: F,
+    duration: Duration,
+    measure: impl std::future::Future<Output = T>,
+) -> anyhow::Result<(T, Measured)>
+where
+    F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let flooding = tokio::spawn(load(
+        Pacing::FLOODERS,
+        duration + Duration::from_secs(1),
+        flood,
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let measured = measure.await;
+    Ok((measured, flooding.await?))
 }
 
 /// An open loop done the way wrk2 does it, for the latency bar: `connections` OS threads, each
@@ -191,12 +214,7 @@ fn paced_raw(
     });
     let mut measured = Measured::default();
     for (latencies, failures) in outcomes {
-        measured.absorb(Measured {
-            requests: latencies.len(),
-            failures,
-            elapsed: Duration::ZERO,
-            latencies,
-        });
+        measured.absorb(Measured::of(latencies, failures));
     }
     measured.elapsed = started.elapsed();
     measured
@@ -234,14 +252,9 @@ impl Pacing {
         let (mut calm, mut flooded) = (Measured::default(), Measured::default());
         for round in 1..=Self::ROUNDS {
             let quiet = self.measure().await?;
-            let flooding = tokio::spawn(load(
-                Self::FLOODERS,
-                self.duration + Duration::from_secs(1),
-                flood.clone(),
-            ));
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let loaded = self.measure().await?;
-            let flooding = flooding.await?;
+            let (loaded, flooding) =
+                while_flooding(flood.clone(), self.duration, self.measure()).await?;
+            let loaded = loaded?;
             let label = |rest: &str| format!("round {round}: {rest}");
             println!(
                 "{}",
@@ -721,14 +734,14 @@ async fn main() -> anyhow::Result<()> {
     println!("{flood_line}");
     println!("{unknown_line}");
 
-    let flood = tokio::spawn(load(32, duration + Duration::from_secs(1), login));
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let saturated = load(8, duration, self_read).await;
-    let _ = flood.await?;
+    let (saturated, _) = while_flooding(login, duration, load(8, duration, self_read)).await?;
     let ratio = saturated.percentile(0.99).as_secs_f64() / unloaded.percentile(0.99).as_secs_f64();
     println!(
         "{}",
-        saturated.line("GET /api/users/self, closed loop, while 32 clients flood logins")
+        saturated.line(&format!(
+            "GET /api/users/self, closed loop, while {} clients flood logins",
+            Pacing::FLOODERS
+        ))
     );
     println!(
         "  closed loop at full capacity: throughput {:.0}% of unloaded, p99 {ratio:.2}x",
