@@ -4,6 +4,7 @@
 pub mod captcha;
 pub mod clock;
 pub mod config;
+pub mod cpus;
 pub mod db;
 pub mod domain;
 pub mod edge_sync;

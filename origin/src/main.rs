@@ -169,8 +169,22 @@ enum InviteAction {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    // One worker per CPU, each pinned to its own (see `origin::cpus`).
+    if let Some(pinning) = origin::cpus::WorkerPinning::for_this_process() {
+        let pinning = std::sync::Arc::new(pinning);
+        let starting = pinning.clone();
+        runtime
+            .worker_threads(pinning.workers())
+            .on_thread_start(move || starting.unpin_current())
+            .on_thread_park(move || pinning.pin_current());
+    }
+    runtime.build()?.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     tracing_subscriber::fmt()
         .with_env_filter(

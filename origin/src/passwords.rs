@@ -3,7 +3,7 @@
 //! The hashing threads run in the idle scheduling class, so a flood of sign-ins takes the
 //! cycles the request path leaves over instead of competing with it on equal terms, and stay
 //! off the first CPU the process may use (when it may use more than one), so one core's caches
-//! and run queue are the request path's alone. When the request path needs every cycle,
+//! and run queue are the request path's alone ([`crate::cpus`]). When the request path needs every cycle,
 //! sign-ins queue and then get 503 with `Retry-After`.
 
 use std::sync::{Arc, Mutex, mpsc};
@@ -139,39 +139,11 @@ fn lower_priority() -> Result<(), thread_priority::Error> {
     }
 }
 
-/// Keeps the calling (hashing) thread off the first CPU the process may run on, when it may run
-/// on more than one, so that core's caches and run queue belong to the request path alone: with
-/// the idle class only, a read that lands on a core busy hashing waits for the preemption and then
-/// runs with caches the hash has just swept (19 MiB a hash), which showed as a tail of
-/// millisecond stalls on the 2-core machine.
-fn leave_first_cpu() -> Result<(), String> {
-    #[cfg(target_os = "linux")]
-    {
-        use nix::sched::{sched_getaffinity, sched_setaffinity};
-        use nix::unistd::Pid;
-        let this_thread = Pid::from_raw(0);
-        let mut allowed = sched_getaffinity(this_thread).map_err(|error| error.to_string())?;
-        if let [first, _, ..] = cpus_in(&allowed)[..] {
-            allowed.unset(first).map_err(|error| error.to_string())?;
-            sched_setaffinity(this_thread, &allowed).map_err(|error| error.to_string())?;
-        }
-    }
-    Ok(())
-}
-
-/// The CPUs in `set`, lowest first.
-#[cfg(target_os = "linux")]
-fn cpus_in(set: &nix::sched::CpuSet) -> Vec<usize> {
-    (0..nix::sched::CpuSet::count())
-        .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
-        .collect()
-}
-
 fn hashing_thread(jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
     if let Err(error) = lower_priority() {
         tracing::warn!(?error, "could not lower the priority of a hashing thread");
     }
-    if let Err(error) = leave_first_cpu() {
+    if let Err(error) = crate::cpus::leave_first() {
         tracing::warn!(%error, "could not keep a hashing thread off the first CPU");
     }
     loop {
@@ -280,31 +252,6 @@ mod tests {
         assert!(verify_now("old", &weaker));
         assert!(!verify_now("new", &weaker));
         assert!(!verify_now("x", "not a phc string"));
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn a_hashing_thread_leaves_the_first_cpu_when_there_is_another() {
-        use nix::sched::sched_getaffinity;
-        use nix::unistd::Pid;
-        let (before, after) = std::thread::spawn(|| {
-            let before = sched_getaffinity(Pid::from_raw(0)).unwrap();
-            leave_first_cpu().unwrap();
-            (before, sched_getaffinity(Pid::from_raw(0)).unwrap())
-        })
-        .join()
-        .unwrap();
-        let (before, after) = (cpus_in(&before), cpus_in(&after));
-        if before.len() > 1 {
-            assert_eq!(after, before[1..]);
-        } else {
-            assert_eq!(after, before);
-        }
-        // Only that thread moved.
-        assert_eq!(
-            cpus_in(&sched_getaffinity(Pid::from_raw(0)).unwrap()),
-            before
-        );
     }
 
     #[tokio::test]

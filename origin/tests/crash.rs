@@ -16,7 +16,7 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,9 +27,8 @@ use reqwest::{Client, Method, RequestBuilder};
 use serde_json::{Value, json};
 use shared::headers::{CLIENT_IP, EDGE_SECRET};
 use support::PASSWORD;
+use support::process::{self, PAY_SECRET, SECRET};
 
-const SECRET: &str = "crash-test-edge-secret";
-const PAY_SECRET: &str = "crash-test-pay-secret";
 const GIFT_POINTS: i64 = 10;
 const GIFT_STOCK: i64 = 1_000_000;
 const CREDIT: i64 = 30;
@@ -45,74 +44,6 @@ struct Acknowledged {
     gift_orders: Vec<String>,
     recharges: Vec<String>,
     paid: Vec<String>,
-}
-
-struct Origin {
-    child: Child,
-    public: String,
-    admin: String,
-}
-
-impl Drop for Origin {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn origin_command(dir: &Path, edge_url: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_origin"));
-    command
-        .env("ORIGIN_DATA_DIR", dir)
-        .env("ORIGIN_EDGE_URL", edge_url)
-        .env("EDGE_SHARED_SECRET", SECRET)
-        .env("ORIGIN_PAY_SANDBOX_SECRET", PAY_SECRET)
-        .env("ORIGIN_HASH_WORKERS", "2")
-        .env("RUST_LOG", "error");
-    command
-}
-
-async fn start(dir: &Path, edge_url: &str, client: &Client) -> Origin {
-    // A port found free may be taken before the origin binds it (the clients' own outgoing
-    // connections draw from the same range): then the origin exits, and we try other ports.
-    for _ in 0..5 {
-        let (public, admin) = (free_port(), free_port());
-        let child = origin_command(dir, edge_url)
-            .env("ORIGIN_PUBLIC_ADDR", format!("127.0.0.1:{public}"))
-            .env("ORIGIN_ADMIN_ADDR", format!("127.0.0.1:{admin}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut origin = Origin {
-            child,
-            public: format!("http://127.0.0.1:{public}"),
-            admin: format!("http://127.0.0.1:{admin}"),
-        };
-        for _ in 0..500 {
-            if origin.child.try_wait().unwrap().is_some() {
-                break;
-            }
-            let ready = client
-                .get(format!("{}/api/response_code", origin.public))
-                .header(EDGE_SECRET, SECRET)
-                .send()
-                .await;
-            if ready.is_ok_and(|r| r.status() == 200) {
-                return origin;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-    panic!("the origin did not come up");
 }
 
 /// A stand-in for the edge's invalidation endpoint: counts deliveries.
@@ -464,7 +395,7 @@ async fn killed_at_random_moments_the_origin_loses_nothing_it_acknowledged() {
     let (edge_url, delivered) = stand_in_edge().await;
 
     // The super-admin, created by the CLI before the first start.
-    let mut create = origin_command(dir.path(), &edge_url)
+    let mut create = process::command(dir.path(), &edge_url)
         .args(["admin", "create", "--username", "root"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -476,7 +407,7 @@ async fn killed_at_random_moments_the_origin_loses_nothing_it_acknowledged() {
     }
     assert!(create.wait().unwrap().success());
 
-    let mut origin = start(dir.path(), &edge_url, &client).await;
+    let mut origin = process::start(dir.path(), &edge_url, &[], &client).await;
     let admin_login = client
         .post(format!("{}/api/login", origin.public))
         .header(EDGE_SECRET, SECRET)
@@ -539,7 +470,7 @@ async fn killed_at_random_moments_the_origin_loses_nothing_it_acknowledged() {
             client.await.expect("a client's assertion failed");
         }
 
-        origin = start(dir.path(), &edge_url, &client).await;
+        origin = process::start(dir.path(), &edge_url, &[], &client).await;
         check(&db_path, &acknowledged.lock().unwrap(), gift_id, cycle);
     }
 

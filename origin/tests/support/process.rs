@@ -1,0 +1,88 @@
+//! The origin as its own process (`origin serve` from the built binary), for what only the
+//! binary does: crash recovery, thread placement.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::Client;
+use shared::headers::EDGE_SECRET;
+
+pub const SECRET: &str = "process-test-edge-secret";
+pub const PAY_SECRET: &str = "process-test-pay-secret";
+
+pub struct Origin {
+    pub child: Child,
+    pub public: String,
+    pub admin: String,
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The origin binary with this module's secrets, data in `dir`, invalidations to `edge_url`.
+pub fn command(dir: &Path, edge_url: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_origin"));
+    command
+        .env("ORIGIN_DATA_DIR", dir)
+        .env("ORIGIN_EDGE_URL", edge_url)
+        .env("EDGE_SHARED_SECRET", SECRET)
+        .env("ORIGIN_PAY_SANDBOX_SECRET", PAY_SECRET)
+        .env("ORIGIN_HASH_WORKERS", "2")
+        .env("RUST_LOG", "error");
+    command
+}
+
+/// Starts `origin serve` with `extra_env` on free ports and waits until it answers.
+pub async fn start(
+    dir: &Path,
+    edge_url: &str,
+    extra_env: &[(&str, &str)],
+    client: &Client,
+) -> Origin {
+    // A port found free may be taken before the origin binds it (the clients' own outgoing
+    // connections draw from the same range): then the origin exits, and we try other ports.
+    for _ in 0..5 {
+        let (public, admin) = (free_port(), free_port());
+        let child = command(dir, edge_url)
+            .envs(extra_env.iter().copied())
+            .env("ORIGIN_PUBLIC_ADDR", format!("127.0.0.1:{public}"))
+            .env("ORIGIN_ADMIN_ADDR", format!("127.0.0.1:{admin}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut origin = Origin {
+            child,
+            public: format!("http://127.0.0.1:{public}"),
+            admin: format!("http://127.0.0.1:{admin}"),
+        };
+        for _ in 0..500 {
+            if origin.child.try_wait().unwrap().is_some() {
+                break;
+            }
+            let ready = client
+                .get(format!("{}/api/response_code", origin.public))
+                .header(EDGE_SECRET, SECRET)
+                .send()
+                .await;
+            if ready.is_ok_and(|r| r.status() == 200) {
+                return origin;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    panic!("the origin did not come up");
+}
