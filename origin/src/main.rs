@@ -170,6 +170,15 @@ enum InviteAction {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Before the runtime: `.env` may set ORIGIN_PIN_WORKERS, and pinning may have to warn.
+    let _ = dotenvy::dotenv();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     // One worker per CPU, each pinned to its own (see `origin::cpus`).
@@ -185,14 +194,6 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let _ = dotenvy::dotenv();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     if let Some(Command::Openapi { api, postman }) = cli.command {
         let api = match api {
