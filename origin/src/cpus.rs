@@ -82,6 +82,15 @@ pub struct WorkerPinning {
     next: AtomicUsize,
 }
 
+/// `ORIGIN_PIN_WORKERS`: unset or `1` pins, `0` does not.
+fn pinning_wanted(value: Option<&str>) -> anyhow::Result<bool> {
+    match value.map(str::trim) {
+        None | Some("1") => Ok(true),
+        Some("0") => Ok(false),
+        Some(other) => anyhow::bail!("ORIGIN_PIN_WORKERS must be 0 or 1, not {other:?}"),
+    }
+}
+
 thread_local! {
     static PINNED: Cell<bool> = const { Cell::new(false) };
 }
@@ -96,13 +105,15 @@ impl WorkerPinning {
         })
     }
 
-    /// The plan for this process, unless `ORIGIN_PIN_WORKERS` is `0`.
-    pub fn for_this_process() -> Option<WorkerPinning> {
-        if std::env::var("ORIGIN_PIN_WORKERS").is_ok_and(|value| value.trim() == "0") {
-            return None;
+    /// The plan for this process, unless `ORIGIN_PIN_WORKERS` is `0`. Read before the runtime
+    /// (and so before `Config`) exists; any value other than `0` or `1` is an error.
+    pub fn for_this_process() -> anyhow::Result<Option<WorkerPinning>> {
+        let wanted = std::env::var("ORIGIN_PIN_WORKERS").ok();
+        if !pinning_wanted(wanted.as_deref())? {
+            return Ok(None);
         }
         let available = std::thread::available_parallelism().map_or(1, |n| n.get());
-        WorkerPinning::plan(allowed(), available)
+        Ok(WorkerPinning::plan(allowed(), available))
     }
 
     /// How many workers the runtime should have: one per CPU.
@@ -157,6 +168,17 @@ mod tests {
             assert_eq!(after, before);
         }
         assert_eq!(this_thread(), before);
+    }
+
+    #[test]
+    fn the_switch_is_0_or_1_and_nothing_else() {
+        assert!(pinning_wanted(None).unwrap());
+        assert!(pinning_wanted(Some("1")).unwrap());
+        assert!(!pinning_wanted(Some(" 0 ")).unwrap());
+        for wrong in ["", "off", "false", "2"] {
+            let error = pinning_wanted(Some(wrong)).unwrap_err().to_string();
+            assert!(error.contains("ORIGIN_PIN_WORKERS"), "{error}");
+        }
     }
 
     #[test]

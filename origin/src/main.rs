@@ -182,7 +182,7 @@ fn main() -> anyhow::Result<()> {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     // One worker per CPU, each pinned to its own (see `origin::cpus`).
-    if let Some(pinning) = origin::cpus::WorkerPinning::for_this_process() {
+    if let Some(pinning) = origin::cpus::WorkerPinning::for_this_process()? {
         let pinning = std::sync::Arc::new(pinning);
         let starting = pinning.clone();
         runtime

@@ -3,8 +3,8 @@
 //! The hashing threads run in the idle scheduling class, so a flood of sign-ins takes the
 //! cycles the request path leaves over instead of competing with it on equal terms, and stay
 //! off the first CPU the process may use (when it may use more than one), so one core's caches
-//! and run queue are the request path's alone ([`crate::cpus`]). When the request path needs every cycle,
-//! sign-ins queue and then get 503 with `Retry-After`.
+//! and run queue are the request path's alone ([`crate::cpus`]). When the request path needs
+//! every cycle, sign-ins queue and then get 503 with `Retry-After`.
 
 use std::sync::{Arc, Mutex, mpsc};
 

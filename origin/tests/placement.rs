@@ -11,22 +11,24 @@ use std::collections::BTreeMap;
 use reqwest::Client;
 use support::process;
 
+/// The value of field `name` (with its colon) in a `/proc/…/status` text.
+fn field(status: &str, name: &str) -> String {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(name))
+        .map(|value| value.trim().to_owned())
+        .unwrap()
+}
+
 /// Each thread's name → the CPU lists its threads may run on (one entry per thread).
 fn placement(pid: u32) -> BTreeMap<String, Vec<String>> {
     let mut threads: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
         let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(name))
-                .map(|value| value.trim().to_owned())
-                .unwrap()
-        };
         threads
-            .entry(field("Name:"))
+            .entry(field(&status, "Name:"))
             .or_default()
-            .push(field("Cpus_allowed_list:"));
+            .push(field(&status, "Cpus_allowed_list:"));
     }
     threads
 }
@@ -80,12 +82,7 @@ async fn served(
 #[tokio::test]
 async fn each_runtime_worker_has_a_cpu_of_its_own_and_hashing_keeps_off_the_first() {
     let own = std::fs::read_to_string("/proc/self/status").unwrap();
-    let allowed = cpus(
-        own.lines()
-            .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
-            .unwrap()
-            .trim(),
-    );
+    let allowed = cpus(&field(&own, "Cpus_allowed_list:"));
     let available = std::thread::available_parallelism().unwrap().get();
     let (_origin, threads, _dir) = served("1").await;
     let hashing = &threads["argon2-0"];
