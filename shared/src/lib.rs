@@ -9,9 +9,11 @@ pub mod dialect;
 pub mod envelope;
 pub mod invalidate;
 pub mod money;
+pub mod net;
 pub mod pagination;
 pub mod policy;
 pub mod problem;
+pub mod ratelimit;
 pub mod validate;
 
 pub use dialect::Dialect;

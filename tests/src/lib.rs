@@ -298,9 +298,11 @@ impl System {
             .request(method, format!("{}{path}", self.origin_admin))
     }
 
+    /// A client in a network of its own: per-network limits count an IPv6 /64 as one client,
+    /// so each fresh address gets a /64 of its own.
     pub fn fresh_ip(&self) -> String {
         format!(
-            "2001:db8::{:x}",
+            "2001:db8:{:x}::1",
             self.counter.fetch_add(1, Ordering::SeqCst)
         )
     }
