@@ -7,6 +7,11 @@ pub fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// Milliseconds since the Unix epoch (rate-limit windows).
+pub fn now_ms() -> u64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64
+}
+
 /// RFC 3339 with the configured offset, e.g. `2026-11-21T10:00:00+08:00`.
 pub fn format(unix_seconds: i64, offset: UtcOffset) -> String {
     OffsetDateTime::from_unix_timestamp(unix_seconds)

@@ -57,6 +57,12 @@ pub struct Config {
     pub hash_workers: usize,
     /// Password hashes allowed to wait; past this, sign-ins get 503 with `Retry-After`.
     pub hash_queue: usize,
+    /// Per-client-network limits (`RATE_LIMIT_*`, the names the edge reads too).
+    pub rate_rules: crate::limits::RateRules,
+    /// How long a client may take to send a request's headers before its connection is closed.
+    pub header_timeout_secs: u64,
+    /// Connections each listener serves at once; further clients wait in the accept queue.
+    pub max_connections: usize,
 }
 
 impl Config {
@@ -95,6 +101,27 @@ impl Config {
         if let Some(offset) = var("ORIGIN_TIME_OFFSET") {
             config.time_offset = parse_offset(&offset)?;
         }
+        for limit in shared::policy::Limit::ALL {
+            let name = shared::ratelimit::var_name(limit);
+            if let Some(raw) = var(&name) {
+                let rule = shared::ratelimit::parse_rule(&raw).with_context(|| {
+                    format!("{name}={raw}: want max/window_seconds, e.g. 10/60")
+                })?;
+                config.rate_rules.set(limit, rule);
+            }
+        }
+        if let Some(secs) = var("ORIGIN_HEADER_TIMEOUT_SECS") {
+            config.header_timeout_secs = secs.parse().context("ORIGIN_HEADER_TIMEOUT_SECS")?;
+            if !(1..=300).contains(&config.header_timeout_secs) {
+                bail!("ORIGIN_HEADER_TIMEOUT_SECS must be between 1 and 300");
+            }
+        }
+        if let Some(max) = var("ORIGIN_MAX_CONNECTIONS") {
+            config.max_connections = max.parse().context("ORIGIN_MAX_CONNECTIONS")?;
+            if config.max_connections == 0 {
+                bail!("ORIGIN_MAX_CONNECTIONS must be at least 1");
+            }
+        }
         if let Some(workers) = var("ORIGIN_HASH_WORKERS") {
             config.hash_workers = workers
                 .parse::<usize>()
@@ -123,6 +150,9 @@ impl Config {
             // One core stays free of hashing for the request path (see `passwords`).
             hash_workers: cores.saturating_sub(1).max(1),
             hash_queue: 64,
+            rate_rules: crate::limits::RateRules::default(),
+            header_timeout_secs: 10,
+            max_connections: 1024,
         })
     }
 

@@ -11,6 +11,7 @@ pub mod edge_sync;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod limits;
 pub mod notify;
 pub mod passwords;
 pub mod payments;
@@ -20,9 +21,12 @@ pub mod tokens;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::Service;
 
 use crate::config::{Config, NotifierKind};
 use crate::db::Db;
@@ -50,6 +54,8 @@ pub struct Services {
     pub edge_wake: tokio::sync::Notify,
     /// Access tokens already verified, so a hot token is not re-verified per request.
     pub verified: http::auth::VerifiedTokens,
+    /// Per-client-network counters of the sign-in family.
+    pub limits: limits::NetworkLimits,
 }
 
 impl Deref for AppState {
@@ -84,6 +90,7 @@ impl AppState {
             payments,
             edge_wake: tokio::sync::Notify::new(),
             verified: http::auth::VerifiedTokens::default(),
+            limits: limits::NetworkLimits::default(),
         })))
     }
 }
@@ -106,16 +113,79 @@ impl Services {
 
 pub use http::{admin_router, public_router};
 
-/// Serves `router` on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// How much of a listener one client may hold (issue: slow clients). A client that has not
+/// sent a request's headers within `header_timeout` is disconnected, and at most
+/// `max_connections` connections are served at once: further clients wait in the kernel's
+/// accept queue until a connection ends, instead of each taking memory and a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerLimits {
+    pub header_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl ListenerLimits {
+    pub fn of(config: &Config) -> ListenerLimits {
+        ListenerLimits {
+            header_timeout: Duration::from_secs(config.header_timeout_secs),
+            max_connections: config.max_connections,
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and drains
+/// in-flight requests (at most 30 s).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    limits: ListenerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.map_err(std::io::Error::other)?,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let tower_service = match make_service.call(peer).await {
+            Ok(service) => service,
+            Err(infallible) => match infallible {},
+        };
+        let hyper_service = hyper_util::service::TowerToHyperService::new(tower_service);
+        let connection =
+            builder.serve_connection(hyper_util::rt::TokioIo::new(stream), hyper_service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, %peer, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open 30 s after shutdown began; closing them");
+    }
+    Ok(())
 }

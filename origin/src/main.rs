@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use origin::config::Config;
 use origin::db::audit::Actor;
 use origin::db::ledgers::Ledger;
-use origin::domain::admin::{self, Message, NewGift, Recipients};
+use origin::domain::admin::{self, Message, NewGift, NewInvitation, Recipients};
 use origin::error::AppError;
 use origin::http::openapi;
 use origin::{AppState, domain::identity};
@@ -254,7 +254,9 @@ async fn task(state: &AppState, command: Command) -> anyhow::Result<()> {
                     expires_in_days,
                 },
         } => {
-            let invitation = identity::create_invitation(state, uses, expires_in_days)
+            let invitation = NewInvitation::new(uses, expires_in_days)
+                .map_err(|problem| anyhow::anyhow!("{problem:?}"))?;
+            let invitation = admin::create_invitation(state, Actor::cli(), invitation)
                 .await
                 .map_err(|error| anyhow::anyhow!("{error}"))?;
             println!("{}", invitation.code);
@@ -391,15 +393,18 @@ async fn serve(state: AppState) -> anyhow::Result<()> {
     let wait = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
+    let limits = origin::ListenerLimits::of(&state.config);
     let public_server = tokio::spawn(origin::serve(
         public,
         origin::public_router(state.clone()),
+        limits,
         wait(stopped.clone()),
     ));
     let edge_sync = tokio::spawn(origin::edge_sync::run(state.clone(), stopped.clone()));
     let admin_server = tokio::spawn(origin::serve(
         admin,
         origin::admin_router(state),
+        limits,
         wait(stopped),
     ));
     shutdown_signal().await;

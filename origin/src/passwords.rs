@@ -6,6 +6,7 @@
 //! and run queue are the request path's alone ([`crate::cpus`]). When the request path needs
 //! every cycle, sign-ins queue and then get 503 with `Retry-After`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use std::cell::RefCell;
@@ -30,6 +31,8 @@ pub struct Hasher {
     /// A real hash of a random password, verified against for unknown accounts so that their
     /// timing matches known ones.
     dummy: Arc<str>,
+    /// Hashes and verifications started, for tests and metrics.
+    started: Arc<AtomicU64>,
 }
 
 /// OWASP's argon2id parameters: 19 MiB, 2 passes, 1 lane.
@@ -181,6 +184,7 @@ impl Hasher {
             admission: Arc::new(Semaphore::new(workers.max(1) + queue)),
             jobs: sender,
             dummy: dummy.into(),
+            started: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -193,6 +197,7 @@ impl Hasher {
             .clone()
             .try_acquire_owned()
             .map_err(|_| Problem::Busy { retry_after: 1 })?;
+        self.started.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Box::new(move || {
@@ -202,6 +207,11 @@ impl Hasher {
         answer
             .await
             .map_err(|_| AppError::Internal(anyhow::anyhow!("a hashing job was dropped")))
+    }
+
+    /// How many hashes and verifications were admitted since start.
+    pub fn started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
     }
 
     pub async fn hash(&self, password: String) -> AppResult<String> {

@@ -20,10 +20,12 @@ async fn bind(
         .unwrap()
 }
 
+/// Unbinds with the account's password, which removing a bound channel needs (SPEC §6;
+/// `trust_boundaries.rs` attacks the rule itself).
 async fn unbind(app: &TestApp, token: &str, kind: &str) -> reqwest::Response {
     app.request(Method::DELETE, "/api/login_modes")
         .header("token", token)
-        .json(&json!({ "type": kind }))
+        .json(&json!({ "type": kind, "password": PASSWORD }))
         .send()
         .await
         .unwrap()

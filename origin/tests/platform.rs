@@ -437,6 +437,7 @@ async fn the_cli_creates_an_idempotent_super_admin_and_invitation_codes() {
         "boss".into(),
         "second-password".into(),
         true,
+        origin::domain::identity::SignInDoor::Public,
     )
     .await
     .unwrap();
@@ -446,7 +447,8 @@ async fn the_cli_creates_an_idempotent_super_admin_and_invitation_codes() {
             &state,
             "boss".into(),
             "first-password".into(),
-            true
+            true,
+            origin::domain::identity::SignInDoor::Public,
         )
         .await
         .is_err()

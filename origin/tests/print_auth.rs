@@ -386,7 +386,7 @@ async fn ten_wrong_passwords_lock_password_sign_in_for_fifteen_minutes() {
     assert_eq!(store.status(), 429);
     // After the lock, the right password works again.
     app.db()
-        .execute("UPDATE users SET locked_until = 1", [])
+        .execute_batch("UPDATE sign_in_locks SET until = 1; UPDATE sign_in_attempts SET at = 1;")
         .unwrap();
     json_of(login(PASSWORD).await.unwrap(), 200).await;
 }

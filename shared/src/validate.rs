@@ -8,19 +8,49 @@ pub const EMAIL_MAX_CHARS: usize = 254;
 pub const PASSWORD_MIN_CHARS: usize = 8;
 pub const PASSWORD_MAX_CHARS: usize = 64;
 
-/// Mainland mobile `^1[3-9][0-9]{9}$` or E.164 `^\+[1-9][0-9]{6,14}$`.
+/// Mainland mobile `^1[3-9][0-9]{9}$` or E.164 `^\+[1-9][0-9]{6,14}$`, as written (no
+/// spaces or dashes). [`canonical_phone`] is what the API accepts.
 pub fn is_phone(raw: &str) -> bool {
-    let bytes = raw.as_bytes();
-    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
-    match bytes {
+    is_mainland_mobile(raw) || is_e164(raw)
+}
+
+fn is_mainland_mobile(raw: &str) -> bool {
+    match raw.as_bytes() {
         [b'1', second, rest @ ..] => {
-            (b'3'..=b'9').contains(second) && rest.len() == 9 && digits(rest)
-        }
-        [b'+', first, rest @ ..] => {
-            (b'1'..=b'9').contains(first) && (6..=14).contains(&rest.len()) && digits(rest)
+            (b'3'..=b'9').contains(second) && rest.len() == 9 && rest.iter().all(u8::is_ascii_digit)
         }
         _ => false,
     }
+}
+
+fn is_e164(raw: &str) -> bool {
+    match raw.as_bytes() {
+        [b'+', first, rest @ ..] => {
+            (b'1'..=b'9').contains(first)
+                && (6..=14).contains(&rest.len())
+                && rest.iter().all(u8::is_ascii_digit)
+        }
+        _ => false,
+    }
+}
+
+/// One handset is one phone (SPEC §4): spaces and dashes are dropped, and a mainland mobile
+/// written `+86…`, `0086…` or `86…` (13 digits) becomes its 11 digits. Every phone the API
+/// stores, compares or counts is in this form; `None` if it is not a phone at all.
+pub fn canonical_phone(raw: &str) -> Option<String> {
+    let compact: String = raw
+        .trim()
+        .chars()
+        .filter(|c| *c != ' ' && *c != '-')
+        .collect();
+    let mainland = ["+86", "0086", "86"]
+        .iter()
+        .filter_map(|prefix| compact.strip_prefix(prefix))
+        .find(|rest| is_mainland_mobile(rest));
+    if let Some(mobile) = mainland {
+        return Some(mobile.to_owned());
+    }
+    is_phone(&compact).then_some(compact)
 }
 
 /// One `@`, a non-empty local part, a dotted domain of sane characters, at most 254 chars.
@@ -41,18 +71,18 @@ pub fn is_email(raw: &str) -> bool {
     !local.is_empty() && local.len() <= 64 && domain.contains('.') && labels_ok
 }
 
-/// Account names: `^[A-Za-z0-9]{3,32}$`, and not shaped like a phone number, so that a
-/// sign-in name can never mean two users.
+/// Account names: `^[A-Za-z0-9]{3,32}$`, and not a phone number in any accepted spelling
+/// (`8613912345678` is a phone), so that a sign-in name can never mean two users.
 pub fn is_account_name(raw: &str) -> bool {
     (3..=32).contains(&raw.len())
         && raw.bytes().all(|b| b.is_ascii_alphanumeric())
-        && !is_phone(raw)
+        && canonical_phone(raw).is_none()
 }
 
+/// Validates a phone and returns its canonical form ([`canonical_phone`]).
 pub fn phone(field: &str, raw: &str) -> Result<String, Problem> {
-    let trimmed = raw.trim();
-    if is_phone(trimmed) {
-        Ok(trimmed.to_owned())
+    if let Some(phone) = canonical_phone(raw) {
+        Ok(phone)
     } else {
         Err(Problem::BadAccountFormat {
             field: field.into(),
@@ -169,6 +199,47 @@ mod tests {
         assert!(!is_account_name(&"a".repeat(33)));
         assert!(!is_account_name("user_name"));
         assert!(!is_account_name("13800138000"));
+        assert!(!is_account_name("8613800138000"));
+        assert!(!is_account_name("008613800138000"));
+    }
+
+    #[test]
+    fn one_handset_has_one_canonical_form() {
+        for spelling in [
+            "13912345678",
+            "+8613912345678",
+            "008613912345678",
+            "8613912345678",
+            " 139 1234 5678 ",
+            "139-1234-5678",
+            "+86 139-1234-5678",
+        ] {
+            assert_eq!(
+                canonical_phone(spelling).as_deref(),
+                Some("13912345678"),
+                "{spelling}"
+            );
+        }
+        // Other countries keep E.164; a +86 landline is not a mobile and stays E.164 too.
+        assert_eq!(
+            canonical_phone("+44 20 7946 0000").as_deref(),
+            Some("+442079460000")
+        );
+        assert_eq!(
+            canonical_phone("+861012345678").as_deref(),
+            Some("+861012345678")
+        );
+        for bad in [
+            "86139123456789",
+            "0086",
+            "+86",
+            "139 1234 567",
+            "1391234567x",
+            "",
+        ] {
+            assert_eq!(canonical_phone(bad), None, "{bad}");
+        }
+        assert_eq!(phone("phone", "+8613912345678").unwrap(), "13912345678");
     }
 
     #[test]

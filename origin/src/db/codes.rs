@@ -120,6 +120,28 @@ pub fn check_and_consume(
     code_hash: &str,
     now: i64,
 ) -> AppResult<CodeCheck> {
+    check(connection, token, code_hash, now, true)
+}
+
+/// Checks a code without consuming it if right (a wrong one still counts a try): for requests
+/// that must prove the code before doing expensive work (hashing a password), and consume it
+/// afterwards with [`check_and_consume`].
+pub fn check_only(
+    connection: &Connection,
+    token: &str,
+    code_hash: &str,
+    now: i64,
+) -> AppResult<CodeCheck> {
+    check(connection, token, code_hash, now, false)
+}
+
+fn check(
+    connection: &Connection,
+    token: &str,
+    code_hash: &str,
+    now: i64,
+    consume: bool,
+) -> AppResult<CodeCheck> {
     let row = connection
         .query_row(
             "SELECT channel, target, code_hash, attempts, expires_at, consumed_at
@@ -150,10 +172,12 @@ pub fn check_and_consume(
         )?;
         return Ok(CodeCheck::Wrong);
     }
-    connection.execute(
-        "UPDATE verification_codes SET consumed_at = ?2 WHERE token = ?1",
-        params![token, now],
-    )?;
+    if consume {
+        connection.execute(
+            "UPDATE verification_codes SET consumed_at = ?2 WHERE token = ?1",
+            params![token, now],
+        )?;
+    }
     Ok(CodeCheck::Valid {
         channel: Channel::parse(&channel),
         target,

@@ -32,6 +32,7 @@ pub mod outbox;
 pub mod recharge;
 pub mod roles;
 pub mod sessions;
+pub mod sign_in;
 pub mod uploads;
 pub mod users;
 

@@ -1,6 +1,6 @@
 //! Roles and permissions are data: users hold roles, roles hold permissions.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::AppResult;
 
@@ -35,6 +35,34 @@ pub fn has_permission(connection: &Connection, user_id: i64, permission: &str) -
         params![user_id, permission],
         |row| row.get(0),
     )?)
+}
+
+/// Whether the user holds the `super-admin` role.
+pub fn is_super_admin(connection: &Connection, user_id: i64) -> AppResult<bool> {
+    Ok(connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+             WHERE ur.user_id = ?1 AND r.name = ?2)",
+        params![user_id, SUPER_ADMIN_ROLE],
+        |row| row.get(0),
+    )?)
+}
+
+/// The permission names of the role called `name`, if it exists.
+pub fn permissions_of_role(connection: &Connection, name: &str) -> AppResult<Option<Vec<String>>> {
+    let id: Option<i64> = connection
+        .query_row("SELECT id FROM roles WHERE name = ?1", [name], |row| {
+            row.get(0)
+        })
+        .optional()?;
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    let mut statement = connection.prepare_cached(
+        "SELECT p.name FROM permissions p JOIN role_permissions rp ON rp.permission_id = p.id
+         WHERE rp.role_id = ?1 ORDER BY p.id",
+    )?;
+    let names = statement.query_map([id], |row| row.get(0))?;
+    Ok(Some(names.collect::<Result<_, _>>()?))
 }
 
 pub fn grant_role(connection: &Connection, user_id: i64, role: &str) -> AppResult<()> {

@@ -18,12 +18,11 @@ pub struct UserRow {
     pub avatar: String,
     pub password_hash: Option<String>,
     pub disabled: bool,
-    pub locked_until: i64,
     pub created_at: i64,
 }
 
 const COLUMNS: &str = "id, account, phone, email, wechat_openid, nickname, sex, avatar, \
-                       password_hash, disabled, locked_until, created_at";
+                       password_hash, disabled, created_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
@@ -37,8 +36,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRow> {
         avatar: row.get(7)?,
         password_hash: row.get(8)?,
         disabled: row.get(9)?,
-        locked_until: row.get(10)?,
-        created_at: row.get(11)?,
+        created_at: row.get(10)?,
     })
 }
 
@@ -66,16 +64,43 @@ pub fn by_email(connection: &Connection, email: &str) -> AppResult<Option<UserRo
     one(connection, "email", &email)
 }
 
-/// A sign-in name may be an e-mail address, a phone number or an account name. Account names
-/// can never be phone-shaped or contain `@`, so the three never overlap.
-pub fn by_login_name(connection: &Connection, name: &str) -> AppResult<Option<UserRow>> {
-    let name = name.trim();
-    if name.contains('@') {
-        by_email(connection, &name.to_lowercase())
-    } else if shared::validate::is_phone(name) {
-        by_phone(connection, name)
-    } else {
-        one(connection, "account", &name)
+/// What a sign-in name names: an e-mail address (lower-cased), a phone (canonical, SPEC §4) or
+/// an account name. Account names can never be a phone in any spelling or contain `@`, so the
+/// three never overlap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginName {
+    Email(String),
+    Phone(String),
+    Account(String),
+}
+
+impl LoginName {
+    pub fn parse(raw: &str) -> LoginName {
+        let name = raw.trim();
+        if name.contains('@') {
+            LoginName::Email(name.to_lowercase())
+        } else if let Some(phone) = shared::validate::canonical_phone(name) {
+            LoginName::Phone(phone)
+        } else {
+            LoginName::Account(name.to_owned())
+        }
+    }
+
+    /// One spelling per name, for counting failed sign-ins of names nobody holds.
+    pub fn key(&self) -> String {
+        match self {
+            LoginName::Email(email) => format!("email:{email}"),
+            LoginName::Phone(phone) => format!("phone:{phone}"),
+            LoginName::Account(account) => format!("account:{account}"),
+        }
+    }
+}
+
+pub fn by_login_name(connection: &Connection, name: &LoginName) -> AppResult<Option<UserRow>> {
+    match name {
+        LoginName::Email(email) => by_email(connection, email),
+        LoginName::Phone(phone) => by_phone(connection, phone),
+        LoginName::Account(account) => one(connection, "account", account),
     }
 }
 
@@ -120,49 +145,13 @@ fn taken(message: &str) -> Problem {
     }
 }
 
+/// Sets the password. Callers that change it for the owner also lift the account's sign-in
+/// locks (`domain::identity::clear_sign_in_locks`).
 pub fn set_password(connection: &Connection, user_id: i64, hash: &str) -> AppResult<()> {
     connection.execute(
-        "UPDATE users SET password_hash = ?2, locked_until = 0 WHERE id = ?1",
+        "UPDATE users SET password_hash = ?2 WHERE id = ?1",
         params![user_id, hash],
     )?;
-    connection.execute("DELETE FROM login_failures WHERE user_id = ?1", [user_id])?;
-    Ok(())
-}
-
-/// Records a wrong password and returns how many there were since `since`.
-pub fn record_login_failure(
-    connection: &Connection,
-    user_id: i64,
-    now: i64,
-    since: i64,
-) -> AppResult<u32> {
-    connection.execute(
-        "INSERT INTO login_failures (user_id, at) VALUES (?1, ?2)",
-        params![user_id, now],
-    )?;
-    connection.execute(
-        "DELETE FROM login_failures WHERE user_id = ?1 AND at < ?2",
-        params![user_id, since],
-    )?;
-    Ok(connection.query_row(
-        "SELECT count(*) FROM login_failures WHERE user_id = ?1 AND at >= ?2",
-        params![user_id, since],
-        |row| row.get(0),
-    )?)
-}
-
-pub fn lock_until(connection: &Connection, user_id: i64, until: i64) -> AppResult<()> {
-    connection.execute(
-        "UPDATE users SET locked_until = ?2 WHERE id = ?1",
-        params![user_id, until],
-    )?;
-    Ok(())
-}
-
-pub fn clear_login_failures(connection: &Connection, user_id: i64) -> AppResult<()> {
-    connection
-        .prepare_cached("DELETE FROM login_failures WHERE user_id = ?1")?
-        .execute([user_id])?;
     Ok(())
 }
 
@@ -290,7 +279,9 @@ pub fn search(
     query: Option<&str>,
     request: shared::pagination::PageRequest,
 ) -> AppResult<(Vec<UserRow>, u64)> {
-    // LIKE wildcards in the query are matched literally.
+    // A phone in any spelling is searched in its canonical form (SPEC §4); LIKE wildcards in
+    // the query are matched literally.
+    let query = query.map(|q| shared::validate::canonical_phone(q).unwrap_or_else(|| q.to_owned()));
     let pattern = query.map(|q| {
         let escaped = q
             .replace('\\', "\\\\")

@@ -16,13 +16,14 @@ use crate::clock;
 use crate::db::audit::{self, Actor, AuditRow};
 use crate::db::coupons::{self, NewCoupon};
 use crate::db::ledgers::{self, Ledger};
+use crate::db::outbox::{self, OutboxRow};
 use crate::db::roles::{self, RoleRow};
 use crate::db::uploads::{self, Kind};
 use crate::db::users::{self, UserRow};
-use crate::db::{edge_outbox, gifts, goods, messages, sessions};
-use crate::domain::identity::revocations;
+use crate::db::{edge_outbox, gifts, goods, invitations, messages, sessions};
+use crate::domain::identity::{Invitation, revocations};
 use crate::edge_sync;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::ids;
 
 /// Instructions per edge-outbox row when one action touches many users.
@@ -108,9 +109,48 @@ pub async fn search_users(
     Ok(Paged::new(rows, total, request))
 }
 
+/// What an admin may hand out (SPEC §7, privilege boundaries), read inside the action's
+/// transaction. The operator's command line (`Actor::cli`) is not bounded.
+struct Authority {
+    super_admin: bool,
+    permissions: Vec<String>,
+}
+
+impl Authority {
+    fn of(tx: &Transaction<'_>, actor: &Actor) -> AppResult<Option<Authority>> {
+        let Some(user_id) = actor.user_id else {
+            return Ok(None);
+        };
+        Ok(Some(Authority {
+            super_admin: roles::is_super_admin(tx, user_id)?,
+            permissions: roles::permissions(tx, user_id)?,
+        }))
+    }
+
+    fn holds_all(&self, permissions: &[String]) -> bool {
+        permissions.iter().all(|p| self.permissions.contains(p))
+    }
+
+    /// A role may be given or taken only by a holder of every permission in it, and
+    /// `super-admin` only by a super-admin.
+    fn may_assign(&self, tx: &Transaction<'_>, role: &str) -> AppResult<bool> {
+        if role == roles::SUPER_ADMIN_ROLE {
+            return Ok(self.super_admin);
+        }
+        let permissions = roles::permissions_of_role(tx, role)?.unwrap_or_default();
+        Ok(self.holds_all(&permissions))
+    }
+}
+
+fn denied() -> AppError {
+    Problem::PermissionDenied.into()
+}
+
 /// Disables or enables a user, and/or replaces their roles. Disabling revokes every session at
 /// once (the edge included). Admins cannot disable themselves or change their own roles, so the
-/// back office cannot lock its last admin out by accident.
+/// back office cannot lock its last admin out by accident. Within SPEC §7's boundaries: a role
+/// is given or taken only by a holder of all its permissions, and only a super-admin may touch
+/// an account holding `super-admin` or grant or remove that role (403, nothing changed).
 pub async fn update_user(
     state: &AppState,
     actor: Actor,
@@ -121,8 +161,16 @@ pub async fn update_user(
     if actor.user_id == Some(user_id) {
         return Err(Problem::refused("不能停用自己或修改自己的角色").into());
     }
+    let authority_of = actor.clone();
     act(state, actor, "user.update", move |tx, now| {
         existing_user(tx, user_id)?;
+        let authority = Authority::of(tx, &authority_of)?;
+        if let Some(authority) = &authority
+            && !authority.super_admin
+            && roles::is_super_admin(tx, user_id)?
+        {
+            return Err(denied());
+        }
         let mut instructions = Vec::new();
         if let Some(roles) = &new_roles {
             let unknown = roles::unknown_roles(tx, roles)?;
@@ -132,6 +180,18 @@ pub async fn update_user(
                     format!("角色不存在：{}", unknown.join("、")),
                 )
                 .into());
+            }
+            if let Some(authority) = &authority {
+                let held = roles::role_names(tx, user_id)?;
+                let changed = roles
+                    .iter()
+                    .filter(|role| !held.contains(role))
+                    .chain(held.iter().filter(|role| !roles.contains(role)));
+                for role in changed {
+                    if !authority.may_assign(tx, role)? {
+                        return Err(denied());
+                    }
+                }
             }
             roles::set_user_roles(tx, user_id, roles)?;
         }
@@ -335,6 +395,9 @@ pub async fn roles(state: &AppState) -> AppResult<Vec<RoleRow>> {
 }
 
 /// Creates a role or replaces its permissions; every name must be one of the document's 15.
+/// Within SPEC §7's boundaries: an admin puts into a role only permissions it holds, cannot
+/// change a role it holds, and cannot change a role holding permissions it lacks (403, nothing
+/// changed).
 pub async fn save_role(
     state: &AppState,
     actor: Actor,
@@ -350,10 +413,98 @@ pub async fn save_role(
     if name == roles::SUPER_ADMIN_ROLE {
         return Err(Problem::refused("超级管理员角色总是拥有全部权限，不能修改").into());
     }
+    let authority_of = actor.clone();
     act(state, actor, "role.save", move |tx, _| {
+        if let Some(authority) = Authority::of(tx, &authority_of)? {
+            let current = roles::permissions_of_role(tx, &name)?.unwrap_or_default();
+            let holds_it = match authority_of.user_id {
+                Some(admin) => roles::role_names(tx, admin)?.contains(&name),
+                None => false,
+            };
+            if holds_it || !authority.holds_all(&permissions) || !authority.holds_all(&current) {
+                return Err(denied());
+            }
+        }
         let id = roles::upsert(tx, &name, &permissions)?;
         let detail = json!({ "role_id": id, "name": name, "permissions": permissions });
         Ok(Effect::new(id, None, detail))
+    })
+    .await
+}
+
+/// The development outbox, newest first (at most 200 rows). Codes and bodies are shown to
+/// super-admins only (SPEC §7): a support agent sees who was sent what kind of message, not
+/// the code that would let them take the account over. Every read is audited.
+pub async fn read_outbox(
+    state: &AppState,
+    actor: Actor,
+    to: Option<String>,
+    channel: Option<String>,
+) -> AppResult<(Vec<OutboxRow>, bool)> {
+    let reader = actor.clone();
+    act(state, actor, "outbox.read", move |tx, _| {
+        let codes_shown = match reader.user_id {
+            Some(user_id) => roles::is_super_admin(tx, user_id)?,
+            None => true,
+        };
+        let rows = outbox::list(tx, to.as_deref(), channel.as_deref(), 200)?;
+        let detail = json!({
+            "to": to, "channel": channel, "rows": rows.len(), "codes_shown": codes_shown,
+        });
+        Ok(Effect::new((rows, codes_shown), None, detail))
+    })
+    .await
+}
+
+/// An invitation code for store registration, checked once for the API and the CLI.
+pub struct NewInvitation {
+    pub uses: i64,
+    pub expires_in_days: Option<i64>,
+}
+
+impl NewInvitation {
+    pub fn new(uses: i64, expires_in_days: Option<i64>) -> Result<NewInvitation, Problem> {
+        if !(1..=1_000_000).contains(&uses) {
+            return Err(Problem::invalid(
+                "uses",
+                "uses 必须是 1 到 1000000 之间的整数",
+            ));
+        }
+        if let Some(days) = expires_in_days
+            && !(1..=3650).contains(&days)
+        {
+            return Err(Problem::invalid(
+                "expires_in_days",
+                "expires_in_days 必须是 1 到 3650 之间的整数",
+            ));
+        }
+        Ok(NewInvitation {
+            uses,
+            expires_in_days,
+        })
+    }
+}
+
+/// Creates an invitation code, audited like every other back-office write (the code itself is
+/// not written to the log, only its first characters).
+pub async fn create_invitation(
+    state: &AppState,
+    actor: Actor,
+    invitation: NewInvitation,
+) -> AppResult<Invitation> {
+    let code = ids::random_hex(8).to_uppercase();
+    act(state, actor, "invitation.create", move |tx, now| {
+        let expires_at = invitation.expires_in_days.map(|days| now + days * 86_400);
+        invitations::create(tx, &code, invitation.uses, expires_at, now)?;
+        let detail = json!({
+            "code_prefix": &code[..4], "uses": invitation.uses, "expires_at": expires_at,
+        });
+        let created = Invitation {
+            code,
+            uses: invitation.uses,
+            expires_at,
+        };
+        Ok(Effect::new(created, None, detail))
     })
     .await
 }

@@ -11,7 +11,8 @@ use crate::clock;
 use crate::db::captchas::{self, CaptchaCheck, NewCaptcha};
 use crate::db::codes::{self, Channel, CodeCheck, NewCode};
 use crate::db::sessions::{self, Credential, Generation, Lifetimes, Rotation};
-use crate::db::users::{self, NewUser, UserRow};
+use crate::db::sign_in::{self, Lockout};
+use crate::db::users::{self, LoginName, NewUser, UserRow};
 use crate::db::{edge_outbox, invitations, roles};
 use crate::domain::over_limit;
 use crate::error::{AppError, AppResult};
@@ -23,9 +24,6 @@ pub const CAPTCHA_LIFE_SECS: i64 = 300;
 pub const CODE_LIFE_SECS: i64 = 300;
 const CODE_PER_TARGET_PER_MINUTE: u32 = 1;
 const CODE_PER_TARGET_PER_DAY: u32 = 10;
-const LOCKOUT_FAILURES: u32 = 10;
-const LOCKOUT_WINDOW_SECS: i64 = 15 * 60;
-const LOCKOUT_SECS: i64 = 15 * 60;
 
 /// Tokens handed to a client after a sign-in or a refresh.
 #[derive(Debug, Clone)]
@@ -81,7 +79,7 @@ pub async fn create_captcha(
         .db
         .write(move |tx| {
             let now = clock::now();
-            let rule = Limit::Captcha.default_rule();
+            let rule = state_for_write.config.rate_rules.rule(Limit::Captcha);
             let window = i64::from(rule.window_secs);
             let (count, oldest) = captchas::issued_to_ip(tx, &client_ip, now - window)?;
             if let Some(retry_after) = over_limit(count, oldest, rule.max, window, now) {
@@ -185,47 +183,105 @@ pub async fn register_store(
     Ok((user, issue(state, &generation)?))
 }
 
-/// Password sign-in by account name, phone or e-mail, with lockout (SPEC §6).
+/// Which counter a password sign-in is counted on. The admin listener's own sign-in has its own
+/// (SPEC §7), so that nobody on the internet can lock an admin out of the back office.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInDoor {
+    Public,
+    AdminListener,
+}
+
+/// The attempt counter of a sign-in: the account's when the name belongs to one, else the
+/// name's own, so unknown names are counted and locked exactly like accounts (SPEC §6).
+fn attempt_key(door: SignInDoor, user: Option<&UserRow>, name: &LoginName) -> String {
+    let key = match user {
+        Some(user) => account_attempt_key(user.id),
+        None => format!("n:{}", name.key()),
+    };
+    match door {
+        SignInDoor::Public => key,
+        SignInDoor::AdminListener => format!("admin:{key}"),
+    }
+}
+
+fn account_attempt_key(user_id: i64) -> String {
+    format!("u:{user_id}")
+}
+
+/// Counts a password attempt before the password is hashed; a locked key is refused (429)
+/// without counting. Returns a guard whose [`Attempt::abandon`] uncounts an attempt that was
+/// never evaluated (the hashing queue was full).
+pub(crate) async fn count_attempt(state: &AppState, key: String) -> AppResult<Attempt> {
+    let key_for_write = key.clone();
+    let reserved = state
+        .db
+        .write(move |tx| sign_in::reserve(tx, &key_for_write, clock::now(), Lockout::SPEC))
+        .await?;
+    match reserved {
+        Ok(reservation) => Ok(Attempt { key, reservation }),
+        Err(retry_after) => Err(Problem::Locked { retry_after }.into()),
+    }
+}
+
+/// A counted password attempt.
+pub(crate) struct Attempt {
+    key: String,
+    reservation: sign_in::Reservation,
+}
+
+impl Attempt {
+    /// Verifies `password` against `hash` (or the dummy hash when there is none). An attempt the
+    /// hashing threads refused (503) is uncounted, so load cannot lock anyone out.
+    pub(crate) async fn verify(
+        &self,
+        state: &AppState,
+        password: String,
+        hash: Option<String>,
+    ) -> AppResult<bool> {
+        match state.hasher.verify(password, hash).await {
+            Ok(matches) => Ok(matches),
+            Err(error) => {
+                let key = self.key.clone();
+                let reservation = self.reservation;
+                state
+                    .db
+                    .write(move |tx| sign_in::abandon(tx, &key, reservation))
+                    .await?;
+                Err(error)
+            }
+        }
+    }
+
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// Password sign-in by account name, phone or e-mail, with lockout (SPEC §6): the attempt is
+/// counted before the password is hashed, so concurrent guesses cannot get more than the
+/// allowed number evaluated, and a right password that arrives while the key is locked is
+/// refused like a wrong one.
 pub async fn login_with_password(
     state: &AppState,
     login_name: String,
     password: String,
     as_admin: bool,
+    door: SignInDoor,
 ) -> AppResult<IssuedTokens> {
-    let name = login_name.clone();
+    let name = LoginName::parse(&login_name);
+    let lookup = name.clone();
     let user = state
         .db
-        .read(move |conn| users::by_login_name(conn, &name))
+        .read(move |conn| users::by_login_name(conn, &lookup))
         .await?;
-    let now = clock::now();
-    if let Some(user) = &user
-        && user.locked_until > now
-    {
-        return Err(Problem::Locked {
-            retry_after: (user.locked_until - now) as u64,
-        }
-        .into());
-    }
+    let attempt = count_attempt(state, attempt_key(door, user.as_ref(), &name)).await?;
     let hash = user.as_ref().and_then(|user| user.password_hash.clone());
-    let matches = state.hasher.verify(password, hash).await?;
+    let matches = attempt.verify(state, password, hash).await?;
     let Some(user) = user else {
         return Err(Problem::UnknownAccount.into());
     };
-    let user_id = user.id;
     if !matches {
-        state
-            .db
-            .write(move |tx| {
-                let now = clock::now();
-                let failures =
-                    users::record_login_failure(tx, user_id, now, now - LOCKOUT_WINDOW_SECS)?;
-                if failures >= LOCKOUT_FAILURES {
-                    users::lock_until(tx, user_id, now + LOCKOUT_SECS)?;
-                    tracing::warn!(user_id, "password sign-in locked after repeated failures");
-                }
-                Ok(())
-            })
-            .await?;
+        // The attempt stays counted: it was a failure.
         return Err(Problem::WrongPassword.into());
     }
     if user.disabled {
@@ -234,6 +290,7 @@ pub async fn login_with_password(
         }
         .into());
     }
+    let user_id = user.id;
     if as_admin
         && !state
             .db
@@ -242,12 +299,13 @@ pub async fn login_with_password(
     {
         return Err(Problem::PermissionDenied.into());
     }
-    // One transaction: the failure count is cleared with the session that proves success.
+    // One transaction: the attempts are cleared with the session that proves success.
     let lifetimes = lifetimes(state);
+    let key = attempt.key().to_owned();
     let generation = state
         .db
         .write(move |tx| {
-            users::clear_login_failures(tx, user_id)?;
+            sign_in::clear(tx, &key)?;
             sessions::create(tx, user_id, as_admin, clock::now(), lifetimes)
         })
         .await?;
@@ -278,10 +336,10 @@ pub async fn send_code(
         .db
         .write(move |tx| {
             let now = clock::now();
-            let ip_rule = match channel {
-                Channel::Sms => Limit::Sms.default_rule(),
-                Channel::Mail => Limit::Mail.default_rule(),
-            };
+            let ip_rule = state_for_write.config.rate_rules.rule(match channel {
+                Channel::Sms => Limit::Sms,
+                Channel::Mail => Limit::Mail,
+            });
             let ip_window = i64::from(ip_rule.window_secs);
             let limits = [
                 (
@@ -405,6 +463,24 @@ fn default_nickname(channel: Channel, target: &str) -> String {
     }
 }
 
+/// Proves a code before any password is hashed (SPEC §6): a wrong code counts its try and is
+/// refused here, so a flood of junk codes costs no hashing. A right code is not spent yet.
+async fn prove_code(state: &AppState, token: &str, hash: &str) -> AppResult<(Channel, String)> {
+    let (token, hash) = (token.to_owned(), hash.to_owned());
+    let outcome = state
+        .db
+        .write(
+            move |tx| match codes::check_only(tx, &token, &hash, clock::now())? {
+                CodeCheck::Valid { channel, target } => Ok(Ok((channel, target))),
+                CodeCheck::Wrong | CodeCheck::Dead => Ok(Err(Problem::WrongCode {
+                    field: "verification_code".into(),
+                })),
+            },
+        )
+        .await?;
+    Ok(outcome?)
+}
+
 /// Print registration: creates the user owning the verified phone or e-mail.
 pub async fn register_with_code(
     state: &AppState,
@@ -412,8 +488,9 @@ pub async fn register_with_code(
     code: String,
     password: String,
 ) -> AppResult<IssuedTokens> {
-    let password_hash = state.hasher.hash(password).await?;
     let hash = code_hash(state, &token, &code);
+    prove_code(state, &token, &hash).await?;
+    let password_hash = state.hasher.hash(password).await?;
     let lifetimes = lifetimes(state);
     let outcome = state
         .db
@@ -472,15 +549,28 @@ pub async fn login_with_code(
     issue(state, &outcome?)
 }
 
-/// Sets the password of the account the code was sent to and revokes all its sessions.
+/// Sets the password of the account the code was sent to, revokes all its sessions and lifts
+/// its sign-in locks. The code (and that it names an account) is proven before the new password
+/// is hashed.
 pub async fn reset_password(
     state: &AppState,
     token: String,
     code: String,
     password: String,
 ) -> AppResult<Vec<Instruction>> {
-    let password_hash = state.hasher.hash(password).await?;
     let hash = code_hash(state, &token, &code);
+    let (channel, target) = prove_code(state, &token, &hash).await?;
+    let owner = state
+        .db
+        .read(move |conn| match channel {
+            Channel::Sms => users::by_phone(conn, &target),
+            Channel::Mail => users::by_email(conn, &target),
+        })
+        .await?;
+    if owner.is_none() {
+        return Err(Problem::UnknownAccount.into());
+    }
+    let password_hash = state.hasher.hash(password).await?;
     let outcome = state
         .db
         .write(move |tx| {
@@ -489,11 +579,19 @@ pub async fn reset_password(
                 Err(problem) => return Ok(Err(problem)),
             };
             users::set_password(tx, user.id, &password_hash)?;
+            clear_sign_in_locks(tx, user.id)?;
             let sids = sessions::revoke_all(tx, user.id, "password_changed", clock::now())?;
             Ok(Ok(revocations(user.id, sids)))
         })
         .await?;
     Ok(outcome?)
+}
+
+/// A new password lifts every lock of the account, on both doors.
+pub(crate) fn clear_sign_in_locks(tx: &rusqlite::Transaction<'_>, user_id: i64) -> AppResult<()> {
+    let key = account_attempt_key(user_id);
+    sign_in::clear(tx, &key)?;
+    sign_in::clear(tx, &format!("admin:{key}"))
 }
 
 pub(crate) fn revocations(user_id: i64, sids: Vec<String>) -> Vec<Instruction> {
@@ -606,6 +704,7 @@ pub async fn create_super_admin(
         .write(move |tx| {
             let now = clock::now();
             let user_id = users::upsert_by_account(tx, &account, &hash, now)?;
+            clear_sign_in_locks(tx, user_id)?;
             roles::grant_role(tx, user_id, roles::SUPER_ADMIN_ROLE)?;
             // A reset password ends the sessions made with the old one.
             let sids = sessions::revoke_all(tx, user_id, "password_changed", now)?;
@@ -617,43 +716,9 @@ pub async fn create_super_admin(
     Ok(user_id)
 }
 
+/// An invitation code as created (`domain::admin::create_invitation`).
 pub struct Invitation {
     pub code: String,
     pub uses: i64,
     pub expires_at: Option<i64>,
-}
-
-pub async fn create_invitation(
-    state: &AppState,
-    uses: i64,
-    expires_in_days: Option<i64>,
-) -> AppResult<Invitation> {
-    if !(1..=1_000_000).contains(&uses) {
-        return Err(Problem::invalid("uses", "uses 必须是 1 到 1000000 之间的整数").into());
-    }
-    if let Some(days) = expires_in_days
-        && !(1..=3650).contains(&days)
-    {
-        return Err(Problem::invalid(
-            "expires_in_days",
-            "expires_in_days 必须是 1 到 3650 之间的整数",
-        )
-        .into());
-    }
-    let code = ids::random_hex(8).to_uppercase();
-    let code_for_write = code.clone();
-    let expires_at = state
-        .db
-        .write(move |tx| {
-            let now = clock::now();
-            let expires_at = expires_in_days.map(|days| now + days * 86_400);
-            invitations::create(tx, &code_for_write, uses, expires_at, now)?;
-            Ok(expires_at)
-        })
-        .await?;
-    Ok(Invitation {
-        code,
-        uses,
-        expires_at,
-    })
 }

@@ -4,21 +4,22 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::middleware::{self, Next};
 use axum::routing::{MethodRouter, get, on};
 use shared::Problem;
 use shared::money::parse_cents;
-use shared::policy::Method;
+use shared::policy::{Limit, Method};
 
 use crate::AppState;
 use crate::clock;
 use crate::db::audit::Actor;
 use crate::db::ledgers::Ledger;
-use crate::db::{outbox, users};
-use crate::domain::admin::{self, CouponGrant, Message, NewGift, Recipients};
-use crate::domain::identity;
+use crate::db::users;
+use crate::domain::admin::{self, CouponGrant, Message, NewGift, NewInvitation, Recipients};
+use crate::domain::identity::{self, SignInDoor};
 use crate::error::{AppError, AppResult};
 use crate::http::auth::{Caller, require_permission};
 use crate::http::member::path_id;
@@ -40,6 +41,7 @@ pub const DATA_CENTRE: &str = "数据中心";
 /// Every admin route, named once: the router and the OpenAPI document are made from this table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AdminRoute {
+    Login,
     Outbox,
     InvitationCreate,
     UserSearch,
@@ -57,6 +59,7 @@ pub enum AdminRoute {
 }
 
 pub const ADMIN_ROUTES: &[(AdminRoute, Method, &str)] = &[
+    (AdminRoute::Login, Method::Post, "/admin/login"),
     (AdminRoute::Outbox, Method::Get, "/admin/outbox"),
     (
         AdminRoute::InvitationCreate,
@@ -89,9 +92,15 @@ pub const ADMIN_ROUTES: &[(AdminRoute, Method, &str)] = &[
     (AdminRoute::RoleSave, Method::Post, "/admin/roles"),
 ];
 
-fn handler(id: AdminRoute, method: Method) -> MethodRouter<AppState> {
+fn handler(state: &AppState, id: AdminRoute, method: Method) -> MethodRouter<AppState> {
     let method = super::filter(method);
     match id {
+        AdminRoute::Login => on(method, login).layer(middleware::from_fn_with_state(
+            state.clone(),
+            |State(state): State<AppState>, request: Request, next: Next| {
+                super::count_network(state, "admin", Limit::SignIn, request, next)
+            },
+        )),
         AdminRoute::Outbox => on(method, list_outbox),
         AdminRoute::InvitationCreate => on(method, create_invitation),
         AdminRoute::UserSearch => on(method, search_users),
@@ -109,13 +118,13 @@ fn handler(id: AdminRoute, method: Method) -> MethodRouter<AppState> {
     }
 }
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
     let mut router = Router::new()
         .route("/admin/openapi.json", get(openapi::admin_document))
         .route("/admin/docs", get(openapi::admin_docs_index))
         .route("/admin/docs/{file}", get(openapi::admin_docs_asset));
     for (id, method, path) in ADMIN_ROUTES {
-        router = router.route(path, handler(*id, *method));
+        router = router.route(path, handler(state, *id, *method));
     }
     router
 }
@@ -167,12 +176,28 @@ impl FromRequestParts<AppState> for AdminCaller {
     }
 }
 
+/// `POST /admin/login`: the back office's own sign-in, on the private listener, with a failed-
+/// attempt counter of its own (SPEC §7), so that wrong passwords sent to the public API cannot
+/// lock an admin out of the back office. Only holders of a role get a token (with the admin
+/// flag); the listener counts sign-ins per client network like the public one.
+async fn login(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
+    let username = params.text("username", shared::validate::EMAIL_MAX_CHARS)?;
+    let password = params.required("password")?.to_owned();
+    let tokens =
+        identity::login_with_password(&state, username, password, true, SignInDoor::AdminListener)
+            .await?;
+    Ok(Reply::print(
+        StatusCode::OK,
+        views::PrintTokens::of(&tokens),
+    ))
+}
+
 async fn list_outbox(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminCaller,
     params: Params,
 ) -> AppResult<Reply> {
-    require_permission(&state, &caller, SUPPORT_TOOLS).await?;
+    let actor = admin.holding(&state, SUPPORT_TOOLS).await?;
     if !state.notifier.has_outbox() {
         return Err(Problem::NotFound.into());
     }
@@ -183,27 +208,26 @@ async fn list_outbox(
     {
         return Err(Problem::invalid("channel", "channel 只能是 sms、mail 或 captcha").into());
     }
-    let rows = state
-        .db
-        .read(move |conn| outbox::list(conn, to.as_deref(), channel.as_deref(), 200))
-        .await?;
+    let (rows, codes_shown) = admin::read_outbox(&state, actor, to, channel).await?;
     let offset = state.config.time_offset;
     let rows: Vec<_> = rows
-        .into_iter()
-        .map(|row| views::OutboxEntry::of(&row, offset))
+        .iter()
+        .map(|row| views::OutboxEntry::of(row, codes_shown, offset))
         .collect();
     Ok(Reply::print(StatusCode::OK, rows))
 }
 
 async fn create_invitation(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminCaller,
     params: Params,
 ) -> AppResult<Reply> {
-    require_permission(&state, &caller, USERS).await?;
-    let uses = params.required_integer("uses", 1, 1_000_000)?;
-    let days = params.integer("expires_in_days", 1, 3650)?;
-    let invitation = identity::create_invitation(&state, uses, days).await?;
+    let actor = admin.holding(&state, USERS).await?;
+    let invitation = NewInvitation::new(
+        params.required_integer("uses", 1, 1_000_000)?,
+        params.integer("expires_in_days", 1, 3650)?,
+    )?;
+    let invitation = admin::create_invitation(&state, actor, invitation).await?;
     let offset = state.config.time_offset;
     Ok(Reply::print(
         StatusCode::CREATED,

@@ -16,7 +16,7 @@ pub mod store;
 pub mod uploads;
 pub mod views;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::Router;
 use axum::body::Body;
@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use sha2::{Digest, Sha256};
 use shared::headers::{CLIENT_IP, EDGE_SECRET, REQUEST_ID};
-use shared::policy::{Method, ROUTES, RouteId};
+use shared::policy::{Limit, Method, ROUTES, RouteId};
 use shared::{Dialect, Problem};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -37,29 +37,64 @@ use tower_http::trace::TraceLayer;
 use crate::AppState;
 use crate::error::{AppError, ProblemResponse};
 
-/// The client's IP: `x-client-ip` from the edge (trusted only because the edge secret was
-/// checked first), else the peer address.
+/// The client's network (SPEC §6: an IPv4 address, or an IPv6 /64), from `x-client-ip` as the
+/// edge saw it (trusted only because the edge secret was checked first), else the peer
+/// address. Every per-client counter keys on it.
 #[derive(Debug, Clone)]
-pub struct ClientIp(pub String);
+pub struct ClientNetwork(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+impl ClientNetwork {
+    fn of(parts: &Parts) -> ClientNetwork {
         let from_edge = parts
             .headers
             .get(CLIENT_IP)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok());
+            .map(str::to_owned);
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip());
-        let ip = from_edge
-            .or(peer)
-            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-        Ok(ClientIp(ip))
+            .map(|info| info.0.ip().to_string());
+        let address = from_edge.or(peer).unwrap_or_default();
+        ClientNetwork(shared::net::client_network(&address))
     }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientNetwork {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientNetwork::of(parts))
+    }
+}
+
+/// The limits counted in memory at the router ([`crate::limits`]); captcha and code requests
+/// are counted by their own tables in the domain.
+fn counted_at_router(limit: Limit) -> bool {
+    match limit {
+        Limit::SignIn | Limit::Register | Limit::PasswordReset => true,
+        Limit::Captcha | Limit::Sms | Limit::Mail => false,
+    }
+}
+
+/// Counts a request of the sign-in family against its client network before any of its body is
+/// read; past the rule it is 429 with `Retry-After`.
+pub(crate) async fn count_network(
+    state: AppState,
+    scope: &'static str,
+    limit: Limit,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let network = ClientNetwork::of(&parts);
+    let rule = state.config.rate_rules.rule(limit);
+    if let Err(problem) = state
+        .limits
+        .hit(scope, limit, rule, &network.0, crate::clock::now_ms())
+    {
+        return AppError::from(problem).into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
 
 pub(crate) fn filter(method: Method) -> MethodFilter {
@@ -144,13 +179,20 @@ pub fn public_router(state: AppState) -> Router {
         // A body declared over the route's limit is refused before any of it is read; one that
         // does not declare its length stops at the limit in the extractors that honour it.
         let limit = route.body_limit;
-        let method_router = handler(route.id, route.method)
+        let mut method_router = handler(route.id, route.method)
             .layer(DefaultBodyLimit::max(
                 usize::try_from(limit).unwrap_or(usize::MAX),
             ))
             .layer(middleware::from_fn(move |request: Request, next: Next| {
                 refuse_declared_over(limit, request, next)
             }));
+        if let Some(rate_limit) = route.limit.filter(|limit| counted_at_router(*limit)) {
+            let state = state.clone();
+            method_router =
+                method_router.layer(middleware::from_fn(move |request: Request, next: Next| {
+                    count_network(state.clone(), "public", rate_limit, request, next)
+                }));
+        }
         router = router.route(route.path, method_router);
     }
     let secret_digest = Sha256::digest(state.config.edge_secret.expose().as_bytes());
@@ -190,7 +232,7 @@ async fn refuse_declared_over(limit: u64, request: Request, next: Next) -> Respo
 
 /// The admin router, for the private listener.
 pub fn admin_router(state: AppState) -> Router {
-    with_common_layers(admin::routes().fallback(not_found).with_state(state))
+    with_common_layers(admin::routes(&state).fallback(not_found).with_state(state))
 }
 
 /// Layers shared by both listeners: request ids, tracing, panics caught, problems rendered.

@@ -11,10 +11,10 @@ use crate::AppState;
 
 use crate::db::codes::Channel;
 use crate::db::users::LoginColumn;
-use crate::domain::identity::{self, RefreshStyle};
+use crate::domain::identity::{self, RefreshStyle, SignInDoor};
 use crate::domain::{login_modes, profile};
 use crate::error::AppResult;
-use crate::http::ClientIp;
+use crate::http::ClientNetwork;
 use crate::http::auth::{Caller, presented_token};
 use crate::http::params::Params;
 use crate::http::reply::Reply;
@@ -22,12 +22,12 @@ use crate::http::views;
 
 pub async fn sms(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    ClientNetwork(network): ClientNetwork,
     params: Params,
 ) -> AppResult<Reply> {
     let phone = validate::phone("phone", params.required("phone")?)?;
     let is_register = params.flag("is_register")?;
-    let token = identity::send_code(&state, Channel::Sms, phone, is_register, ip).await?;
+    let token = identity::send_code(&state, Channel::Sms, phone, is_register, network).await?;
     Ok(Reply::print(
         StatusCode::CREATED,
         views::VerificationToken {
@@ -38,12 +38,12 @@ pub async fn sms(
 
 pub async fn mail(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    ClientNetwork(network): ClientNetwork,
     params: Params,
 ) -> AppResult<Reply> {
     let email = validate::email("email", params.required("email")?)?;
     let is_register = params.flag("is_register")?;
-    let token = identity::send_code(&state, Channel::Mail, email, is_register, ip).await?;
+    let token = identity::send_code(&state, Channel::Mail, email, is_register, network).await?;
     Ok(Reply::print(
         StatusCode::CREATED,
         views::VerificationToken {
@@ -79,7 +79,8 @@ pub async fn login(State(state): State<AppState>, params: Params) -> AppResult<R
         let username = params.text("username", validate::EMAIL_MAX_CHARS)?;
         let password = params.required("password")?.to_owned();
         let as_admin = params.flag("is_admin")?;
-        identity::login_with_password(&state, username, password, as_admin).await?
+        identity::login_with_password(&state, username, password, as_admin, SignInDoor::Public)
+            .await?
     };
     Ok(Reply::print(
         StatusCode::OK,
@@ -119,7 +120,8 @@ pub async fn bind_login_mode(
     params: Params,
 ) -> AppResult<Reply> {
     let (token, code) = code_params(&params)?;
-    let instructions = login_modes::bind(&state, caller.user_id, token, code).await?;
+    let proof = proof_params(&params)?;
+    let instructions = login_modes::bind(&state, caller.user_id, token, code, proof).await?;
     Ok(Reply::print_message(StatusCode::OK, "绑定成功").invalidate(instructions))
 }
 
@@ -133,8 +135,32 @@ pub async fn unbind_login_mode(
         "email" => LoginColumn::Email,
         _ => return Err(Problem::invalid("type", "type 只能是 phone 或 email").into()),
     };
-    let instructions = login_modes::unbind(&state, caller.user_id, column).await?;
+    let proof = proof_params(&params)?;
+    let instructions = login_modes::unbind(&state, caller.user_id, column, proof).await?;
     Ok(Reply::print_message(StatusCode::OK, "解绑成功").invalidate(instructions))
+}
+
+/// What a request offers beyond its token to replace or remove a bound channel: `password`, or
+/// a code sent to that channel (`old_verification_token`, `old_verification_code`).
+fn proof_params(params: &Params) -> Result<login_modes::Proof, Problem> {
+    if let Some(password) = params.get("password") {
+        if password.chars().count() > validate::PASSWORD_MAX_CHARS {
+            return Err(Problem::invalid(
+                "password",
+                "密码长度必须是 8 到 64 个字符",
+            ));
+        }
+        return Ok(login_modes::Proof::Password(password.to_owned()));
+    }
+    if params.get("old_verification_token").is_some()
+        || params.get("old_verification_code").is_some()
+    {
+        return Ok(login_modes::Proof::Code {
+            token: params.text("old_verification_token", 64)?,
+            code: params.text("old_verification_code", 16)?,
+        });
+    }
+    Ok(login_modes::Proof::None)
 }
 
 pub async fn update_self(

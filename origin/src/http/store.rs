@@ -11,10 +11,10 @@ use shared::validate::{self, NAME_MAX_CHARS};
 
 use crate::AppState;
 use crate::clock;
-use crate::domain::identity::{self, RefreshStyle, StoreRegistration};
+use crate::domain::identity::{self, RefreshStyle, SignInDoor, StoreRegistration};
 use crate::domain::profile;
 use crate::error::{AppError, AppResult};
-use crate::http::ClientIp;
+use crate::http::ClientNetwork;
 use crate::http::auth::{Caller, presented_token};
 use crate::http::params::Params;
 use crate::http::reply::Reply;
@@ -30,11 +30,11 @@ pub async fn response_code() -> Reply {
 
 pub async fn captchas(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    ClientNetwork(network): ClientNetwork,
     params: Params,
 ) -> AppResult<Reply> {
     let username = params.text("username", NAME_MAX_CHARS)?;
-    let captcha = identity::create_captcha(&state, username, ip).await?;
+    let captcha = identity::create_captcha(&state, username, network).await?;
     Ok(Reply::store(
         StatusCode::CREATED,
         views::Captcha {
@@ -95,7 +95,9 @@ pub async fn register(State(state): State<AppState>, params: Params) -> AppResul
 pub async fn login(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
     let username = params.text("username", validate::EMAIL_MAX_CHARS)?;
     let password = params.required("password")?.to_owned();
-    let tokens = identity::login_with_password(&state, username, password, false).await?;
+    let tokens =
+        identity::login_with_password(&state, username, password, false, SignInDoor::Public)
+            .await?;
     Ok(Reply::store(StatusCode::OK, views::StoreToken::of(&tokens)))
 }
 

@@ -678,18 +678,21 @@ pub struct OutboxEntry {
     /// `sms`, `mail` or `captcha`.
     pub channel: String,
     pub to: String,
-    pub code: String,
-    pub body: String,
+    /// Shown to super-admins only; `null` for everyone else (SPEC §7). Empty for notices
+    /// that carry no code.
+    pub code: Option<String>,
+    /// Shown to super-admins only; `null` for everyone else.
+    pub body: Option<String>,
     pub created_at: String,
 }
 
 impl OutboxEntry {
-    pub fn of(row: &OutboxRow, offset: UtcOffset) -> OutboxEntry {
+    pub fn of(row: &OutboxRow, codes_shown: bool, offset: UtcOffset) -> OutboxEntry {
         OutboxEntry {
             channel: row.channel.clone(),
             to: row.recipient.clone(),
-            code: row.code.clone(),
-            body: row.body.clone(),
+            code: codes_shown.then(|| row.code.clone()),
+            body: codes_shown.then(|| row.body.clone()),
             created_at: clock::format(row.created_at, offset),
         }
     }

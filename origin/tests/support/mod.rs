@@ -44,14 +44,17 @@ impl TestApp {
         let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let public_url = format!("http://{}", public.local_addr().unwrap());
         let admin_url = format!("http://{}", admin.local_addr().unwrap());
+        let limits = origin::ListenerLimits::of(&state.config);
         tokio::spawn(origin::serve(
             public,
             origin::public_router(state.clone()),
+            limits,
             std::future::pending(),
         ));
         tokio::spawn(origin::serve(
             admin,
             origin::admin_router(state.clone()),
+            limits,
             std::future::pending(),
         ));
         // Edge delivery runs as in production; with no edge listening (the default URL) each
@@ -141,10 +144,15 @@ impl TestApp {
     }
 
     pub async fn invitation(&self, uses: i64) -> String {
-        origin::domain::identity::create_invitation(&self.state, uses, None)
-            .await
-            .unwrap()
-            .code
+        let invitation = origin::domain::admin::NewInvitation::new(uses, None).unwrap();
+        origin::domain::admin::create_invitation(
+            &self.state,
+            origin::db::audit::Actor::cli(),
+            invitation,
+        )
+        .await
+        .unwrap()
+        .code
     }
 
     // -- Store -------------------------------------------------------------------------------

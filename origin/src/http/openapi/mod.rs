@@ -492,13 +492,14 @@ fn client_operation(id: RouteId, c: &mut Components) -> Option<Operation> {
             &[501],
         ),
         RouteId::LoginModeBind => op(
-            "Bind a verified phone or e-mail to the account",
+            "Bind a verified phone or e-mail to the account (replacing a bound one needs the \
+             password, or a code sent to it)",
             "profile",
-            Body(c.input::<CodeRequest>()),
+            Body(c.input::<BindRequest>()),
             Message,
         ),
         RouteId::LoginModeUnbind => op(
-            "Unbind the phone or e-mail",
+            "Unbind the phone or e-mail (needs the password, or a code sent to it)",
             "profile",
             Body(c.input::<UnbindRequest>()),
             Message,
@@ -638,6 +639,12 @@ fn admin_operation(id: AdminRoute, c: &mut Components) -> Operation {
     use Success::{Data, Message};
     use requests::*;
     let (summary, input, success) = match id {
+        AdminRoute::Login => (
+            "Sign in to the back office (holders of a role only), counted apart from the \
+             public sign-in",
+            Body(c.input::<AdminLoginRequest>()),
+            Data(OK, c.of::<v::PrintTokens>()),
+        ),
         AdminRoute::Outbox => (
             "Codes the development notifier wrote instead of sending (404 with a real notifier)",
             Query(c.input::<OutboxQuery>()),
@@ -1164,11 +1171,12 @@ fn build(api: Api) -> OpenApi {
         }
         Api::Admin => {
             for (id, method, path) in ADMIN_ROUTES {
+                let sign_in = *id == AdminRoute::Login;
                 let facts = RouteFacts {
                     method: *method,
                     path,
-                    auth: Auth::User,
-                    limited: false,
+                    auth: if sign_in { Auth::Public } else { Auth::User },
+                    limited: sign_in,
                 };
                 operations.push((facts, admin_operation(*id, &mut components)));
             }

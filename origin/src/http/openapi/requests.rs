@@ -119,10 +119,43 @@ pub struct PrintLoginRequest {
 }
 
 #[derive(ToSchema)]
+pub struct AdminLoginRequest {
+    /// Account name, phone or e-mail of a user holding a role.
+    #[schema(max_length = 254)]
+    username: String,
+    password: String,
+}
+
+#[derive(ToSchema)]
 pub struct UnbindRequest {
     #[serde(rename = "type")]
     #[schema(pattern = "^(phone|email)$")]
     kind: String,
+    /// The account's current password (required when it has one).
+    #[schema(max_length = 64)]
+    password: Option<String>,
+    /// Without a password: a code sent to the phone or e-mail being removed.
+    #[schema(max_length = 64)]
+    old_verification_token: Option<String>,
+    #[schema(max_length = 16)]
+    old_verification_code: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct BindRequest {
+    #[schema(max_length = 64)]
+    verification_token: String,
+    #[schema(max_length = 16)]
+    verification_code: String,
+    /// Replacing a bound phone or e-mail: the account's current password (required when it
+    /// has one).
+    #[schema(max_length = 64)]
+    password: Option<String>,
+    /// Replacing without a password: a code sent to the phone or e-mail being replaced.
+    #[schema(max_length = 64)]
+    old_verification_token: Option<String>,
+    #[schema(max_length = 16)]
+    old_verification_code: Option<String>,
 }
 
 #[derive(ToSchema)]
