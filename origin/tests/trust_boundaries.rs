@@ -970,3 +970,58 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off_and_cannot_hold_the
         .unwrap();
     assert_eq!(status, 200);
 }
+
+// -- Input exactness (typed-endpoints issue) ---------------------------------------------------
+
+#[tokio::test]
+async fn a_path_id_that_is_not_a_positive_integer_is_the_dialects_404() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.member().await;
+    for path in [
+        "/api/goods/%FF/comments",
+        "/api/goods/0/comments",
+        "/api/goods/1e3/comments",
+    ] {
+        let response = app.request(Method::GET, path).send().await.unwrap();
+        print_error(response, 404, 999).await;
+    }
+    let store = app
+        .request(Method::PUT, "/api/user_addresses/%FF")
+        .bearer_auth(&token)
+        .json(&json!({ "city": "x" }))
+        .send()
+        .await
+        .unwrap();
+    store_error(store, 404, 40004).await;
+    let root = app.admin_token().await;
+    let admin = admin_call(
+        &app,
+        &root,
+        Method::PUT,
+        "/admin/users/%FF",
+        json!({ "disabled": true }),
+    )
+    .await;
+    print_error(admin, 404, 999).await;
+}
+
+#[tokio::test]
+async fn a_registration_that_would_fail_does_not_spend_its_captcha() {
+    let app = TestApp::spawn().await;
+    app.register_store("takenname").await;
+    let invitation = app.invitation(1).await;
+    let (key, answer) = app.captcha("someone").await;
+    let attempt = |username: &str, invitation: &str| {
+        app.request(Method::POST, "/api/auth/register")
+            .json(&app.store_registration(username, invitation, &key, &answer))
+            .send()
+    };
+    let taken = attempt("takenname", &invitation).await.unwrap();
+    let body = store_error(taken, 422, 10003).await;
+    assert!(body["errors"]["username"].is_array(), "{body}");
+    let unknown = attempt("freshname", "NOSUCHCODE").await.unwrap();
+    let body = store_error(unknown, 422, 10001).await;
+    assert!(body["errors"]["invitation_code"].is_array(), "{body}");
+    // The captcha survived both: the right registration still passes with it.
+    json_of(attempt("freshname", &invitation).await.unwrap(), 201).await;
+}

@@ -20,9 +20,9 @@ pub fn create(
     Ok(())
 }
 
-/// Spends one use of a code for `user_id`. Call inside the transaction that creates the user,
-/// so the use and the user exist together or not at all.
-pub fn consume(connection: &Connection, code: &str, user_id: i64, now: i64) -> AppResult<()> {
+/// Whether a code can be used now: it exists, has not expired and has a use left. The
+/// registration checks this before it spends a captcha; [`consume`] checks it again.
+pub fn check(connection: &Connection, code: &str, now: i64) -> AppResult<()> {
     let row = connection
         .query_row(
             "SELECT uses_left, expires_at FROM invitation_codes WHERE code = ?1",
@@ -40,18 +40,23 @@ pub fn consume(connection: &Connection, code: &str, user_id: i64, now: i64) -> A
         Some((uses_left, _)) if uses_left <= 0 => {
             Err(Problem::invalid("invitation_code", "邀请码已用完").into())
         }
-        Some(_) => {
-            connection.execute(
-                "UPDATE invitation_codes SET uses_left = uses_left - 1 WHERE code = ?1 AND uses_left > 0",
-                [code],
-            )?;
-            connection.execute(
-                "INSERT INTO invitation_uses (code, user_id, at) VALUES (?1, ?2, ?3)",
-                params![code, user_id, now],
-            )?;
-            Ok(())
-        }
+        Some(_) => Ok(()),
     }
+}
+
+/// Spends one use of a code for `user_id`. Call inside the transaction that creates the user,
+/// so the use and the user exist together or not at all.
+pub fn consume(connection: &Connection, code: &str, user_id: i64, now: i64) -> AppResult<()> {
+    check(connection, code, now)?;
+    connection.execute(
+        "UPDATE invitation_codes SET uses_left = uses_left - 1 WHERE code = ?1 AND uses_left > 0",
+        [code],
+    )?;
+    connection.execute(
+        "INSERT INTO invitation_uses (code, user_id, at) VALUES (?1, ?2, ?3)",
+        params![code, user_id, now],
+    )?;
+    Ok(())
 }
 
 pub fn uses_left(connection: &Connection, code: &str) -> AppResult<Option<i64>> {

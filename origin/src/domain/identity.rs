@@ -130,7 +130,9 @@ pub async fn register_store(
     state: &AppState,
     form: StoreRegistration,
 ) -> AppResult<(UserRow, IssuedTokens)> {
-    // The captcha is spent first, whatever follows: it has exactly one attempt.
+    // Everything else is checked before the captcha is spent (it has exactly one attempt), so a
+    // registration that could not succeed does not burn it: the username must be free and the
+    // invitation usable, in the same transaction that spends the captcha.
     let answer_hash = ids::keyed_hash(
         state.config.code_pepper.expose(),
         &format!(
@@ -140,9 +142,22 @@ pub async fn register_store(
         ),
     );
     let key = form.captcha_key.clone();
+    let username = LoginName::Account(form.username.clone());
+    let invitation = form.invitation_code.clone();
     let check = state
         .db
-        .write(move |tx| captchas::spend(tx, &key, &answer_hash, clock::now()))
+        .write(move |tx| {
+            let now = clock::now();
+            if users::by_login_name(tx, &username)?.is_some() {
+                return Err(Problem::Taken {
+                    field: "account".into(),
+                    message: "账号已被注册".into(),
+                }
+                .into());
+            }
+            invitations::check(tx, &invitation, now)?;
+            captchas::spend(tx, &key, &answer_hash, now)
+        })
         .await?;
     match check {
         CaptchaCheck::Right => {}

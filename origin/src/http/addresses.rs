@@ -1,7 +1,7 @@
 //! Address endpoints of both dialects over the one domain: the store's `user_addresses` and
 //! the print's `users/self/addresses` are the same rows under different field names.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use shared::Problem;
 use shared::validate::{self, NAME_MAX_CHARS};
@@ -11,8 +11,8 @@ use crate::db::addresses::AddressFields;
 use crate::domain::addresses;
 use crate::error::AppResult;
 use crate::http::auth::Caller;
-use crate::http::member::path_id;
 use crate::http::params::Params;
+use crate::http::path::PathId;
 use crate::http::reply::Reply;
 use crate::http::views::{PrintAddress, StoreAddress};
 
@@ -124,10 +124,10 @@ pub async fn store_create(
 pub async fn store_update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
-    let id = path_id(&id)?;
+    let id = id;
     let fields = fields(&params, &STORE, false)?;
     let (row, instructions) =
         addresses::update(&state, caller.user_id, id, fields, default_flag(&params)?).await?;
@@ -141,9 +141,9 @@ pub async fn store_update(
 pub async fn store_delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Reply> {
-    let instructions = addresses::delete(&state, caller.user_id, path_id(&id)?).await?;
+    let instructions = addresses::delete(&state, caller.user_id, id).await?;
     Ok(Reply::store(StatusCode::OK, ()).invalidate(instructions))
 }
 
@@ -177,10 +177,10 @@ pub async fn print_create(
 pub async fn print_update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
-    let id = path_id(&id)?;
+    let id = id;
     let fields = fields(&params, &PRINT, false)?;
     let (_, instructions) =
         addresses::update(&state, caller.user_id, id, fields, default_flag(&params)?).await?;
@@ -190,8 +190,8 @@ pub async fn print_update(
 pub async fn print_delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Reply> {
-    let instructions = addresses::delete(&state, caller.user_id, path_id(&id)?).await?;
+    let instructions = addresses::delete(&state, caller.user_id, id).await?;
     Ok(Reply::print_message(StatusCode::OK, "地址已删除").invalidate(instructions))
 }

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::middleware::{self, Next};
@@ -22,9 +22,9 @@ use crate::domain::admin::{self, CouponGrant, Message, NewGift, NewInvitation, R
 use crate::domain::identity::{self, SignInDoor};
 use crate::error::{AppError, AppResult};
 use crate::http::auth::{Caller, require_permission};
-use crate::http::member::path_id;
 use crate::http::openapi;
 use crate::http::params::Params;
+use crate::http::path::PathId;
 use crate::http::reply::Reply;
 use crate::http::views::{self, Page};
 
@@ -251,11 +251,11 @@ async fn search_users(
 async fn update_user(
     State(state): State<AppState>,
     admin: AdminCaller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
     let actor = admin.holding(&state, USERS).await?;
-    let user_id = path_id(&id)?;
+    let user_id = id;
     let disabled = match params.get("disabled") {
         Some(_) => Some(params.flag("disabled")?),
         None => None,
@@ -278,12 +278,11 @@ async fn update_user(
 async fn adjust(
     state: AppState,
     actor: Actor,
-    id: &str,
+    user_id: i64,
     ledger: Ledger,
     delta: i64,
     params: &Params,
 ) -> AppResult<i64> {
-    let user_id = path_id(id)?;
     let describe = params.text("describe", 100)?;
     admin::adjust(&state, actor, user_id, ledger, delta, describe).await
 }
@@ -291,12 +290,12 @@ async fn adjust(
 async fn adjust_points(
     State(state): State<AppState>,
     admin: AdminCaller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
     let actor = admin.holding(&state, POINTS).await?;
     let delta = params.required_integer("number", -1_000_000_000, 1_000_000_000)?;
-    let surplus = adjust(state, actor, &id, Ledger::Points, delta, &params).await?;
+    let surplus = adjust(state, actor, id, Ledger::Points, delta, &params).await?;
     Ok(Reply::print(
         StatusCode::CREATED,
         views::PointsSurplus { surplus },
@@ -306,7 +305,7 @@ async fn adjust_points(
 async fn adjust_balance(
     State(state): State<AppState>,
     admin: AdminCaller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
     let actor = admin.holding(&state, FINANCE).await?;
@@ -314,7 +313,7 @@ async fn adjust_balance(
     if delta.abs() > 10_000_000_000 {
         return Err(Problem::invalid("amount", "amount 超出范围").into());
     }
-    let surplus = adjust(state, actor, &id, Ledger::Balance, delta, &params).await?;
+    let surplus = adjust(state, actor, id, Ledger::Balance, delta, &params).await?;
     Ok(Reply::print(
         StatusCode::CREATED,
         views::BalanceSurplus {
@@ -326,11 +325,11 @@ async fn adjust_balance(
 async fn grant_coupon(
     State(state): State<AppState>,
     admin: AdminCaller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
     let actor = admin.holding(&state, COUPONS).await?;
-    let user_id = path_id(&id)?;
+    let user_id = id;
     let kind = params.required("type")?.trim().to_owned();
     if kind != "满减" && kind != "抵扣" {
         return Err(Problem::invalid("type", "type 只能是 满减 或 抵扣").into());
@@ -434,11 +433,11 @@ async fn create_gift(
 async fn ship_gift_order(
     State(state): State<AppState>,
     admin: AdminCaller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
     let actor = admin.holding(&state, DELIVERY).await?;
-    let order_id = path_id(&id)?;
+    let order_id = id;
     let express_company = params.text("express_company", 50)?;
     let tracking_no = params.text("tracking_no", 64)?;
     admin::ship_gift_order(&state, actor, order_id, express_company, tracking_no).await?;

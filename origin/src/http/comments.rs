@@ -1,6 +1,6 @@
 //! Comments: `POST /comments`, `GET /users/self/comments`, public `GET /goods/{id}/comments`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use shared::Problem;
 
@@ -9,8 +9,8 @@ use crate::db::comments::NewComment;
 use crate::domain::comments::{self, MAX_IMAGES};
 use crate::error::AppResult;
 use crate::http::auth::Caller;
-use crate::http::member::path_id;
 use crate::http::params::Params;
+use crate::http::path::PathId;
 use crate::http::reply::Reply;
 use crate::http::views::{self, Page};
 
@@ -78,10 +78,10 @@ pub async fn of_self(
 
 pub async fn of_goods(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
-    let page = comments::of_goods(&state, path_id(&id)?, params.page()?).await?;
+    let page = comments::of_goods(&state, id, params.page()?).await?;
     let offset = state.config.time_offset;
     Ok(Reply::print(
         StatusCode::OK,

@@ -1,6 +1,6 @@
 //! Gifts, gift orders, recharge orders and payment callbacks (print dialect).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::Problem;
@@ -11,6 +11,7 @@ use crate::domain::commerce::{self, Settlement};
 use crate::error::AppResult;
 use crate::http::auth::Caller;
 use crate::http::params::Params;
+use crate::http::path::PathText;
 use crate::http::reply::Reply;
 use crate::http::views::{self, Page};
 
@@ -84,7 +85,7 @@ pub async fn recharge_orders(
 /// not believed or not matching, which changes nothing.
 pub async fn payment_notify(
     State(state): State<AppState>,
-    Path(provider): Path<String>,
+    PathText(provider): PathText,
     params: Params,
 ) -> AppResult<Response> {
     let provider = state.payment_provider(&provider).ok_or(Problem::NotFound)?;

@@ -1,8 +1,7 @@
 //! The print dialect's member-centre lists: messages, coupons, points and balance records.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use shared::Problem;
 
 use crate::AppState;
 use crate::db::coupons::CouponStatus;
@@ -11,17 +10,11 @@ use crate::domain::{member, profile};
 use crate::error::AppResult;
 use crate::http::auth::Caller;
 use crate::http::params::Params;
+use crate::http::path::PathId;
 use crate::http::reply::Reply;
 use crate::http::views::{self, Page};
 
 /// An id in the path: anything but a positive integer names nothing.
-pub fn path_id(raw: &str) -> Result<i64, Problem> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or(Problem::NotFound)
-}
-
 pub async fn messages(
     State(state): State<AppState>,
     caller: Caller,
@@ -44,9 +37,9 @@ pub async fn unread_count(State(state): State<AppState>, caller: Caller) -> AppR
 pub async fn mark_read(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Reply> {
-    let instructions = member::mark_read(&state, caller.user_id, path_id(&id)?).await?;
+    let instructions = member::mark_read(&state, caller.user_id, id).await?;
     Ok(Reply::print_message(StatusCode::OK, "已标记为已读").invalidate(instructions))
 }
 

@@ -10,6 +10,7 @@ pub mod commerce;
 pub mod member;
 pub mod openapi;
 pub mod params;
+pub mod path;
 pub mod print;
 pub mod reply;
 pub mod store;
