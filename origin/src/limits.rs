@@ -11,9 +11,6 @@ use shared::Problem;
 use shared::policy::{Limit, RateRule};
 use shared::ratelimit::{SlidingLog, object_name};
 
-/// Keys kept before idle ones are swept.
-const SWEEP_AT: usize = 50_000;
-
 /// The rule of every limit, from `RATE_LIMIT_*` (the names the edge reads) or the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateRules(HashMap<Limit, RateRule>);
@@ -42,10 +39,16 @@ impl RateRules {
     }
 }
 
-/// Sliding logs by `(scope, limit, network)`.
+/// Sliding logs by `(scope, limit, network)`, each with the rule it counts under.
 #[derive(Default)]
 pub struct NetworkLimits {
-    logs: Mutex<HashMap<String, SlidingLog>>,
+    state: Mutex<Logs>,
+}
+
+#[derive(Default)]
+struct Logs {
+    logs: HashMap<String, (SlidingLog, RateRule)>,
+    last_sweep_ms: u64,
 }
 
 impl NetworkLimits {
@@ -59,25 +62,41 @@ impl NetworkLimits {
         network: &str,
         now_ms: u64,
     ) -> Result<(), Problem> {
-        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
-        if logs.len() >= SWEEP_AT {
-            // Windows are at most minutes long: a log with no hit inside the longest window of
-            // any limit is empty for every rule.
-            logs.retain(|_, log| !log.is_idle(now_ms, LONGEST));
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.logs.len() >= SWEEP_AT && now_ms >= state.last_sweep_ms + SWEEP_EVERY_MS {
+            // Forget every log with no hit inside its own window: it would allow the next
+            // request anyway. At most once a second, so a full map costs one walk per second.
+            state.last_sweep_ms = now_ms;
+            state
+                .logs
+                .retain(|_, (log, rule)| !log.is_idle(now_ms, *rule));
+            if state.logs.len() >= HARD_CAP {
+                // More live networks than memory should hold: start over. Every network then
+                // has a fresh budget here, and the edge's counters still hold.
+                tracing::warn!(networks = state.logs.len(), "per-network counters reset");
+                state.logs.clear();
+            }
         }
         let key = format!("{scope}/{}", object_name(limit, network));
-        logs.entry(key)
-            .or_default()
-            .hit(now_ms, rule)
+        let (log, counted_under) = state
+            .logs
+            .entry(key)
+            .or_insert_with(|| (SlidingLog::default(), rule));
+        *counted_under = rule;
+        log.hit(now_ms, rule)
             .map_err(|retry_after| Problem::RateLimited { retry_after })
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.state.lock().unwrap().logs.len()
     }
 }
 
-/// Longer than any window an operator would configure; used only to sweep idle logs.
-const LONGEST: RateRule = RateRule {
-    max: 1,
-    window_secs: 86_400,
-};
+/// Keys kept before idle ones are swept, and the most kept at all.
+const SWEEP_AT: usize = 50_000;
+const HARD_CAP: usize = 200_000;
+const SWEEP_EVERY_MS: u64 = 1_000;
 
 #[cfg(test)]
 mod tests {
@@ -119,6 +138,26 @@ mod tests {
                 .hit("public", Limit::SignIn, rule, "203.0.113.1", 60_000)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn idle_networks_are_forgotten_by_their_own_window_once_the_map_is_large() {
+        let limits = NetworkLimits::default();
+        let minute = RateRule {
+            max: 5,
+            window_secs: 60,
+        };
+        for n in 0..SWEEP_AT {
+            limits
+                .hit("public", Limit::SignIn, minute, &format!("n{n}"), 0)
+                .unwrap();
+        }
+        assert_eq!(limits.len(), SWEEP_AT);
+        // A minute later every one of them is idle under its own rule.
+        limits
+            .hit("public", Limit::SignIn, minute, "late", 60_000)
+            .unwrap();
+        assert_eq!(limits.len(), 1);
     }
 
     #[test]

@@ -188,15 +188,30 @@ impl Hasher {
         })
     }
 
+    /// A place in the hashing queue, or 503 with `Retry-After` when it is full. Taken before
+    /// anything else a sign-in does, so a refused sign-in costs nothing but this.
+    pub fn admit(&self) -> AppResult<Admission> {
+        self.admission
+            .clone()
+            .try_acquire_owned()
+            .map(|permit| Admission { _permit: permit })
+            .map_err(|_| Problem::Busy { retry_after: 1 }.into())
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> AppResult<T> {
-        let _admitted = self
-            .admission
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Problem::Busy { retry_after: 1 })?;
+        let admission = self.admit()?;
+        self.run_admitted(admission, work).await
+    }
+
+    async fn run_admitted<T: Send + 'static>(
+        &self,
+        admission: Admission,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
+        let _admitted = admission;
         self.started.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
         self.jobs
@@ -221,8 +236,19 @@ impl Hasher {
     /// Verifies `password` against `hash`, or against the dummy hash when there is none (an
     /// unknown account, or one without a password), in which case the answer is `false`.
     pub async fn verify(&self, password: String, hash: Option<String>) -> AppResult<bool> {
+        let admission = self.admit()?;
+        self.verify_admitted(admission, password, hash).await
+    }
+
+    /// [`Hasher::verify`] in a place already taken with [`Hasher::admit`].
+    pub async fn verify_admitted(
+        &self,
+        admission: Admission,
+        password: String,
+        hash: Option<String>,
+    ) -> AppResult<bool> {
         let dummy = self.dummy.clone();
-        self.run(move || match hash {
+        self.run_admitted(admission, move || match hash {
             Some(hash) => verify_now(&password, &hash),
             None => {
                 let _ = verify_now(&password, &dummy);
@@ -231,6 +257,11 @@ impl Hasher {
         })
         .await
     }
+}
+
+/// A place in the hashing queue ([`Hasher::admit`]), given back when dropped.
+pub struct Admission {
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 #[cfg(test)]

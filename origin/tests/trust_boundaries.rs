@@ -316,13 +316,25 @@ async fn support_agents_see_who_was_sent_a_code_but_not_the_code_and_every_read_
     .await;
     let code = as_root["data"][0]["code"].as_str().unwrap();
     assert_eq!(code.len(), 6);
+    // Any spelling of the phone finds it.
+    let spelled = json_of(
+        app.admin_request(Method::GET, "/admin/outbox")
+            .header("token", &root)
+            .query(&[("to", format!("+86 {}", &phone))])
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(spelled["data"][0]["code"], code);
     assert!(as_root["data"][0]["body"].as_str().unwrap().contains(code));
 
-    assert_eq!(audit_entries(&app), before + 2);
+    assert_eq!(audit_entries(&app), before + 3);
     let (actor, action, detail): (Option<i64>, String, String) = app
         .db()
         .query_row(
-            "SELECT actor_id, action, detail FROM audit_log ORDER BY id DESC LIMIT 1 OFFSET 1",
+            "SELECT actor_id, action, detail FROM audit_log ORDER BY id DESC LIMIT 1 OFFSET 2",
             [],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
@@ -577,16 +589,107 @@ async fn wrong_passwords_from_the_internet_cannot_lock_an_admin_out_of_the_back_
         200,
     )
     .await;
-    // The back office's door admits only holders of a role.
+    // The back office's door knows only holders of a role: a member's right password there
+    // answers exactly like a name nobody holds, so the door is no password oracle.
     let phone = app.phone();
     app.register_print(&phone).await;
-    let member = app
+    let at_admin_door = |username: String, password: &'static str| {
+        app.admin_request(Method::POST, "/admin/login")
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+    };
+    let right = print_error(
+        at_admin_door(phone.clone(), PASSWORD).await.unwrap(),
+        400,
+        20000,
+    )
+    .await;
+    let wrong = print_error(
+        at_admin_door(phone, "wrong-password").await.unwrap(),
+        400,
+        20000,
+    )
+    .await;
+    assert_eq!(right, wrong);
+}
+
+#[tokio::test]
+async fn the_admin_listener_counts_sign_ins_by_peer_address_whatever_headers_say() {
+    let app = TestApp::spawn_with(|config| {
+        config.rate_rules.set(
+            Limit::SignIn,
+            RateRule {
+                max: 3,
+                window_secs: 60,
+            },
+        );
+    })
+    .await;
+    for n in 0..3 {
+        let response = app
+            .admin_request(Method::POST, "/admin/login")
+            .header("x-client-ip", format!("198.18.0.{n}"))
+            .json(&json!({ "username": format!("nobody{n}"), "password": "wrong-password" }))
+            .send()
+            .await
+            .unwrap();
+        print_error(response, 400, 20000).await;
+    }
+    let spoofed = app
         .admin_request(Method::POST, "/admin/login")
-        .json(&json!({ "username": phone, "password": PASSWORD }))
+        .header("x-client-ip", "198.18.9.9")
+        .json(&json!({ "username": "nobody9", "password": "wrong-password" }))
         .send()
         .await
         .unwrap();
-    print_error(member, 403, 10003).await;
+    print_error(spoofed, 429, 999).await;
+}
+
+#[tokio::test]
+async fn enabling_or_disabling_an_admin_needs_every_power_it_holds() {
+    let app = TestApp::spawn().await;
+    let (token, _) = admin_holding(&app, "用户", &["用户管理"]).await;
+    let (_, finance) = app.member().await;
+    let root = app.admin_token().await;
+    json_of(
+        admin_call(
+            &app,
+            &root,
+            Method::POST,
+            "/admin/roles",
+            json!({ "name": "财务", "permissions": ["财务管理"] }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    json_of(
+        admin_call(
+            &app,
+            &root,
+            Method::PUT,
+            &format!("/admin/users/{finance}"),
+            json!({ "roles": ["财务"], "disabled": true }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    for disabled in [false, true] {
+        let response = admin_call(
+            &app,
+            &token,
+            Method::PUT,
+            &format!("/admin/users/{finance}"),
+            json!({ "disabled": disabled }),
+        )
+        .await;
+        print_error(response, 403, 10003).await;
+    }
+    assert_eq!(
+        app.count(&format!("SELECT disabled FROM users WHERE id = {finance}")),
+        1
+    );
 }
 
 #[tokio::test]
@@ -804,6 +907,118 @@ async fn binding_a_first_e_mail_needs_only_its_code_and_removing_it_needs_the_pa
     assert_eq!(told, 1);
 }
 
+#[tokio::test]
+async fn a_channel_added_with_a_stolen_token_is_announced_and_cannot_take_the_password_for_a_day() {
+    let app = TestApp::spawn().await;
+    let (stolen, victim) = app.member().await;
+    let victim_phone = phone_of_user(&app, victim).unwrap();
+    let thief_mail = "thief@example.com";
+    app.age_codes();
+    let sent = app
+        .request(Method::POST, "/api/mail")
+        .json(&json!({ "email": thief_mail, "is_register": true }))
+        .send()
+        .await
+        .unwrap();
+    let verification = json_of(sent, 201).await["data"]["verification_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = app.outbox_code(thief_mail).await;
+    // SPEC: a channel of a new kind needs only its own code...
+    json_of(
+        bind(
+            &app,
+            &stolen,
+            json!({ "verification_token": verification, "verification_code": code }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    // ...but the phone the account already had is told,
+    let notice: String = app
+        .db()
+        .query_row(
+            "SELECT body FROM outbox WHERE recipient = ?1 ORDER BY id DESC LIMIT 1",
+            [&victim_phone],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(
+        notice.contains("绑定了新的邮箱") && notice.contains("t***@example.com"),
+        "{notice}"
+    );
+    // ...and the new channel cannot reset the password yet.
+    let reset = |token: String, code: String| {
+        app.request(Method::PUT, "/api/repassword")
+            .json(&json!({ "verification_token": token, "verification_code": code, "password": "thiefs-password" }))
+            .send()
+    };
+    app.age_codes();
+    let sent = app
+        .request(Method::POST, "/api/mail")
+        .json(&json!({ "email": thief_mail }))
+        .send()
+        .await
+        .unwrap();
+    let token = json_of(sent, 201).await["data"]["verification_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = app.outbox_code(thief_mail).await;
+    print_error(reset(token.clone(), code.clone()).await.unwrap(), 400, 999).await;
+    json_of(app.store_login(&victim_phone, PASSWORD).await, 200).await;
+    // A day later it can (the code was not spent by the refusal).
+    app.db()
+        .execute(
+            "UPDATE users SET email_bound_at = email_bound_at - 86401",
+            [],
+        )
+        .unwrap();
+    json_of(reset(token, code).await.unwrap(), 200).await;
+}
+
+#[tokio::test]
+async fn a_code_for_a_taken_phone_is_refused_at_registration_before_any_hashing() {
+    let app = TestApp::spawn().await;
+    let phone = app.phone();
+    app.register_print(&phone).await;
+    app.age_codes();
+    let (token, code) = app.sms_code(&phone, false).await;
+    let hashes = app.state.hasher.started();
+    for _ in 0..3 {
+        let again = app
+            .request(Method::POST, "/api/register")
+            .json(&json!({ "verification_token": token, "verification_code": code, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        print_error(again, 400, 20002).await;
+    }
+    assert_eq!(app.state.hasher.started(), hashes);
+}
+
+#[tokio::test]
+async fn an_account_named_like_a_phone_before_phones_were_canonical_still_signs_in() {
+    let app = TestApp::spawn().await;
+    let hash = app.state.hasher.hash(PASSWORD.into()).await.unwrap();
+    app.db()
+        .execute(
+            "INSERT INTO users (account, nickname, password_hash, created_at)
+             VALUES ('8613900000009', 'legacy', ?1, 1)",
+            [&hash],
+        )
+        .unwrap();
+    json_of(app.store_login("8613900000009", PASSWORD).await, 200).await;
+    store_error(
+        app.store_login("8613900000009", "wrong-password").await,
+        422,
+        10001,
+    )
+    .await;
+}
+
 // -- 7. Canonical phones -----------------------------------------------------------------------
 
 #[tokio::test]
@@ -886,7 +1101,8 @@ fn the_migration_brings_stored_phones_to_one_form_and_keeps_the_older_account_on
         .execute_batch(
             "INSERT INTO users (id, phone, nickname, created_at) VALUES
                  (1, '13900000001', 'a', 1), (2, '+8613900000001', 'b', 2),
-                 (3, '+8613900000003', 'c', 3), (4, '+442079460000', 'd', 4);
+                 (3, '+8613900000003', 'c', 3), (4, '+442079460000', 'd', 4),
+                 (5, '+8613900000005', 'e', 5), (6, '13900000005', 'f', 6);
              INSERT INTO login_failures (user_id, at) VALUES (3, 100);
              UPDATE users SET locked_until = 999999999999 WHERE id = 3;",
         )
@@ -905,17 +1121,25 @@ fn the_migration_brings_stored_phones_to_one_form_and_keeps_the_older_account_on
             Some("13900000001".into()),
             None,
             Some("13900000003".into()),
-            Some("+442079460000".into())
+            Some("+442079460000".into()),
+            Some("13900000005".into()),
+            None,
         ]
     );
-    let audited: i64 = connection
-        .query_row(
-            "SELECT count(*) FROM audit_log WHERE action = 'user.phone_unbound' AND target_user = 2",
-            [],
-            |row| row.get(0),
+    let losers: Vec<(i64, String)> = connection
+        .prepare(
+            "SELECT target_user, detail FROM audit_log WHERE action = 'user.phone_unbound'
+             ORDER BY target_user",
         )
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(audited, 1);
+    assert_eq!(losers.len(), 2, "{losers:?}");
+    assert_eq!((losers[0].0, losers[1].0), (2, 6));
+    let detail: Value = serde_json::from_str(&losers[0].1).unwrap();
+    assert_eq!(detail["other_sign_in"], false, "{detail}");
     let locked: i64 = connection
         .query_row(
             "SELECT count(*) FROM sign_in_locks WHERE key = 'u:3'",

@@ -25,14 +25,6 @@ impl Lockout {
     };
 }
 
-/// One recorded attempt, so that an attempt never evaluated can be taken back ([`abandon`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reservation {
-    attempt_id: i64,
-    /// This attempt reached the maximum and set the lock.
-    locked: bool,
-}
-
 /// Records one attempt for `key`, unless the key is locked: then `Err(retry_after)` and nothing
 /// is recorded. The attempt that reaches the maximum locks the key at once, so attempts that
 /// arrive while it is being evaluated are refused; if it turns out right, [`clear`] lifts it.
@@ -41,7 +33,7 @@ pub fn reserve(
     key: &str,
     now: i64,
     lockout: Lockout,
-) -> AppResult<Result<Reservation, u64>> {
+) -> AppResult<Result<(), u64>> {
     // Old rows of every key go here too; both deletes walk an index and are cheap when empty.
     connection
         .prepare_cached("DELETE FROM sign_in_attempts WHERE at <= ?1")?
@@ -66,26 +58,11 @@ pub fn reserve(
     connection
         .prepare_cached("INSERT INTO sign_in_attempts (key, at) VALUES (?1, ?2)")?
         .execute(params![key, now])?;
-    let attempt_id = connection.last_insert_rowid();
-    let locked = attempts + 1 >= lockout.max_attempts;
-    if locked {
+    if attempts + 1 >= lockout.max_attempts {
         lock(connection, key, now + lockout.lock_secs)?;
         tracing::warn!(key, "password sign-in locked after repeated attempts");
     }
-    Ok(Ok(Reservation { attempt_id, locked }))
-}
-
-/// Takes back an attempt that was never evaluated, and the lock it set, if any.
-pub fn abandon(connection: &Connection, key: &str, reservation: Reservation) -> AppResult<()> {
-    connection
-        .prepare_cached("DELETE FROM sign_in_attempts WHERE rowid = ?1 AND key = ?2")?
-        .execute(params![reservation.attempt_id, key])?;
-    if reservation.locked {
-        connection
-            .prepare_cached("DELETE FROM sign_in_locks WHERE key = ?1")?
-            .execute([key])?;
-    }
-    Ok(())
+    Ok(Ok(()))
 }
 
 fn lock(connection: &Connection, key: &str, until: i64) -> AppResult<()> {
@@ -140,17 +117,6 @@ mod tests {
         assert_eq!(counted, 3);
         // The lock ends after its time; the attempts have left the window by then.
         assert!(reserve(&db, "u:1", 1_102, SMALL).unwrap().is_ok());
-    }
-
-    #[test]
-    fn an_abandoned_attempt_is_uncounted_and_its_lock_lifted() {
-        let db = database();
-        reserve(&db, "u:1", 0, SMALL).unwrap().unwrap();
-        reserve(&db, "u:1", 1, SMALL).unwrap().unwrap();
-        let last = reserve(&db, "u:1", 2, SMALL).unwrap().unwrap();
-        assert!(reserve(&db, "u:1", 3, SMALL).unwrap().is_err());
-        abandon(&db, "u:1", last).unwrap();
-        assert!(reserve(&db, "u:1", 4, SMALL).unwrap().is_ok());
     }
 
     #[test]

@@ -19,10 +19,13 @@ pub struct UserRow {
     pub password_hash: Option<String>,
     pub disabled: bool,
     pub created_at: i64,
+    /// When the phone / e-mail was bound by `POST /api/login_modes` (None: at registration).
+    pub phone_bound_at: Option<i64>,
+    pub email_bound_at: Option<i64>,
 }
 
 const COLUMNS: &str = "id, account, phone, email, wechat_openid, nickname, sex, avatar, \
-                       password_hash, disabled, created_at";
+                       password_hash, disabled, created_at, phone_bound_at, email_bound_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
@@ -37,6 +40,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRow> {
         password_hash: row.get(8)?,
         disabled: row.get(9)?,
         created_at: row.get(10)?,
+        phone_bound_at: row.get(11)?,
+        email_bound_at: row.get(12)?,
     })
 }
 
@@ -70,7 +75,11 @@ pub fn by_email(connection: &Connection, email: &str) -> AppResult<Option<UserRo
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginName {
     Email(String),
-    Phone(String),
+    /// The canonical phone, and the name as typed (see [`by_login_name`]).
+    Phone {
+        phone: String,
+        typed: String,
+    },
     Account(String),
 }
 
@@ -80,7 +89,10 @@ impl LoginName {
         if name.contains('@') {
             LoginName::Email(name.to_lowercase())
         } else if let Some(phone) = shared::validate::canonical_phone(name) {
-            LoginName::Phone(phone)
+            LoginName::Phone {
+                phone,
+                typed: name.to_owned(),
+            }
         } else {
             LoginName::Account(name.to_owned())
         }
@@ -90,16 +102,25 @@ impl LoginName {
     pub fn key(&self) -> String {
         match self {
             LoginName::Email(email) => format!("email:{email}"),
-            LoginName::Phone(phone) => format!("phone:{phone}"),
+            LoginName::Phone { phone, .. } => format!("phone:{phone}"),
             LoginName::Account(account) => format!("account:{account}"),
         }
     }
 }
 
+/// The user a sign-in name names. A phone is looked up in its canonical form; only if no user
+/// has that phone is a name like `8613912345678` tried as an account name, which accounts
+/// created before phones were canonical may have (new ones cannot).
 pub fn by_login_name(connection: &Connection, name: &LoginName) -> AppResult<Option<UserRow>> {
     match name {
         LoginName::Email(email) => by_email(connection, email),
-        LoginName::Phone(phone) => by_phone(connection, phone),
+        LoginName::Phone { phone, typed } => match by_phone(connection, phone)? {
+            Some(user) => Ok(Some(user)),
+            None if typed.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                one(connection, "account", typed)
+            }
+            None => Ok(None),
+        },
         LoginName::Account(account) => one(connection, "account", account),
     }
 }
@@ -241,15 +262,21 @@ pub fn update_profile(
     Ok(())
 }
 
-/// Sets or clears the user's phone or e-mail. A value another user holds is `Taken`.
+/// Sets or clears the user's phone or e-mail, noting when it was bound. A value another user
+/// holds is `Taken`.
 pub fn set_login(
     connection: &Connection,
     user_id: i64,
     column: LoginColumn,
     value: Option<&str>,
+    now: i64,
 ) -> AppResult<()> {
-    let sql = format!("UPDATE users SET {} = ?2 WHERE id = ?1", column.name());
-    match connection.execute(&sql, params![user_id, value]) {
+    let sql = format!(
+        "UPDATE users SET {0} = ?2, {0}_bound_at = CASE WHEN ?2 IS NULL THEN NULL ELSE ?3 END
+         WHERE id = ?1",
+        column.name()
+    );
+    match connection.execute(&sql, params![user_id, value, now]) {
         Ok(_) => Ok(()),
         Err(error) if is_unique_violation(&error) => Err(taken(&error.to_string()).into()),
         Err(error) => Err(error.into()),
@@ -264,6 +291,14 @@ pub enum LoginColumn {
 }
 
 impl LoginColumn {
+    /// When the user's value of this column was bound to the existing account, if it was.
+    pub fn bound_at(self, user: &UserRow) -> Option<i64> {
+        match self {
+            LoginColumn::Phone => user.phone_bound_at,
+            LoginColumn::Email => user.email_bound_at,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             LoginColumn::Phone => "phone",

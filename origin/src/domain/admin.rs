@@ -196,6 +196,16 @@ pub async fn update_user(
             roles::set_user_roles(tx, user_id, roles)?;
         }
         if let Some(disabled) = disabled {
+            // Disabling or enabling an account that holds roles is taking or giving their
+            // powers: only a holder of all of them may (so a 用户管理 admin cannot bring back a
+            // 财务 admin whom a super-admin disabled).
+            if let Some(authority) = &authority {
+                for role in roles::role_names(tx, user_id)? {
+                    if !authority.may_assign(tx, &role)? {
+                        return Err(denied());
+                    }
+                }
+            }
             users::set_disabled(tx, user_id, disabled)?;
             if disabled {
                 let sids = sessions::revoke_all(tx, user_id, "disabled", now)?;

@@ -18,10 +18,13 @@ use crate::domain::over_limit;
 use crate::error::{AppError, AppResult};
 use crate::ids;
 use crate::notify::{Notification, NotificationChannel};
+use crate::passwords::Admission;
 use crate::tokens::TokenError;
 
 pub const CAPTCHA_LIFE_SECS: i64 = 300;
 pub const CODE_LIFE_SECS: i64 = 300;
+/// How long a phone or e-mail bound to an existing account cannot reset its password.
+pub const FRESH_CHANNEL_SECS: i64 = 86_400;
 const CODE_PER_TARGET_PER_MINUTE: u32 = 1;
 const CODE_PER_TARGET_PER_DAY: u32 = 10;
 
@@ -224,51 +227,41 @@ fn account_attempt_key(user_id: i64) -> String {
 }
 
 /// Counts a password attempt before the password is hashed; a locked key is refused (429)
-/// without counting. Returns a guard whose [`Attempt::abandon`] uncounts an attempt that was
-/// never evaluated (the hashing queue was full).
+/// without counting. A place in the hashing queue is taken first, so a sign-in the server is
+/// too busy to evaluate (503) is neither counted nor written anywhere.
 pub(crate) async fn count_attempt(state: &AppState, key: String) -> AppResult<Attempt> {
+    let admission = state.hasher.admit()?;
     let key_for_write = key.clone();
     let reserved = state
         .db
         .write(move |tx| sign_in::reserve(tx, &key_for_write, clock::now(), Lockout::SPEC))
         .await?;
     match reserved {
-        Ok(reservation) => Ok(Attempt { key, reservation }),
+        Ok(()) => Ok(Attempt { key, admission }),
         Err(retry_after) => Err(Problem::Locked { retry_after }.into()),
     }
 }
 
-/// A counted password attempt.
+/// A counted password attempt, with its place in the hashing queue.
 pub(crate) struct Attempt {
     key: String,
-    reservation: sign_in::Reservation,
+    admission: Admission,
 }
 
 impl Attempt {
-    /// Verifies `password` against `hash` (or the dummy hash when there is none). An attempt the
-    /// hashing threads refused (503) is uncounted, so load cannot lock anyone out.
+    /// Verifies `password` against `hash` (or the dummy hash when there is none). Returns
+    /// whether it matched and the counter to clear when the caller succeeds.
     pub(crate) async fn verify(
-        &self,
+        self,
         state: &AppState,
         password: String,
         hash: Option<String>,
-    ) -> AppResult<bool> {
-        match state.hasher.verify(password, hash).await {
-            Ok(matches) => Ok(matches),
-            Err(error) => {
-                let key = self.key.clone();
-                let reservation = self.reservation;
-                state
-                    .db
-                    .write(move |tx| sign_in::abandon(tx, &key, reservation))
-                    .await?;
-                Err(error)
-            }
-        }
-    }
-
-    pub(crate) fn key(&self) -> &str {
-        &self.key
+    ) -> AppResult<(bool, String)> {
+        let matches = state
+            .hasher
+            .verify_admitted(self.admission, password, hash)
+            .await?;
+        Ok((matches, self.key))
     }
 }
 
@@ -287,11 +280,24 @@ pub async fn login_with_password(
     let lookup = name.clone();
     let user = state
         .db
-        .read(move |conn| users::by_login_name(conn, &lookup))
+        .read(move |conn| {
+            let user = users::by_login_name(conn, &lookup)?;
+            // The back office's door knows only holders of a role: anyone else is an unknown
+            // name there, so it neither tells whose password is right nor lends them a second
+            // budget of guesses.
+            match (door, user) {
+                (SignInDoor::AdminListener, Some(user))
+                    if !roles::holds_any_role(conn, user.id)? =>
+                {
+                    Ok(None)
+                }
+                (_, user) => Ok(user),
+            }
+        })
         .await?;
     let attempt = count_attempt(state, attempt_key(door, user.as_ref(), &name)).await?;
     let hash = user.as_ref().and_then(|user| user.password_hash.clone());
-    let matches = attempt.verify(state, password, hash).await?;
+    let (matches, key) = attempt.verify(state, password, hash).await?;
     let Some(user) = user else {
         return Err(Problem::UnknownAccount.into());
     };
@@ -316,7 +322,6 @@ pub async fn login_with_password(
     }
     // One transaction: the attempts are cleared with the session that proves success.
     let lifetimes = lifetimes(state);
-    let key = attempt.key().to_owned();
     let generation = state
         .db
         .write(move |tx| {
@@ -478,6 +483,18 @@ fn default_nickname(channel: Channel, target: &str) -> String {
     }
 }
 
+/// The user a phone or e-mail belongs to.
+fn owner_of(
+    conn: &rusqlite::Connection,
+    channel: Channel,
+    target: &str,
+) -> AppResult<Option<UserRow>> {
+    match channel {
+        Channel::Sms => users::by_phone(conn, target),
+        Channel::Mail => users::by_email(conn, target),
+    }
+}
+
 /// Proves a code before any password is hashed (SPEC §6): a wrong code counts its try and is
 /// refused here, so a flood of junk codes costs no hashing. A right code is not spent yet.
 async fn prove_code(state: &AppState, token: &str, hash: &str) -> AppResult<(Channel, String)> {
@@ -504,7 +521,25 @@ pub async fn register_with_code(
     password: String,
 ) -> AppResult<IssuedTokens> {
     let hash = code_hash(state, &token, &code);
-    prove_code(state, &token, &hash).await?;
+    let (channel, target) = prove_code(state, &token, &hash).await?;
+    // A code for a phone or e-mail that is taken would pass the proof again and again (the
+    // failed registration rolls back, so the code stays usable): refuse it before hashing.
+    let field = match channel {
+        Channel::Sms => "phone",
+        Channel::Mail => "email",
+    };
+    if state
+        .db
+        .read(move |conn| owner_of(conn, channel, &target))
+        .await?
+        .is_some()
+    {
+        return Err(Problem::Taken {
+            field: field.into(),
+            message: "账号已被注册".into(),
+        }
+        .into());
+    }
     let password_hash = state.hasher.hash(password).await?;
     let lifetimes = lifetimes(state);
     let outcome = state
@@ -577,13 +612,26 @@ pub async fn reset_password(
     let (channel, target) = prove_code(state, &token, &hash).await?;
     let owner = state
         .db
-        .read(move |conn| match channel {
-            Channel::Sms => users::by_phone(conn, &target),
-            Channel::Mail => users::by_email(conn, &target),
-        })
+        .read(move |conn| owner_of(conn, channel, &target))
         .await?;
-    if owner.is_none() {
+    let Some(owner) = owner else {
         return Err(Problem::UnknownAccount.into());
+    };
+    // A phone or e-mail added to an existing account cannot take its password for a day: a
+    // stolen access token may add a channel with only that channel's code (SPEC §6), and must
+    // not turn it into the password at once; the owner, told of the new channel, has that day.
+    let column = match channel {
+        Channel::Sms => users::LoginColumn::Phone,
+        Channel::Mail => users::LoginColumn::Email,
+    };
+    if column
+        .bound_at(&owner)
+        .is_some_and(|at| at > clock::now() - FRESH_CHANNEL_SECS)
+    {
+        return Err(Problem::refused(
+            "该手机号或邮箱绑定未满 24 小时，暂不能用于找回密码，请使用原有方式或联系客服",
+        )
+        .into());
     }
     let password_hash = state.hasher.hash(password).await?;
     let outcome = state

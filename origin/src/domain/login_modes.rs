@@ -4,7 +4,9 @@
 //! code, as the document shows), but replacing or removing a bound phone or e-mail needs more
 //! (SPEC §6): the account's current password when it has one, otherwise a code sent to the
 //! channel being replaced. So a stolen token cannot move an account's recovery channel to the
-//! thief. The replaced or removed channel is told.
+//! thief. The replaced or removed channel is told, and so is the account's other channel when
+//! one of a new kind is added; a channel bound to an existing account cannot reset its password
+//! for a day (`identity::reset_password`).
 
 use shared::Problem;
 use shared::invalidate::Instruction;
@@ -103,31 +105,30 @@ fn check_proof(
     })
 }
 
-/// Verifies a password proof (counted on the account's sign-in attempts, before hashing, like a
-/// sign-in), and returns the counter to clear once the change commits.
-async fn verify_password(
-    state: &AppState,
-    user_id: i64,
-    checked: &Checked,
-) -> AppResult<Option<String>> {
+/// Verifies a password proof, counted on the account's sign-in attempts before hashing like a
+/// sign-in. A right password clears them at once, in a write of its own, so an owner whose
+/// change then fails (the phone was taken meanwhile) is not left with a counted failure.
+async fn verify_password(state: &AppState, user_id: i64, checked: &Checked) -> AppResult<()> {
     let Checked::Password { password, hash } = checked else {
-        return Ok(None);
+        return Ok(());
     };
     let attempt = count_attempt(state, format!("u:{user_id}")).await?;
-    if !attempt
+    let (matches, key) = attempt
         .verify(state, password.clone(), Some(hash.clone()))
-        .await?
-    {
+        .await?;
+    if !matches {
         return Err(Problem::WrongPassword.into());
     }
-    Ok(Some(attempt.key().to_owned()))
+    state
+        .db
+        .write(move |tx| crate::db::sign_in::clear(tx, &key))
+        .await
 }
 
-/// Spends a code proof and clears a password proof's attempts, inside the final write.
+/// Spends a code proof inside the final write.
 fn spend_proof(
     tx: &rusqlite::Transaction<'_>,
     checked: &Checked,
-    attempts: Option<&str>,
 ) -> AppResult<Result<(), Problem>> {
     if let Checked::Code { token, hash } = checked
         && !matches!(
@@ -139,14 +140,12 @@ fn spend_proof(
             field: "old_verification_code".into(),
         }));
     }
-    if let Some(key) = attempts {
-        crate::db::sign_in::clear(tx, key)?;
-    }
     Ok(Ok(()))
 }
 
-/// Tells the channel being replaced or removed, in the same transaction as the change.
-fn tell_old_channel(
+/// Tells a channel of the account about a change to its sign-in methods, in the same
+/// transaction as the change.
+fn tell(
     tx: &rusqlite::Transaction<'_>,
     state: &AppState,
     column: LoginColumn,
@@ -221,7 +220,7 @@ pub async fn bind(
             Ok(Ok(proof))
         })
         .await??;
-    let attempts = verify_password(state, user_id, &checked).await?;
+    verify_password(state, user_id, &checked).await?;
     let state_for_write = state.clone();
     let outcome = state
         .db
@@ -233,12 +232,13 @@ pub async fn bind(
             let column = column_of(channel);
             let user = users::by_id(tx, user_id)?.ok_or(Problem::Unauthenticated)?;
             let old = bound(&user, column).map(str::to_owned);
+            let now = clock::now();
             if let Some(old) = old.as_deref().filter(|old| *old != target) {
                 if matches!(checked, Checked::NotNeeded) {
                     // Bound by another request since the check: prove again.
                     return Ok(Err(Problem::refused("登录方式已变化，请重试")));
                 }
-                if let Err(problem) = spend_proof(tx, &checked, attempts.as_deref())? {
+                if let Err(problem) = spend_proof(tx, &checked)? {
                     return Ok(Err(problem));
                 }
                 let change = format!(
@@ -246,9 +246,20 @@ pub async fn bind(
                     label(column),
                     masked(column, &target)
                 );
-                tell_old_channel(tx, &state_for_write, column, old, &change)?;
+                tell(tx, &state_for_write, column, old, &change)?;
+            } else if old.is_none() {
+                // A channel of a new kind needs only its own code (SPEC §6), so the account's
+                // other channel is told: a stolen token adding a way in does not go unseen.
+                let other = match column {
+                    LoginColumn::Phone => LoginColumn::Email,
+                    LoginColumn::Email => LoginColumn::Phone,
+                };
+                if let Some(existing) = bound(&user, other) {
+                    let change = format!("绑定了新的{} {}", label(column), masked(column, &target));
+                    tell(tx, &state_for_write, other, existing, &change)?;
+                }
             }
-            users::set_login(tx, user_id, column, Some(&target))?;
+            users::set_login(tx, user_id, column, Some(&target), now)?;
             Ok(Ok(()))
         })
         .await?;
@@ -277,7 +288,7 @@ pub async fn unbind(
             check_proof(tx, &state_for_check, &user, column, &current, proof)
         })
         .await??;
-    let attempts = verify_password(state, user_id, &checked).await?;
+    verify_password(state, user_id, &checked).await?;
     let state_for_write = state.clone();
     let outcome = state
         .db
@@ -286,18 +297,18 @@ pub async fn unbind(
             if let Err(problem) = keeps_a_way_in(&user, column) {
                 return Ok(Err(problem));
             }
-            if let Err(problem) = spend_proof(tx, &checked, attempts.as_deref())? {
+            if let Err(problem) = spend_proof(tx, &checked)? {
                 return Ok(Err(problem));
             }
             let old = bound(&user, column).unwrap_or_default().to_owned();
-            tell_old_channel(
+            tell(
                 tx,
                 &state_for_write,
                 column,
                 &old,
                 &format!("已解绑{} {}", label(column), masked(column, &old)),
             )?;
-            users::set_login(tx, user_id, column, None)?;
+            users::set_login(tx, user_id, column, None, clock::now())?;
             Ok(Ok(()))
         })
         .await?;

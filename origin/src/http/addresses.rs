@@ -127,7 +127,6 @@ pub async fn store_update(
     PathId(id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
-    let id = id;
     let fields = fields(&params, &STORE, false)?;
     let (row, instructions) =
         addresses::update(&state, caller.user_id, id, fields, default_flag(&params)?).await?;
@@ -180,7 +179,6 @@ pub async fn print_update(
     PathId(id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
-    let id = id;
     let fields = fields(&params, &PRINT, false)?;
     let (_, instructions) =
         addresses::update(&state, caller.user_id, id, fields, default_flag(&params)?).await?;

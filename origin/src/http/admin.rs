@@ -98,7 +98,7 @@ fn handler(state: &AppState, id: AdminRoute, method: Method) -> MethodRouter<App
         AdminRoute::Login => on(method, login).layer(middleware::from_fn_with_state(
             state.clone(),
             |State(state): State<AppState>, request: Request, next: Next| {
-                super::count_network(state, "admin", Limit::SignIn, request, next)
+                super::count_network(state, super::Listener::Admin, Limit::SignIn, request, next)
             },
         )),
         AdminRoute::Outbox => on(method, list_outbox),
@@ -201,7 +201,10 @@ async fn list_outbox(
     if !state.notifier.has_outbox() {
         return Err(Problem::NotFound.into());
     }
-    let to = params.get("to").map(str::to_owned);
+    // A phone in any spelling finds the messages sent to its canonical form (SPEC §4).
+    let to = params
+        .optional_text("to", shared::validate::EMAIL_MAX_CHARS)?
+        .map(|to| shared::validate::canonical_phone(&to).unwrap_or(to));
     let channel = params.get("channel").map(str::to_owned);
     if let Some(channel) = &channel
         && !["sms", "mail", "captcha"].contains(&channel.as_str())
@@ -251,11 +254,10 @@ async fn search_users(
 async fn update_user(
     State(state): State<AppState>,
     admin: AdminCaller,
-    PathId(id): PathId,
+    PathId(user_id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
     let actor = admin.holding(&state, USERS).await?;
-    let user_id = id;
     let disabled = match params.get("disabled") {
         Some(_) => Some(params.flag("disabled")?),
         None => None,
@@ -325,11 +327,10 @@ async fn adjust_balance(
 async fn grant_coupon(
     State(state): State<AppState>,
     admin: AdminCaller,
-    PathId(id): PathId,
+    PathId(user_id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
     let actor = admin.holding(&state, COUPONS).await?;
-    let user_id = id;
     let kind = params.required("type")?.trim().to_owned();
     if kind != "满减" && kind != "抵扣" {
         return Err(Problem::invalid("type", "type 只能是 满减 或 抵扣").into());
@@ -433,11 +434,10 @@ async fn create_gift(
 async fn ship_gift_order(
     State(state): State<AppState>,
     admin: AdminCaller,
-    PathId(id): PathId,
+    PathId(order_id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
     let actor = admin.holding(&state, DELIVERY).await?;
-    let order_id = id;
     let express_company = params.text("express_company", 50)?;
     let tracking_no = params.text("tracking_no", 64)?;
     admin::ship_gift_order(&state, actor, order_id, express_company, tracking_no).await?;

@@ -45,19 +45,37 @@ use crate::error::{AppError, ProblemResponse};
 pub struct ClientNetwork(pub String);
 
 impl ClientNetwork {
+    /// On the public listener, behind the edge secret, the edge's `x-client-ip`.
     fn of(parts: &Parts) -> ClientNetwork {
         let from_edge = parts
             .headers
             .get(CLIENT_IP)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip().to_string());
-        let address = from_edge.or(peer).unwrap_or_default();
+        let address = from_edge.unwrap_or_else(|| Self::peer_address(parts));
         ClientNetwork(shared::net::client_network(&address))
     }
+
+    /// On the admin listener no proxy stands in front and no header is trusted: the peer.
+    fn of_peer(parts: &Parts) -> ClientNetwork {
+        ClientNetwork(shared::net::client_network(&Self::peer_address(parts)))
+    }
+
+    fn peer_address(parts: &Parts) -> String {
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip().to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// Which listener a limit is counted on: the public one (behind the edge secret, the edge's
+/// `x-client-ip` names the client) or the admin one (the peer address does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listener {
+    Public,
+    Admin,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientNetwork {
@@ -81,13 +99,16 @@ fn counted_at_router(limit: Limit) -> bool {
 /// read; past the rule it is 429 with `Retry-After`.
 pub(crate) async fn count_network(
     state: AppState,
-    scope: &'static str,
+    listener: Listener,
     limit: Limit,
     request: Request,
     next: Next,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let network = ClientNetwork::of(&parts);
+    let (network, scope) = match listener {
+        Listener::Public => (ClientNetwork::of(&parts), "public"),
+        Listener::Admin => (ClientNetwork::of_peer(&parts), "admin"),
+    };
     let rule = state.config.rate_rules.rule(limit);
     if let Err(problem) = state
         .limits
@@ -191,7 +212,7 @@ pub fn public_router(state: AppState) -> Router {
             let state = state.clone();
             method_router =
                 method_router.layer(middleware::from_fn(move |request: Request, next: Next| {
-                    count_network(state.clone(), "public", rate_limit, request, next)
+                    count_network(state.clone(), Listener::Public, rate_limit, request, next)
                 }));
         }
         router = router.route(route.path, method_router);
