@@ -124,6 +124,26 @@ impl BlobStore {
         Ok(cleared)
     }
 
+    /// Bytes free for unprivileged users on the store's disk, where that can be known.
+    pub async fn free_bytes(&self) -> io::Result<Option<u64>> {
+        #[cfg(target_os = "linux")]
+        {
+            let root = self.root.clone();
+            tokio::task::spawn_blocking(move || -> io::Result<Option<u64>> {
+                let stats = nix::sys::statvfs::statvfs(&root)?;
+                Ok(Some(
+                    (stats.blocks_available() as u64).saturating_mul(stats.fragment_size() as u64),
+                ))
+            })
+            .await
+            .map_err(io::Error::other)?
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Ok(None)
+        }
+    }
+
     /// Where the blob with this hex digest lives.
     pub fn path_of(&self, sha256: &str) -> PathBuf {
         self.root.join(&sha256[..2]).join(sha256)
@@ -146,23 +166,25 @@ impl BlobStore {
         })
     }
 
-    /// Moves a finished part into place, unless the same bytes are already stored.
-    pub async fn commit(&self, blob: &mut SealedBlob) -> io::Result<()> {
-        let Some(temp) = blob.temp.0.take() else {
+    /// Moves a finished part into place, unless the same bytes are already stored (then its
+    /// temporary file goes). Synchronous: it runs on the database's writer thread, in the
+    /// transaction that checks the uploader's limits and records the upload, so a refused
+    /// upload never places a file.
+    pub fn place(&self, blob: &mut SealedBlob) -> io::Result<()> {
+        let Some(temp) = blob.temp.0.as_deref() else {
             return Ok(());
         };
         let target = self.path_of(&blob.sha256);
-        if tokio::fs::try_exists(&target).await? {
-            tokio::fs::remove_file(&temp).await?;
-            return Ok(());
+        if target.try_exists()? {
+            std::fs::remove_file(temp)?;
+        } else {
+            let dir = target.parent().unwrap_or(&self.root);
+            std::fs::create_dir_all(dir)?;
+            std::fs::rename(temp, &target)?;
+            // Make the rename itself durable before the database row is committed.
+            File::open(dir)?.sync_all()?;
         }
-        let dir = target.parent().unwrap_or(&self.root).to_owned();
-        tokio::fs::create_dir_all(&dir).await?;
-        tokio::fs::rename(&temp, &target).await?;
-        // Make the rename itself durable before the database row is committed.
-        tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
-            .await
-            .map_err(io::Error::other)??;
+        blob.temp.0 = None;
         Ok(())
     }
 }
@@ -292,7 +314,7 @@ mod tests {
             let mut pending = store.begin(100).await.unwrap();
             pending.write(PNG).await.unwrap();
             let mut sealed = pending.seal().await.unwrap();
-            store.commit(&mut sealed).await.unwrap();
+            store.place(&mut sealed).unwrap();
             assert!(store.path_of(&sealed.sha256).exists());
         }
         let mut pending = store.begin(4).await.unwrap();

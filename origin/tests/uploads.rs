@@ -1,7 +1,8 @@
 //! Uploads (SPEC §5): multipart with several parts, types sniffed from bytes, per-part caps
 //! refused before the part is buffered whole, content-addressed and deduplicated storage,
-//! `GET /storage/{key}` with its type, ETag and immutable caching, and temporary files that
-//! outlive other commands and servers on the same data directory.
+//! `GET /storage/{key}` with its type, ETag and immutable caching, the per-user quota and daily
+//! count and the disk's free-space reserve, and temporary files that outlive other commands
+//! and servers on the same data directory.
 
 mod support;
 
@@ -351,6 +352,252 @@ async fn unknown_or_malformed_storage_keys_are_404() {
     ] {
         print_error(fetch(&app, &format!("/api/storage/{key}")).await, 404, 999).await;
     }
+}
+
+// -- Limits (SPEC §5) -------------------------------------------------------------------------
+
+/// The user's uploads, and the files under storage/ (temporary ones included).
+fn stored(app: &TestApp, user_id: i64) -> (i64, usize) {
+    let uploads = app.count(&format!(
+        "SELECT count(*) FROM uploads WHERE user_id = {user_id}"
+    ));
+    (uploads, stored_files(app))
+}
+
+fn images(parts: impl IntoIterator<Item = Vec<u8>>) -> Form {
+    parts.into_iter().fold(Form::new(), |form, bytes| {
+        form.part("images[]", part(bytes, "p.png", "image/png"))
+    })
+}
+
+#[tokio::test]
+async fn uploads_past_the_quota_are_413_and_store_nothing_and_the_quota_is_per_user() {
+    let app = TestApp::spawn_with(|config| config.upload_quota_bytes = 1000).await;
+    let (alice, alice_id) = app.member().await;
+    let (bob, _) = app.member().await;
+    json_of(
+        upload(&app, &alice, "/api/images", images([png_sized(1, 600)])).await,
+        201,
+    )
+    .await;
+
+    // Each part fits, and the quota is not reached yet; together they would pass it.
+    let together = images([png_sized(2, 300), png_sized(3, 300)]);
+    let body = print_error(
+        upload(&app, &alice, "/api/images", together).await,
+        413,
+        999,
+    )
+    .await;
+    assert!(
+        body["message"].as_str().unwrap().contains("1000 字节"),
+        "{body}"
+    );
+    assert_eq!(
+        stored(&app, alice_id),
+        (1, 1),
+        "no row, no file, nothing in tmp"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM blobs"), 1);
+
+    // Up to the quota exactly is allowed; once it is reached, nothing more is (files too).
+    json_of(
+        upload(&app, &alice, "/api/images", images([png_sized(4, 400)])).await,
+        201,
+    )
+    .await;
+    let small = Form::new().part("file", part(b"tiny".to_vec(), "t.txt", "text/plain"));
+    print_error(upload(&app, &alice, "/api/files", small).await, 413, 999).await;
+    print_error(
+        upload(&app, &alice, "/api/images", images([png_sized(5, 20)])).await,
+        413,
+        999,
+    )
+    .await;
+    assert_eq!(stored(&app, alice_id), (2, 2));
+
+    // Another user has a quota of their own.
+    json_of(
+        upload(&app, &bob, "/api/images", images([png_sized(6, 900)])).await,
+        201,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_same_bytes_count_once_against_the_quota_of_each_user_who_uploads_them() {
+    let app = TestApp::spawn_with(|config| config.upload_quota_bytes = 1000).await;
+    let (alice, _) = app.member().await;
+    let (bob, _) = app.member().await;
+    let first = png_sized(1, 600);
+    for form in [
+        images([first.clone()]),
+        images([first.clone()]),
+        images([first.clone(), first.clone()]),
+    ] {
+        json_of(upload(&app, &alice, "/api/images", form).await, 201).await;
+    }
+    assert_eq!(app.count("SELECT count(*) FROM uploads"), 4);
+    // 600 stored: 500 more would pass the quota, 400 more reach it.
+    print_error(
+        upload(&app, &alice, "/api/images", images([png_sized(2, 500)])).await,
+        413,
+        999,
+    )
+    .await;
+    json_of(
+        upload(&app, &alice, "/api/images", images([png_sized(3, 400)])).await,
+        201,
+    )
+    .await;
+
+    // Bytes someone else stored first count for each user whose uploads reference them.
+    json_of(
+        upload(&app, &bob, "/api/images", images([first.clone()])).await,
+        201,
+    )
+    .await;
+    print_error(
+        upload(&app, &bob, "/api/images", images([png_sized(4, 500)])).await,
+        413,
+        999,
+    )
+    .await;
+}
+
+/// Checked before the bodies are read, all five would pass; the check that counts is the one
+/// in the write transaction that records them.
+#[tokio::test]
+async fn concurrent_uploads_of_one_user_cannot_together_pass_the_quota_or_the_daily_count() {
+    for (quota, per_day) in [(1000, 100), (1 << 30, 3)] {
+        let app = TestApp::spawn_with(|config| {
+            config.upload_quota_bytes = quota;
+            config.uploads_per_day = per_day;
+        })
+        .await;
+        let (token, user_id) = app.member().await;
+        let mut uploads = tokio::task::JoinSet::new();
+        for seed in 1..=5 {
+            let request = app
+                .request(Method::POST, "/api/images")
+                .header("token", &token)
+                .multipart(images([png_sized(seed, 300)]));
+            uploads.spawn(async move { request.send().await.unwrap().status().as_u16() });
+        }
+        let mut statuses = uploads.join_all().await;
+        statuses.sort_unstable();
+        let refused = if per_day == 3 { 429 } else { 413 };
+        assert_eq!(
+            statuses,
+            [201, 201, 201, refused, refused],
+            "{quota} {per_day}"
+        );
+        assert_eq!(stored(&app, user_id), (3, 3));
+    }
+}
+
+#[tokio::test]
+async fn the_daily_count_is_429_with_retry_after_per_user_over_a_rolling_24_hours() {
+    let app = TestApp::spawn_with(|config| config.uploads_per_day = 3).await;
+    let (alice, alice_id) = app.member().await;
+    let (bob, _) = app.member().await;
+    json_of(
+        upload(&app, &alice, "/api/images", images([png(1), png(2)])).await,
+        201,
+    )
+    .await;
+    // Two more parts would make four: the whole request is refused.
+    let response = upload(&app, &alice, "/api/images", images([png(3), png(4)])).await;
+    let body = print_error(response, 429, 999).await;
+    assert!(body["message"].as_str().unwrap().contains("3 个"), "{body}");
+    assert_eq!(stored(&app, alice_id), (2, 2));
+
+    // A re-upload of bytes already stored is a part like any other.
+    json_of(
+        upload(&app, &alice, "/api/images", images([png(1)])).await,
+        201,
+    )
+    .await;
+    let refused = upload(&app, &alice, "/api/images", images([png(5)])).await;
+    let retry_after: i64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (86_300..=86_400).contains(&retry_after),
+        "the oldest upload leaves the window in a day: {retry_after}"
+    );
+    print_error(refused, 429, 999).await;
+    assert_eq!(stored(&app, alice_id), (3, 2));
+
+    json_of(
+        upload(&app, &bob, "/api/images", images([png(6), png(7), png(8)])).await,
+        201,
+    )
+    .await;
+
+    // A day later the window has moved past them.
+    app.db()
+        .execute(
+            "UPDATE uploads SET created_at = created_at - 86400 WHERE user_id = ?1",
+            [alice_id],
+        )
+        .unwrap();
+    json_of(
+        upload(&app, &alice, "/api/images", images([png(5)])).await,
+        201,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn uploads_are_507_and_store_nothing_while_the_disk_is_below_its_free_space_reserve() {
+    let app = TestApp::spawn_with(|config| config.min_free_bytes = u64::MAX).await;
+    let (token, user_id) = app.member().await;
+    for (path, form) in [
+        ("/api/images", images([png(1)])),
+        (
+            "/api/files",
+            Form::new().part("file", part(b"notes".to_vec(), "n.txt", "text/plain")),
+        ),
+    ] {
+        let body = print_error(upload(&app, &token, path, form).await, 507, 999).await;
+        assert!(
+            body["message"].as_str().unwrap().contains("存储空间不足"),
+            "{body}"
+        );
+    }
+    assert_eq!(stored(&app, user_id), (0, 0));
+    assert_eq!(app.count("SELECT count(*) FROM blobs"), 0);
+}
+
+#[tokio::test]
+async fn invalid_upload_limits_stop_the_origin_from_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value) in [
+        ("ORIGIN_UPLOAD_QUOTA_MB", "1GB"),
+        ("ORIGIN_UPLOAD_QUOTA_MB", "0"),
+        ("ORIGIN_UPLOADS_PER_DAY", "-1"),
+        ("ORIGIN_MIN_FREE_MB", "18446744073709551615"),
+    ] {
+        let output = process::command(dir.path(), "http://127.0.0.1:9")
+            .args(["invite", "create", "--uses", "1"])
+            .env(name, value)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{name}={value} was accepted");
+        assert!(stderr.contains(name), "{name}={value}: {stderr}");
+    }
+    let output = process::command(dir.path(), "http://127.0.0.1:9")
+        .args(["invite", "create", "--uses", "1"])
+        .env("ORIGIN_UPLOAD_QUOTA_MB", "1")
+        .env("ORIGIN_UPLOADS_PER_DAY", "1")
+        .env("ORIGIN_MIN_FREE_MB", "0")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
 }
 
 // -- Temporary files of a running server (the real binary) ------------------------------------

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_member_centre.sql"),
     include_str!("migrations/0005_uploads_comments.sql"),
     include_str!("migrations/0006_commerce_admin.sql"),
+    include_str!("migrations/0007_upload_limits.sql"),
 ];
 
 pub fn apply(connection: &mut Connection) -> anyhow::Result<()> {
