@@ -63,6 +63,12 @@ pub struct Config {
     pub header_timeout_secs: u64,
     /// Connections each listener serves at once; further clients wait in the accept queue.
     pub max_connections: usize,
+    /// Upload limits (SPEC §5): the bytes of the distinct blobs one user's uploads may
+    /// reference, the parts one user may upload in any 24 hours, and the free space below
+    /// which the data directory's disk takes no uploads.
+    pub upload_quota_bytes: u64,
+    pub uploads_per_day: u64,
+    pub min_free_bytes: u64,
 }
 
 impl Config {
@@ -128,6 +134,15 @@ impl Config {
                 .context("ORIGIN_HASH_WORKERS")?
                 .max(1);
         }
+        if let Some(quota) = var("ORIGIN_UPLOAD_QUOTA_MB") {
+            config.upload_quota_bytes = megabytes("ORIGIN_UPLOAD_QUOTA_MB", &quota, 1)?;
+        }
+        if let Some(count) = var("ORIGIN_UPLOADS_PER_DAY") {
+            config.uploads_per_day = whole_number("ORIGIN_UPLOADS_PER_DAY", &count, 1)?;
+        }
+        if let Some(free) = var("ORIGIN_MIN_FREE_MB") {
+            config.min_free_bytes = megabytes("ORIGIN_MIN_FREE_MB", &free, 0)?;
+        }
         Ok(config)
     }
 
@@ -153,6 +168,9 @@ impl Config {
             rate_rules: crate::limits::RateRules::default(),
             header_timeout_secs: 10,
             max_connections: 1024,
+            upload_quota_bytes: 1024 * MEBIBYTE,
+            uploads_per_day: 500,
+            min_free_bytes: 1024 * MEBIBYTE,
         })
     }
 
@@ -172,6 +190,24 @@ impl Config {
     pub fn secrets_dir(&self) -> PathBuf {
         self.data_dir.join("secrets")
     }
+}
+
+/// Upload limits are configured in MB of 2^20 bytes.
+const MEBIBYTE: u64 = 1024 * 1024;
+
+/// A whole number of at least `min` from the variable `name`.
+fn whole_number(name: &str, raw: &str, min: u64) -> anyhow::Result<u64> {
+    match raw.trim().parse::<u64>() {
+        Ok(number) if number >= min => Ok(number),
+        _ => bail!("{name}={raw}: want a whole number, at least {min}"),
+    }
+}
+
+/// A size in MB (of at least `min`) from the variable `name`, in bytes.
+fn megabytes(name: &str, raw: &str, min: u64) -> anyhow::Result<u64> {
+    whole_number(name, raw, min)?
+        .checked_mul(MEBIBYTE)
+        .with_context(|| format!("{name}={raw}: too large"))
 }
 
 fn parse_offset(raw: &str) -> anyhow::Result<UtcOffset> {

@@ -379,6 +379,13 @@ async fn gift_task(state: &AppState, action: GiftAction) -> anyhow::Result<()> {
 }
 
 async fn serve(state: AppState) -> anyhow::Result<()> {
+    // Held until the server exits: no other server clears storage/tmp under this one.
+    let blobs = state.blobs.clone();
+    let _serving = tokio::task::spawn_blocking(move || blobs.lock_for_serving())
+        .await?
+        .context(
+            "locking storage/tmp.lock (the data directory's file system must support file locks)",
+        )?;
     let public_addr = state.config.public_addr;
     let admin_addr = state.config.admin_addr;
     let public = TcpListener::bind(public_addr)

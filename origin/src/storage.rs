@@ -6,7 +6,13 @@
 //! Files are renamed into place *before* the database row that names them is committed, so a
 //! row never points at a missing file (a crash in between leaves an unreferenced file, which a
 //! later upload of the same bytes adopts).
+//!
+//! `storage/tmp` holds the parts running servers are receiving. Every command of the binary
+//! opens the store, so opening it leaves that directory alone; only a server clears it, at its
+//! start, and only when no other server is using the data directory
+//! ([`BlobStore::lock_for_serving`]).
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -60,17 +66,82 @@ pub struct BlobStore {
     root: PathBuf,
 }
 
+/// Held by a serving process for its life: a shared lock on `storage/tmp.lock`, which tells
+/// servers starting later that `storage/tmp` is in use.
+#[derive(Debug)]
+pub struct ServingLock {
+    _file: File,
+}
+
 impl BlobStore {
-    /// Opens (creating) `root` and its temporary directory, clearing leftovers of a crash.
+    /// Opens (creating) `root` and its temporary directory. The temporary directory's contents
+    /// are left alone: they may be the parts a running server is receiving.
     pub fn open(root: &Path) -> io::Result<BlobStore> {
-        let tmp = root.join("tmp");
-        std::fs::create_dir_all(&tmp)?;
-        for entry in std::fs::read_dir(&tmp)? {
-            let _ = std::fs::remove_file(entry?.path());
-        }
+        std::fs::create_dir_all(root.join("tmp"))?;
         Ok(BlobStore {
             root: root.to_owned(),
         })
+    }
+
+    /// Declares this process a server of the store until the returned lock is dropped, first
+    /// clearing leftovers of a crash from `storage/tmp` if no other server is using it. Every
+    /// server holds a shared lock on `storage/tmp.lock`; clearing needs the exclusive lock, so
+    /// it happens only while no server holds the shared one (the kernel drops a killed
+    /// process's locks). Blocking: call it before serving, off the async runtime.
+    pub fn lock_for_serving(&self) -> io::Result<ServingLock> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.root.join("tmp.lock"))?;
+        match file.try_lock() {
+            Ok(()) => {
+                let cleared = self.clear_tmp()?;
+                if cleared > 0 {
+                    tracing::info!(cleared, "removed temporary upload files left by a crash");
+                }
+                // Another server starting now may take the exclusive lock before this one's
+                // shared lock below, and clear the directory: this server has nothing there yet.
+                file.unlock()?;
+            }
+            Err(TryLockError::WouldBlock) => {
+                tracing::info!("another server uses this data directory: storage/tmp is kept");
+            }
+            Err(TryLockError::Error(error)) => return Err(error),
+        }
+        file.lock_shared()?;
+        Ok(ServingLock { _file: file })
+    }
+
+    /// Removes every file in `storage/tmp`; returns how many there were.
+    fn clear_tmp(&self) -> io::Result<usize> {
+        let mut cleared = 0;
+        for entry in std::fs::read_dir(self.root.join("tmp"))? {
+            if std::fs::remove_file(entry?.path()).is_ok() {
+                cleared += 1;
+            }
+        }
+        Ok(cleared)
+    }
+
+    /// Bytes free for unprivileged users on the store's disk, where that can be known.
+    pub async fn free_bytes(&self) -> io::Result<Option<u64>> {
+        #[cfg(target_os = "linux")]
+        {
+            let root = self.root.clone();
+            tokio::task::spawn_blocking(move || -> io::Result<Option<u64>> {
+                let stats = nix::sys::statvfs::statvfs(&root)?;
+                Ok(Some(
+                    (stats.blocks_available() as u64).saturating_mul(stats.fragment_size() as u64),
+                ))
+            })
+            .await
+            .map_err(io::Error::other)?
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Ok(None)
+        }
     }
 
     /// Where the blob with this hex digest lives.
@@ -95,23 +166,25 @@ impl BlobStore {
         })
     }
 
-    /// Moves a finished part into place, unless the same bytes are already stored.
-    pub async fn commit(&self, blob: &mut SealedBlob) -> io::Result<()> {
-        let Some(temp) = blob.temp.0.take() else {
+    /// Moves a finished part into place, unless the same bytes are already stored (then its
+    /// temporary file goes). Synchronous: it runs on the database's writer thread, in the
+    /// transaction that checks the uploader's limits and records the upload, so a refused
+    /// upload never places a file.
+    pub fn place(&self, blob: &mut SealedBlob) -> io::Result<()> {
+        let Some(temp) = blob.temp.0.as_deref() else {
             return Ok(());
         };
         let target = self.path_of(&blob.sha256);
-        if tokio::fs::try_exists(&target).await? {
-            tokio::fs::remove_file(&temp).await?;
-            return Ok(());
+        if target.try_exists()? {
+            std::fs::remove_file(temp)?;
+        } else {
+            let dir = target.parent().unwrap_or(&self.root);
+            std::fs::create_dir_all(dir)?;
+            std::fs::rename(temp, &target)?;
+            // Make the rename itself durable before the database row is committed.
+            File::open(dir)?.sync_all()?;
         }
-        let dir = target.parent().unwrap_or(&self.root).to_owned();
-        tokio::fs::create_dir_all(&dir).await?;
-        tokio::fs::rename(&temp, &target).await?;
-        // Make the rename itself durable before the database row is committed.
-        tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
-            .await
-            .map_err(io::Error::other)??;
+        blob.temp.0 = None;
         Ok(())
     }
 }
@@ -241,7 +314,7 @@ mod tests {
             let mut pending = store.begin(100).await.unwrap();
             pending.write(PNG).await.unwrap();
             let mut sealed = pending.seal().await.unwrap();
-            store.commit(&mut sealed).await.unwrap();
+            store.place(&mut sealed).unwrap();
             assert!(store.path_of(&sealed.sha256).exists());
         }
         let mut pending = store.begin(4).await.unwrap();
@@ -252,5 +325,35 @@ mod tests {
         drop(pending);
         let leftovers = std::fs::read_dir(dir.path().join("tmp")).unwrap().count();
         assert_eq!(leftovers, 0);
+    }
+
+    #[test]
+    fn only_a_server_alone_on_the_directory_clears_its_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let leftover = dir.path().join("tmp").join("left-by-a-crash");
+        let first = BlobStore::open(dir.path()).unwrap();
+        std::fs::write(&leftover, b"partial").unwrap();
+        let serving = first.lock_for_serving().unwrap();
+        assert!(!leftover.exists(), "alone, a server clears leftovers");
+
+        // A part the first server is receiving survives opening the store (every command
+        // does) and a second server starting on the same directory.
+        std::fs::write(&leftover, b"in flight").unwrap();
+        let second = BlobStore::open(dir.path()).unwrap();
+        let also_serving = second.lock_for_serving().unwrap();
+        assert!(leftover.exists());
+        drop(serving);
+        let third = BlobStore::open(dir.path())
+            .unwrap()
+            .lock_for_serving()
+            .unwrap();
+        assert!(leftover.exists(), "the second server still runs");
+
+        drop((also_serving, third));
+        let _last = BlobStore::open(dir.path())
+            .unwrap()
+            .lock_for_serving()
+            .unwrap();
+        assert!(!leftover.exists());
     }
 }

@@ -1,14 +1,20 @@
 //! Uploads (SPEC §5): multipart with several parts, types sniffed from bytes, per-part caps
-//! refused before the part is buffered whole, content-addressed and deduplicated storage, and
-//! `GET /storage/{key}` with its type, ETag and immutable caching.
+//! refused before the part is buffered whole, content-addressed and deduplicated storage,
+//! `GET /storage/{key}` with its type, ETag and immutable caching, the per-user quota and daily
+//! count and the disk's free-space reserve, and temporary files that outlive other commands
+//! and servers on the same data directory.
 
 mod support;
 
+use std::path::Path;
+use std::time::Duration;
+
 use reqwest::Method;
 use reqwest::multipart::{Form, Part};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use support::{TestApp, json_of, print_error};
+use shared::headers::{CLIENT_IP, EDGE_SECRET};
+use support::{TestApp, json_of, print_error, process};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const MIB: usize = 1024 * 1024;
@@ -16,6 +22,13 @@ const MIB: usize = 1024 * 1024;
 fn png(seed: u8) -> Vec<u8> {
     let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
     bytes.extend(std::iter::repeat_n(seed, 64));
+    bytes
+}
+
+/// A PNG of exactly `size` bytes.
+fn png_sized(seed: u8, size: usize) -> Vec<u8> {
+    let mut bytes = png(seed);
+    bytes.resize(size, seed);
     bytes
 }
 
@@ -217,6 +230,20 @@ async fn an_oversized_image_part_is_refused_with_413_and_leaves_nothing() {
     assert_eq!(stored_files(&app), 1);
 }
 
+/// The request head of a one-part multipart upload declaring `declared` bytes of body, and the
+/// start of that body up to the part's bytes (whose end is [`MULTIPART_END`]).
+fn multipart_head(path: &str, token: &str, secret: &str, declared: usize) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nhost: origin\r\ntoken: {token}\r\n{EDGE_SECRET}: {secret}\r\n\
+         content-type: multipart/form-data; boundary=XyZ\r\ncontent-length: {declared}\r\n\
+         connection: close\r\n\r\n{MULTIPART_START}"
+    )
+}
+
+const MULTIPART_START: &str = "--XyZ\r\ncontent-disposition: form-data; name=\"image\"; \
+                               filename=\"a.png\"\r\ncontent-type: image/png\r\n\r\n";
+const MULTIPART_END: &str = "\r\n--XyZ--\r\n";
+
 /// Opens a raw connection and sends the head of a multipart upload declaring `declared` bytes,
 /// then `body` — and never the rest.
 async fn unfinished_upload(
@@ -228,14 +255,8 @@ async fn unfinished_upload(
 ) -> tokio::net::TcpStream {
     let address = app.public.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nhost: origin\r\ntoken: {token}\r\n{}: {}\r\n\
-         content-type: multipart/form-data; boundary=XyZ\r\ncontent-length: {declared}\r\n\r\n\
-         --XyZ\r\ncontent-disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\
-         content-type: image/png\r\n\r\n",
-        shared::headers::EDGE_SECRET,
-        app.state.config.edge_secret.expose(),
-    );
+    let secret = app.state.config.edge_secret.expose();
+    let head = multipart_head(path, token, secret, declared);
     stream.write_all(head.as_bytes()).await.unwrap();
     for chunk in body.chunks(64 * 1024) {
         if stream.write_all(chunk).await.is_err() {
@@ -331,4 +352,396 @@ async fn unknown_or_malformed_storage_keys_are_404() {
     ] {
         print_error(fetch(&app, &format!("/api/storage/{key}")).await, 404, 999).await;
     }
+}
+
+// -- Limits (SPEC §5) -------------------------------------------------------------------------
+
+/// The user's uploads, and the files under storage/ (temporary ones included).
+fn stored(app: &TestApp, user_id: i64) -> (i64, usize) {
+    let uploads = app.count(&format!(
+        "SELECT count(*) FROM uploads WHERE user_id = {user_id}"
+    ));
+    (uploads, stored_files(app))
+}
+
+fn images(parts: impl IntoIterator<Item = Vec<u8>>) -> Form {
+    parts.into_iter().fold(Form::new(), |form, bytes| {
+        form.part("images[]", part(bytes, "p.png", "image/png"))
+    })
+}
+
+#[tokio::test]
+async fn uploads_past_the_quota_are_413_and_store_nothing_and_the_quota_is_per_user() {
+    let app = TestApp::spawn_with(|config| config.upload_quota_bytes = 1000).await;
+    let (alice, alice_id) = app.member().await;
+    let (bob, _) = app.member().await;
+    json_of(
+        upload(&app, &alice, "/api/images", images([png_sized(1, 600)])).await,
+        201,
+    )
+    .await;
+
+    // Each part fits, and the quota is not reached yet; together they would pass it.
+    let together = images([png_sized(2, 300), png_sized(3, 300)]);
+    let body = print_error(
+        upload(&app, &alice, "/api/images", together).await,
+        413,
+        999,
+    )
+    .await;
+    assert!(
+        body["message"].as_str().unwrap().contains("1000 字节"),
+        "{body}"
+    );
+    assert_eq!(
+        stored(&app, alice_id),
+        (1, 1),
+        "no row, no file, nothing in tmp"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM blobs"), 1);
+
+    // Up to the quota exactly is allowed; once it is reached, nothing more is (files too).
+    json_of(
+        upload(&app, &alice, "/api/images", images([png_sized(4, 400)])).await,
+        201,
+    )
+    .await;
+    let small = Form::new().part("file", part(b"tiny".to_vec(), "t.txt", "text/plain"));
+    print_error(upload(&app, &alice, "/api/files", small).await, 413, 999).await;
+    print_error(
+        upload(&app, &alice, "/api/images", images([png_sized(5, 20)])).await,
+        413,
+        999,
+    )
+    .await;
+    assert_eq!(stored(&app, alice_id), (2, 2));
+
+    // Another user has a quota of their own.
+    json_of(
+        upload(&app, &bob, "/api/images", images([png_sized(6, 900)])).await,
+        201,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_same_bytes_count_once_against_the_quota_of_each_user_who_uploads_them() {
+    let app = TestApp::spawn_with(|config| config.upload_quota_bytes = 1000).await;
+    let (alice, _) = app.member().await;
+    let (bob, _) = app.member().await;
+    let first = png_sized(1, 600);
+    for form in [
+        images([first.clone()]),
+        images([first.clone()]),
+        images([first.clone(), first.clone()]),
+    ] {
+        json_of(upload(&app, &alice, "/api/images", form).await, 201).await;
+    }
+    assert_eq!(app.count("SELECT count(*) FROM uploads"), 4);
+    // 600 stored: 500 more would pass the quota, 400 more reach it.
+    print_error(
+        upload(&app, &alice, "/api/images", images([png_sized(2, 500)])).await,
+        413,
+        999,
+    )
+    .await;
+    json_of(
+        upload(&app, &alice, "/api/images", images([png_sized(3, 400)])).await,
+        201,
+    )
+    .await;
+
+    // Bytes someone else stored first count for each user whose uploads reference them.
+    json_of(
+        upload(&app, &bob, "/api/images", images([first.clone()])).await,
+        201,
+    )
+    .await;
+    print_error(
+        upload(&app, &bob, "/api/images", images([png_sized(4, 500)])).await,
+        413,
+        999,
+    )
+    .await;
+}
+
+/// Checked before the bodies are read, all five would pass; the check that counts is the one
+/// in the write transaction that records them.
+#[tokio::test]
+async fn concurrent_uploads_of_one_user_cannot_together_pass_the_quota_or_the_daily_count() {
+    for (quota, per_day) in [(1000, 100), (1 << 30, 3)] {
+        let app = TestApp::spawn_with(|config| {
+            config.upload_quota_bytes = quota;
+            config.uploads_per_day = per_day;
+        })
+        .await;
+        let (token, user_id) = app.member().await;
+        let mut uploads = tokio::task::JoinSet::new();
+        for seed in 1..=5 {
+            let request = app
+                .request(Method::POST, "/api/images")
+                .header("token", &token)
+                .multipart(images([png_sized(seed, 300)]));
+            uploads.spawn(async move { request.send().await.unwrap().status().as_u16() });
+        }
+        let mut statuses = uploads.join_all().await;
+        statuses.sort_unstable();
+        let refused = if per_day == 3 { 429 } else { 413 };
+        assert_eq!(
+            statuses,
+            [201, 201, 201, refused, refused],
+            "{quota} {per_day}"
+        );
+        assert_eq!(stored(&app, user_id), (3, 3));
+    }
+}
+
+#[tokio::test]
+async fn the_daily_count_is_429_with_retry_after_per_user_over_a_rolling_24_hours() {
+    let app = TestApp::spawn_with(|config| config.uploads_per_day = 3).await;
+    let (alice, alice_id) = app.member().await;
+    let (bob, _) = app.member().await;
+    json_of(
+        upload(&app, &alice, "/api/images", images([png(1), png(2)])).await,
+        201,
+    )
+    .await;
+    // Two more parts would make four: the whole request is refused.
+    let response = upload(&app, &alice, "/api/images", images([png(3), png(4)])).await;
+    let body = print_error(response, 429, 999).await;
+    assert!(body["message"].as_str().unwrap().contains("3 个"), "{body}");
+    assert_eq!(stored(&app, alice_id), (2, 2));
+
+    // A re-upload of bytes already stored is a part like any other.
+    json_of(
+        upload(&app, &alice, "/api/images", images([png(1)])).await,
+        201,
+    )
+    .await;
+    let refused = upload(&app, &alice, "/api/images", images([png(5)])).await;
+    let retry_after: i64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (86_300..=86_400).contains(&retry_after),
+        "the oldest upload leaves the window in a day: {retry_after}"
+    );
+    print_error(refused, 429, 999).await;
+    assert_eq!(stored(&app, alice_id), (3, 2));
+
+    json_of(
+        upload(&app, &bob, "/api/images", images([png(6), png(7), png(8)])).await,
+        201,
+    )
+    .await;
+
+    // A day later the window has moved past them.
+    app.db()
+        .execute(
+            "UPDATE uploads SET created_at = created_at - 86400 WHERE user_id = ?1",
+            [alice_id],
+        )
+        .unwrap();
+    json_of(
+        upload(&app, &alice, "/api/images", images([png(5)])).await,
+        201,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn uploads_are_507_and_store_nothing_while_the_disk_is_below_its_free_space_reserve() {
+    let app = TestApp::spawn_with(|config| config.min_free_bytes = u64::MAX).await;
+    let (token, user_id) = app.member().await;
+    for (path, form) in [
+        ("/api/images", images([png(1)])),
+        (
+            "/api/files",
+            Form::new().part("file", part(b"notes".to_vec(), "n.txt", "text/plain")),
+        ),
+    ] {
+        let body = print_error(upload(&app, &token, path, form).await, 507, 999).await;
+        assert!(
+            body["message"].as_str().unwrap().contains("存储空间不足"),
+            "{body}"
+        );
+    }
+    assert_eq!(stored(&app, user_id), (0, 0));
+    assert_eq!(app.count("SELECT count(*) FROM blobs"), 0);
+}
+
+#[tokio::test]
+async fn invalid_upload_limits_stop_the_origin_from_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value) in [
+        ("ORIGIN_UPLOAD_QUOTA_MB", "1GB"),
+        ("ORIGIN_UPLOAD_QUOTA_MB", "0"),
+        ("ORIGIN_UPLOADS_PER_DAY", "-1"),
+        ("ORIGIN_MIN_FREE_MB", "18446744073709551615"),
+    ] {
+        let output = process::command(dir.path(), "http://127.0.0.1:9")
+            .args(["invite", "create", "--uses", "1"])
+            .env(name, value)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{name}={value} was accepted");
+        assert!(stderr.contains(name), "{name}={value}: {stderr}");
+    }
+    let output = process::command(dir.path(), "http://127.0.0.1:9")
+        .args(["invite", "create", "--uses", "1"])
+        .env("ORIGIN_UPLOAD_QUOTA_MB", "1")
+        .env("ORIGIN_UPLOADS_PER_DAY", "1")
+        .env("ORIGIN_MIN_FREE_MB", "0")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+}
+
+// -- Temporary files of a running server (the real binary) ------------------------------------
+
+/// A print user registered on a running origin by phone; returns the access token. The code
+/// is read from the development outbox in the database, as the crash test does.
+async fn register_on(origin: &process::Origin, client: &reqwest::Client, dir: &Path) -> String {
+    let phone = "13900000001";
+    let sent: Value = client
+        .post(format!("{}/api/sms", origin.public))
+        .header(EDGE_SECRET, process::SECRET)
+        .header(CLIENT_IP, "10.0.0.1")
+        .json(&json!({ "phone": phone, "is_register": true }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code: String = rusqlite::Connection::open(dir.join("origin.sqlite3"))
+        .unwrap()
+        .query_row(
+            "SELECT code FROM outbox WHERE recipient = ?1",
+            [phone],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let registered = client
+        .post(format!("{}/api/register", origin.public))
+        .header(EDGE_SECRET, process::SECRET)
+        .json(&json!({
+            "verification_token": sent["data"]["verification_token"],
+            "verification_code": code,
+            "password": support::PASSWORD,
+        }))
+        .send()
+        .await
+        .unwrap();
+    json_of(registered, 201).await["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// An image upload sent in two halves: the first, then (once the server is writing it into
+/// `storage/tmp`) the rest.
+struct SlowUpload {
+    stream: tokio::net::TcpStream,
+    rest: Vec<u8>,
+}
+
+impl SlowUpload {
+    async fn start(origin: &process::Origin, token: &str, image: &[u8], dir: &Path) -> SlowUpload {
+        let declared = MULTIPART_START.len() + image.len() + MULTIPART_END.len();
+        let address = origin.public.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let head = multipart_head("/api/images", token, process::SECRET, declared);
+        let (first, second) = image.split_at(image.len() / 2);
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(first).await.unwrap();
+        let tmp = dir.join("storage").join("tmp");
+        for _ in 0..500 {
+            if std::fs::read_dir(&tmp).unwrap().next().is_some() {
+                let mut rest = second.to_vec();
+                rest.extend_from_slice(MULTIPART_END.as_bytes());
+                return SlowUpload { stream, rest };
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the server never started writing the upload into storage/tmp");
+    }
+
+    /// Sends the rest; the answer's status and JSON body.
+    async fn finish(mut self) -> (u16, Value) {
+        self.stream.write_all(&self.rest).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            self.stream.read_to_end(&mut answer),
+        )
+        .await
+        .expect("an answer")
+        .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        let status = head[9..12].parse().unwrap();
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+}
+
+/// The upload finished and its bytes are stored under their digest.
+fn assert_stored(dir: &Path, (status, body): (u16, Value), image: &[u8]) {
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["data"][0]["src"],
+        format!("/api/storage/{}.png", digest(image))
+    );
+    let path = dir
+        .join("storage")
+        .join(&digest(image)[..2])
+        .join(digest(image));
+    assert_eq!(std::fs::read(path).unwrap(), image);
+}
+
+#[tokio::test]
+async fn a_cli_command_run_during_an_upload_leaves_its_temporary_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let origin = process::start(dir.path(), "http://127.0.0.1:9", &[], &client).await;
+    let token = register_on(&origin, &client, dir.path()).await;
+    let image = png_sized(9, 256 * 1024);
+    let upload = SlowUpload::start(&origin, &token, &image, dir.path()).await;
+
+    let mut command = process::command(dir.path(), "http://127.0.0.1:9");
+    command.args(["invite", "create", "--uses", "1"]);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+
+    assert_stored(dir.path(), upload.finish().await, &image);
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_data_directory_leaves_the_first_ones_uploads_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let first = process::start(dir.path(), "http://127.0.0.1:9", &[], &client).await;
+    let token = register_on(&first, &client, dir.path()).await;
+    let image = png_sized(10, 256 * 1024);
+    let upload = SlowUpload::start(&first, &token, &image, dir.path()).await;
+
+    let second = process::start(dir.path(), "http://127.0.0.1:9", &[], &client).await;
+    assert_stored(dir.path(), upload.finish().await, &image);
+
+    // With both gone (killed, as by a crash), the next server alone clears what is left.
+    drop((first, second));
+    let leftover = dir
+        .path()
+        .join("storage")
+        .join("tmp")
+        .join("left-by-a-crash");
+    std::fs::write(&leftover, b"partial").unwrap();
+    let _third = process::start(dir.path(), "http://127.0.0.1:9", &[], &client).await;
+    assert!(!leftover.exists());
 }

@@ -67,6 +67,19 @@ pub enum Problem {
     Busy {
         retry_after: u64,
     },
+    /// An upload would take the user's stored bytes past their quota (SPEC §5).
+    QuotaExceeded {
+        quota_bytes: u64,
+    },
+    /// The user has uploaded their daily count of parts; retry after the given number of
+    /// seconds (SPEC §5).
+    UploadCountExceeded {
+        per_day: u64,
+        retry_after: u64,
+    },
+    /// The data directory's disk is below its free-space reserve, so uploads are refused
+    /// (SPEC §5).
+    InsufficientStorage,
     NotImplemented,
     /// The origin could not be reached or answered nonsense (edge only).
     BadGateway,
@@ -110,6 +123,18 @@ pub const PRINT_ERROR_CODES: [(u32, &str); 9] = [
     (999, "其他错误"),
 ];
 
+/// Quotas are configured and shown in MB of 2^20 bytes.
+const MEBIBYTE: u64 = 1024 * 1024;
+
+/// A size as a person reads it: whole MB where it is, bytes otherwise.
+fn size_text(bytes: u64) -> String {
+    if bytes.is_multiple_of(MEBIBYTE) {
+        format!("{} MB", bytes / MEBIBYTE)
+    } else {
+        format!("{bytes} 字节")
+    }
+}
+
 pub const UNAUTHENTICATED_PRINT: &str = "未登录或登录已过期";
 pub const TOO_MANY_REQUESTS: &str = "请求过于频繁";
 const WRONG_CREDENTIALS_STORE: &str = "用户名或密码错误";
@@ -132,7 +157,8 @@ impl Problem {
         match self {
             Problem::RateLimited { retry_after }
             | Problem::Locked { retry_after }
-            | Problem::Busy { retry_after } => Some((*retry_after).max(1)),
+            | Problem::Busy { retry_after }
+            | Problem::UploadCountExceeded { retry_after, .. } => Some((*retry_after).max(1)),
             _ => None,
         }
     }
@@ -157,12 +183,15 @@ impl Problem {
             Problem::PermissionDenied | Problem::Forbidden { .. } => 403,
             Problem::NotFound => 404,
             Problem::MethodNotAllowed => 405,
-            Problem::PayloadTooLarge { .. } => 413,
-            Problem::RateLimited { .. } | Problem::Locked { .. } => 429,
+            Problem::PayloadTooLarge { .. } | Problem::QuotaExceeded { .. } => 413,
+            Problem::RateLimited { .. }
+            | Problem::Locked { .. }
+            | Problem::UploadCountExceeded { .. } => 429,
             Problem::Internal => 500,
             Problem::NotImplemented => 501,
             Problem::BadGateway => 502,
             Problem::Busy { .. } | Problem::Unavailable => 503,
+            Problem::InsufficientStorage => 507,
         }
     }
 
@@ -202,6 +231,14 @@ impl Problem {
             Problem::RateLimited { .. } => TOO_MANY_REQUESTS.into(),
             Problem::Locked { .. } => "密码错误次数过多，请稍后再试".into(),
             Problem::Busy { .. } => "服务繁忙，请稍后再试".into(),
+            Problem::QuotaExceeded { quota_bytes } => format!(
+                "超出存储配额：每位用户最多存储 {} 的文件，本次上传未保存",
+                size_text(*quota_bytes)
+            ),
+            Problem::UploadCountExceeded { per_day, .. } => {
+                format!("24 小时内最多上传 {per_day} 个文件，请稍后再试")
+            }
+            Problem::InsufficientStorage => "服务器存储空间不足，暂时无法上传，请稍后再试".into(),
             Problem::NotImplemented => "暂未实现".into(),
             Problem::BadGateway => "上游服务异常".into(),
             Problem::Unavailable => "服务暂不可用".into(),
@@ -238,7 +275,9 @@ impl Problem {
             Problem::Forbidden { .. }
             | Problem::MethodNotAllowed
             | Problem::RateLimited { .. }
-            | Problem::Locked { .. } => (40001, self.message()),
+            | Problem::Locked { .. }
+            | Problem::QuotaExceeded { .. }
+            | Problem::UploadCountExceeded { .. } => (40001, self.message()),
             Problem::PermissionDenied => (40003, self.message()),
             Problem::NotFound => (40004, self.message()),
             Problem::Expired { .. } => (40005, self.message()),
@@ -246,6 +285,7 @@ impl Problem {
             | Problem::NotImplemented
             | Problem::BadGateway
             | Problem::Unavailable
+            | Problem::InsufficientStorage
             | Problem::Internal => (50001, self.message()),
         };
         let mut body = json!({ "code": code, "message": message });
@@ -353,6 +393,12 @@ mod tests {
             Problem::MethodNotAllowed,
             Problem::PayloadTooLarge { limit_bytes: 1 },
             Problem::RateLimited { retry_after: 3 },
+            Problem::QuotaExceeded { quota_bytes: 1 },
+            Problem::UploadCountExceeded {
+                per_day: 1,
+                retry_after: 1,
+            },
+            Problem::InsufficientStorage,
             Problem::Internal,
             Problem::BadGateway,
             Problem::Unavailable,
@@ -384,5 +430,37 @@ mod tests {
         assert_eq!(rendered.status, 429);
         assert_eq!(rendered.body["code"], 40001);
         assert_eq!(rendered.retry_after, Some(1));
+    }
+
+    #[test]
+    fn upload_limits_are_413_429_and_507_with_a_message_that_says_which() {
+        let quota = Problem::QuotaExceeded {
+            quota_bytes: 1024 * MEBIBYTE,
+        };
+        let count = Problem::UploadCountExceeded {
+            per_day: 500,
+            retry_after: 60,
+        };
+        let disk = Problem::InsufficientStorage;
+        for (problem, status, store_code, words) in [
+            (&quota, 413, 40001, "1024 MB"),
+            (&count, 429, 40001, "500 个"),
+            (&disk, 507, 50001, "存储空间不足"),
+        ] {
+            let print = problem.render(Dialect::Print);
+            assert_eq!(print.status, status, "{problem:?}");
+            assert_eq!(print.body["code"], status, "{problem:?}");
+            assert_eq!(print.body["error_code"], 999, "{problem:?}");
+            assert!(
+                print.body["message"].as_str().unwrap().contains(words),
+                "{}",
+                print.body
+            );
+            let store = problem.render(Dialect::Store);
+            assert_eq!(store.status, status, "{problem:?}");
+            assert_eq!(store.body["code"], store_code, "{problem:?}");
+        }
+        assert_eq!(count.render(Dialect::Print).retry_after, Some(60));
+        assert_eq!(quota.render(Dialect::Print).retry_after, None);
     }
 }

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_uploads_comments.sql"),
     include_str!("migrations/0006_commerce_admin.sql"),
     include_str!("migrations/0007_trust_boundaries.sql"),
+    include_str!("migrations/0008_upload_limits.sql"),
 ];
 
 pub fn apply(connection: &mut Connection) -> anyhow::Result<()> {

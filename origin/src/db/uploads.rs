@@ -69,6 +69,35 @@ pub fn insert(
     Ok(connection.last_insert_rowid())
 }
 
+/// Bytes of the distinct blobs the user's uploads reference: what the quota counts. The same
+/// bytes uploaded again by the same user add nothing. Kept by triggers (migration 0007).
+pub fn stored_bytes(connection: &Connection, user_id: i64) -> AppResult<u64> {
+    let bytes: Option<i64> = connection
+        .prepare_cached("SELECT stored_bytes FROM upload_usage WHERE user_id = ?1")?
+        .query_row([user_id], |row| row.get(0))
+        .optional()?;
+    Ok(bytes.unwrap_or(0) as u64)
+}
+
+/// Does one of the user's uploads reference the blob already?
+pub fn references(connection: &Connection, user_id: i64, sha256: &str) -> AppResult<bool> {
+    Ok(connection
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM uploads WHERE user_id = ?1 AND sha256 = ?2)")?
+        .query_row(params![user_id, sha256], |row| row.get(0))?)
+}
+
+/// The times of the user's uploads made at or after `since`, oldest first.
+pub fn times_since(connection: &Connection, user_id: i64, since: i64) -> AppResult<Vec<i64>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT created_at FROM uploads WHERE user_id = ?1 AND created_at >= ?2
+         ORDER BY created_at",
+    )?;
+    let times = statement
+        .query_map(params![user_id, since], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(times)
+}
+
 pub fn blob(connection: &Connection, sha256: &str) -> AppResult<Option<Blob>> {
     Ok(connection
         .query_row(

@@ -1,5 +1,5 @@
-//! `POST /images`, `POST /files` (multipart, several parts, streamed to disk) and
-//! `GET /storage/{key}`.
+//! `POST /images`, `POST /files` (multipart, several parts, streamed to disk, within the
+//! uploader's limits) and `GET /storage/{key}`.
 
 use anyhow::Context;
 use axum::body::Body;
@@ -31,6 +31,7 @@ pub async fn images(
     caller: Caller,
     request: Request,
 ) -> AppResult<Reply> {
+    uploads::admit(&state, caller.user_id).await?;
     let parts = receive(
         &state,
         request,
@@ -58,6 +59,7 @@ pub async fn files(
     caller: Caller,
     request: Request,
 ) -> AppResult<Reply> {
+    uploads::admit(&state, caller.user_id).await?;
     let parts = receive(&state, request, RouteId::Files, FILE_PART_LIMIT, |_, _| {
         Ok(())
     })

@@ -351,6 +351,10 @@ fn with_extra(operation: Option<Operation>, extra: &'static [u16]) -> Option<Ope
     operation.map(|operation| Operation { extra, ..operation })
 }
 
+/// What the upload limits add (SPEC §5): the daily count (429) and the disk's free-space
+/// reserve (507). The quota is a 413, which every write lists already.
+const UPLOAD_LIMITS: &[u16] = &[429, 507];
+
 const OK: StatusCode = StatusCode::OK;
 const CREATED: StatusCode = StatusCode::CREATED;
 
@@ -425,17 +429,23 @@ fn client_operation(id: RouteId, c: &mut Components) -> Option<Operation> {
             op("Delete a shipping address", "addresses", Input::None, Null)
         }
         // Print: identity.
-        RouteId::Images => op(
-            "Upload images (PNG, JPEG, GIF, WebP; 5 MiB each)",
-            "uploads",
-            Input::Files,
-            Data(CREATED, c.list_of::<v::Image>()),
+        RouteId::Images => with_extra(
+            op(
+                "Upload images (PNG, JPEG, GIF, WebP; 5 MiB each)",
+                "uploads",
+                Input::Files,
+                Data(CREATED, c.list_of::<v::Image>()),
+            ),
+            UPLOAD_LIMITS,
         ),
-        RouteId::Files => op(
-            "Upload files (20 MiB each)",
-            "uploads",
-            Input::Files,
-            Data(CREATED, c.list_of::<v::File>()),
+        RouteId::Files => with_extra(
+            op(
+                "Upload files (20 MiB each)",
+                "uploads",
+                Input::Files,
+                Data(CREATED, c.list_of::<v::File>()),
+            ),
+            UPLOAD_LIMITS,
         ),
         RouteId::Storage => op(
             "An uploaded file's bytes",
@@ -909,6 +919,7 @@ fn reason(status: u16) -> &'static str {
         501 => "Not implemented yet",
         502 => "The origin answered nonsense (edge)",
         503 => "Busy or unavailable; see Retry-After",
+        507 => "The server's disk is low on space; uploads are refused for now",
         _ => "Error",
     }
 }
@@ -1328,6 +1339,17 @@ mod tests {
             .map(|tag| tag["name"].as_str().unwrap())
             .collect();
         assert_eq!(tags, ["meta", "auth", "addresses"]);
+    }
+
+    #[test]
+    fn uploads_document_their_quota_count_and_disk_refusals() {
+        let print = document(Api::Print);
+        for path in ["/api/images", "/api/files"] {
+            let responses = &print["paths"][path]["post"]["responses"];
+            for status in ["413", "429", "507"] {
+                assert!(responses.get(status).is_some(), "{path} lacks {status}");
+            }
+        }
     }
 
     /// The request types repeat the validators' limits as literals (utoipa takes no constants
