@@ -4,7 +4,7 @@
 use anyhow::Context;
 use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError};
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -17,6 +17,7 @@ use crate::db::uploads::Kind;
 use crate::domain::uploads::{self, Received};
 use crate::error::{AppError, AppResult};
 use crate::http::auth::Caller;
+use crate::http::path::PathText;
 use crate::http::reply::Reply;
 use crate::http::views;
 use crate::storage::{Sniffed, WriteError};
@@ -171,7 +172,7 @@ fn clean_name(raw: &str) -> String {
 /// Types a browser could run script from are served as downloads.
 pub async fn storage(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    PathText(key): PathText,
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let (blob, path) = uploads::find(&state, &key).await?;
