@@ -56,7 +56,7 @@ fuzz_target!(|input: Input| {
                 let _ = params.required_integer(name, 0, 100);
             }
             let _ = params.page();
-            let _ = params.first_values();
+            let _ = params.values_by_name();
         }
         Err(AppError::Problem(problem, _)) => {
             for dialect in [shared::Dialect::Store, shared::Dialect::Print] {

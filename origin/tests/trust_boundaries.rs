@@ -1249,3 +1249,58 @@ async fn a_registration_that_would_fail_does_not_spend_its_captcha() {
     // The captcha survived both: the right registration still passes with it.
     json_of(attempt("freshname", &invitation).await.unwrap(), 201).await;
 }
+
+#[tokio::test]
+async fn bodies_are_read_exactly_in_both_dialects() {
+    let app = TestApp::spawn().await;
+    let users = app.user_count();
+    // A content type the API does not read is 415, not an empty body.
+    let xml = app
+        .request(Method::POST, "/api/auth/login")
+        .header("content-type", "text/xml")
+        .body("<username>ann</username>")
+        .send()
+        .await
+        .unwrap();
+    store_error(xml, 415, 10001).await;
+    let xml = app
+        .request(Method::POST, "/api/login")
+        .header("content-type", "application/xml")
+        .body("<username>ann</username>")
+        .send()
+        .await
+        .unwrap();
+    print_error(xml, 415, 999).await;
+    // A JSON object where a value belongs is a validation error naming the field, not a
+    // business answer about an account called `{"a":1}`.
+    let object = app
+        .request(Method::POST, "/api/login")
+        .json(&json!({ "username": { "a": 1 }, "password": "whatever-it-is" }))
+        .send()
+        .await
+        .unwrap();
+    let body = print_error(object, 400, 999).await;
+    assert!(body["errors"]["username"].is_array(), "{body}");
+    // Form text that is not UTF-8 is refused like malformed JSON, not stored mangled.
+    let (token, _) = app.member().await;
+    let mangled = app
+        .request(Method::PUT, "/api/users/self")
+        .header("token", &token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("nickname=%FF%FEname")
+        .send()
+        .await
+        .unwrap();
+    let body = print_error(mangled, 400, 999).await;
+    assert!(body["errors"]["body"].is_array(), "{body}");
+    let nickname: String = app
+        .db()
+        .query_row(
+            "SELECT nickname FROM users ORDER BY id DESC LIMIT 1",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(!nickname.contains('\u{FFFD}'), "{nickname}");
+    assert_eq!(app.user_count(), users + 1);
+}

@@ -52,6 +52,8 @@ pub enum Problem {
     },
     NotFound,
     MethodNotAllowed,
+    /// A body in a content type the API does not read (JSON, urlencoded and multipart forms).
+    UnsupportedMediaType,
     PayloadTooLarge {
         limit_bytes: u64,
     },
@@ -184,6 +186,7 @@ impl Problem {
             Problem::NotFound => 404,
             Problem::MethodNotAllowed => 405,
             Problem::PayloadTooLarge { .. } | Problem::QuotaExceeded { .. } => 413,
+            Problem::UnsupportedMediaType => 415,
             Problem::RateLimited { .. }
             | Problem::Locked { .. }
             | Problem::UploadCountExceeded { .. } => 429,
@@ -225,6 +228,10 @@ impl Problem {
             Problem::PermissionDenied => "权限不足".into(),
             Problem::NotFound => "请求资源未找到".into(),
             Problem::MethodNotAllowed => "请求方法不被允许".into(),
+            Problem::UnsupportedMediaType => {
+                "不支持的请求体类型：请使用 JSON、application/x-www-form-urlencoded 或 multipart/form-data"
+                    .into()
+            }
             Problem::PayloadTooLarge { limit_bytes } => {
                 format!("请求体过大（上限 {limit_bytes} 字节）")
             }
@@ -270,7 +277,8 @@ impl Problem {
             Problem::Invalid { .. }
             | Problem::BadAccountFormat { .. }
             | Problem::WrongCode { .. }
-            | Problem::PayloadTooLarge { .. } => (10001, self.message()),
+            | Problem::PayloadTooLarge { .. }
+            | Problem::UnsupportedMediaType => (10001, self.message()),
             Problem::Taken { .. } | Problem::Refused { .. } => (10003, self.message()),
             Problem::Forbidden { .. }
             | Problem::MethodNotAllowed
@@ -392,6 +400,7 @@ mod tests {
             Problem::NotFound,
             Problem::MethodNotAllowed,
             Problem::PayloadTooLarge { limit_bytes: 1 },
+            Problem::UnsupportedMediaType,
             Problem::RateLimited { retry_after: 3 },
             Problem::QuotaExceeded { quota_bytes: 1 },
             Problem::UploadCountExceeded {

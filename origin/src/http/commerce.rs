@@ -89,7 +89,7 @@ pub async fn payment_notify(
     params: Params,
 ) -> AppResult<Response> {
     let provider = state.payment_provider(&provider).ok_or(Problem::NotFound)?;
-    let outcome = match provider.verify(&params.first_values()) {
+    let outcome = match provider.verify(&params.values_by_name()) {
         Ok(notification) => commerce::settle(&state, provider, notification).await?,
         Err(reason) => Settlement::Refused(reason),
     };

@@ -1,5 +1,10 @@
 //! Request parameters from the query string and the body (JSON, urlencoded or multipart form),
 //! merged with the body winning (SPEC §1). Bodies are capped at 64 KiB.
+//!
+//! Exact about what it reads: text that is not UTF-8 (after percent-decoding) is refused in
+//! every form, a JSON object or nested array where a value belongs is refused naming its field,
+//! a body in any other content type is 415, and a name given twice means its last value in
+//! every form (lists are read whole with [`Params::all`]).
 
 use std::collections::HashMap;
 
@@ -31,12 +36,23 @@ impl Params {
         self.values.entry(normalise(key)).or_default().push(value);
     }
 
-    fn from_urlencoded(raw: &[u8]) -> Params {
+    /// `application/x-www-form-urlencoded` (also the query string). `where_` names the part
+    /// that is refused when a name or value is not UTF-8.
+    fn from_urlencoded(raw: &[u8], where_: &str) -> Result<Params, Problem> {
         let mut params = Params::default();
-        for (key, value) in form_urlencoded::parse(raw) {
-            params.push(&key, value.into_owned());
+        for pair in raw.split(|b| *b == b'&').filter(|pair| !pair.is_empty()) {
+            let (key, value) = match pair.iter().position(|b| *b == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &b""[..]),
+            };
+            let decoded = |part: &[u8]| {
+                String::from_utf8(percent_decode_plus(part)).map_err(|_| {
+                    Problem::invalid(where_, format!("{where_} 含有不是 UTF-8 的字符"))
+                })
+            };
+            params.push(&decoded(key)?, decoded(value)?);
         }
-        params
+        Ok(params)
     }
 
     fn from_json(raw: &[u8]) -> Result<Params, Problem> {
@@ -55,6 +71,13 @@ impl Params {
                 match value {
                     Value::Null => {}
                     Value::String(text) => params.push(&key, text),
+                    Value::Object(_) | Value::Array(_) => {
+                        let field = normalise(&key);
+                        return Err(Problem::invalid(
+                            &field,
+                            format!("{field} 的类型不对：应是字符串、数字或布尔值"),
+                        ));
+                    }
                     other => params.push(&key, other.to_string()),
                 }
             }
@@ -64,11 +87,12 @@ impl Params {
         Ok(params)
     }
 
-    /// The first value of a parameter, if present.
+    /// The value of a parameter, if present; the last one when it was given more than once
+    /// (as a JSON object's repeated key means its last value).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values
             .get(name)
-            .and_then(|values| values.first())
+            .and_then(|values| values.last())
             .map(String::as_str)
     }
 
@@ -119,11 +143,11 @@ impl Params {
         }
     }
 
-    /// The first value of every parameter, sorted by name (for signature checks).
-    pub fn first_values(&self) -> std::collections::BTreeMap<String, String> {
+    /// The value ([`Params::get`]) of every parameter, sorted by name (for signature checks).
+    pub fn values_by_name(&self) -> std::collections::BTreeMap<String, String> {
         self.values
             .iter()
-            .filter_map(|(key, values)| Some((key.clone(), values.first()?.clone())))
+            .filter_map(|(key, values)| Some((key.clone(), values.last()?.clone())))
             .collect()
     }
 
@@ -159,11 +183,10 @@ impl<S: Send + Sync> FromRequest<S> for Params {
         let too_large = || Problem::PayloadTooLarge {
             limit_bytes: BODY_LIMIT,
         };
-        let mut params = request
-            .uri()
-            .query()
-            .map(|q| Params::from_urlencoded(q.as_bytes()))
-            .unwrap_or_default();
+        let mut params = match request.uri().query() {
+            Some(query) => Params::from_urlencoded(query.as_bytes(), "query")?,
+            None => Params::default(),
+        };
         let declared_length = request
             .headers()
             .get(CONTENT_LENGTH)
@@ -194,16 +217,46 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 Params::default()
             } else if content_type == "application/x-www-form-urlencoded" {
-                Params::from_urlencoded(&bytes)
-            } else if content_type.ends_with("json") || bytes.trim_ascii_start().starts_with(b"{") {
+                Params::from_urlencoded(&bytes, "body")?
+            } else if content_type == "application/json" || content_type.ends_with("+json") {
                 Params::from_json(&bytes)?
+            } else if content_type.is_empty() {
+                // No declared type (some clients omit it): JSON if it looks like JSON.
+                if bytes.trim_ascii_start().starts_with(b"{") {
+                    Params::from_json(&bytes)?
+                } else {
+                    Params::from_urlencoded(&bytes, "body")?
+                }
             } else {
-                Params::from_urlencoded(&bytes)
+                return Err(Problem::UnsupportedMediaType.into());
             }
         };
         params.replace_from(body);
         Ok(params)
     }
+}
+
+/// Percent-decodes a form component (`+` is a space); a `%` not followed by two hex digits is
+/// kept as it is, as browsers and `form_urlencoded` do.
+fn percent_decode_plus(raw: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < raw.len() => match (hex(raw[i + 1]), hex(raw[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push(high << 4 | low);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    out
 }
 
 /// The text fields of a multipart form (file parts are for the upload routes, not here).
@@ -258,7 +311,7 @@ mod tests {
 
     #[test]
     fn bracketed_keys_collect_into_one_list() {
-        let params = Params::from_urlencoded(b"images[]=1&images[]=2&x=%E4%B8%AD");
+        let params = Params::from_urlencoded(b"images[]=1&images[]=2&x=%E4%B8%AD", "body").unwrap();
         assert_eq!(params.all("images"), ["1", "2"]);
         assert_eq!(params.get("x"), Some("中"));
     }
@@ -271,15 +324,46 @@ mod tests {
 
     #[test]
     fn the_body_wins_over_the_query_string() {
-        let mut params = Params::from_urlencoded(b"a=query&b=kept");
-        params.replace_from(Params::from_urlencoded(b"a=body"));
+        let mut params = Params::from_urlencoded(b"a=query&b=kept", "query").unwrap();
+        params.replace_from(Params::from_urlencoded(b"a=body", "body").unwrap());
         assert_eq!(params.get("a"), Some("body"));
         assert_eq!(params.get("b"), Some("kept"));
     }
 
     #[test]
+    fn text_that_is_not_utf8_is_refused_in_forms_as_in_json() {
+        assert!(Params::from_urlencoded(b"name=%FF%FE", "body").is_err());
+        assert!(Params::from_urlencoded(b"%C3=x", "query").is_err());
+        assert!(Params::from_urlencoded(b"name=\xff", "body").is_err());
+        let kept = Params::from_urlencoded(b"a=100%&b=%zz&c=a+b&d=%2B", "body").unwrap();
+        assert_eq!(
+            (kept.get("a"), kept.get("b"), kept.get("c"), kept.get("d")),
+            (Some("100%"), Some("%zz"), Some("a b"), Some("+"))
+        );
+    }
+
+    #[test]
+    fn a_json_object_where_a_value_belongs_is_refused_naming_the_field() {
+        let refused = Params::from_json(br#"{"username":{"a":1}}"#).unwrap_err();
+        assert_eq!(
+            refused,
+            Problem::invalid("username", "username 的类型不对：应是字符串、数字或布尔值")
+        );
+        assert!(Params::from_json(br#"{"images":[[1]]}"#).is_err());
+    }
+
+    #[test]
+    fn a_name_given_twice_means_its_last_value_in_every_form() {
+        let form = Params::from_urlencoded(b"a=1&a=2", "body").unwrap();
+        let json = Params::from_json(br#"{"a":"1","a":"2"}"#).unwrap();
+        assert_eq!(form.get("a"), Some("2"));
+        assert_eq!(json.get("a"), Some("2"));
+        assert_eq!(form.all("a"), ["1", "2"]);
+    }
+
+    #[test]
     fn flags_and_integers_refuse_junk() {
-        let params = Params::from_urlencoded(b"f=maybe&n=12x&m=5");
+        let params = Params::from_urlencoded(b"f=maybe&n=12x&m=5", "body").unwrap();
         assert!(params.flag("f").is_err());
         assert!(params.integer("n", 1, 10).is_err());
         assert!(params.integer("m", 1, 4).is_err());

@@ -898,6 +898,7 @@ fn error_statuses(
     }
     if method != Method::Get {
         statuses.insert(413);
+        statuses.insert(415);
     }
     if limited {
         statuses.insert(429);
@@ -913,6 +914,7 @@ fn reason(status: u16) -> &'static str {
         403 => "No permission (or, at the origin, no edge secret)",
         404 => "Nothing with that id for this user",
         413 => "The body is over the route's limit",
+        415 => "The body is in a content type the API does not read",
         422 => "Bad parameters or refused by a business rule",
         429 => "Too many requests; see Retry-After",
         500 => "A bug; the cause is logged",
