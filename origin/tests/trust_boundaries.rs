@@ -1304,3 +1304,44 @@ async fn bodies_are_read_exactly_in_both_dialects() {
     assert!(!nickname.contains('\u{FFFD}'), "{nickname}");
     assert_eq!(app.user_count(), users + 1);
 }
+
+#[tokio::test]
+async fn every_asset_the_docs_pages_name_is_served() {
+    let app = TestApp::spawn().await;
+    for (base, index) in [(&app.public, "/api/docs"), (&app.admin, "/admin/docs")] {
+        let page = app
+            .client
+            .get(format!("{base}{index}"))
+            .header(
+                shared::headers::EDGE_SECRET,
+                app.state.config.edge_secret.expose(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "{index}");
+        let html = page.text().await.unwrap();
+        let assets: Vec<&str> = html
+            .split(['"', '\''])
+            .collect::<Vec<_>>()
+            .windows(2)
+            .filter(|pair| pair[0].ends_with("href=") || pair[0].ends_with("src="))
+            .map(|pair| pair[1])
+            .collect();
+        assert!(assets.len() >= 5, "{index}: {assets:?}");
+        for asset in assets {
+            assert!(asset.starts_with(&format!("{index}/")), "{index}: {asset}");
+            let response = app
+                .client
+                .get(format!("{base}{asset}"))
+                .header(
+                    shared::headers::EDGE_SECRET,
+                    app.state.config.edge_secret.expose(),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{asset}");
+        }
+    }
+}

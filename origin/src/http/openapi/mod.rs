@@ -187,11 +187,9 @@ fn docs_file(api: Api, file: &str) -> Response {
         Ok(Some(found)) => {
             let mut bytes = found.bytes.into_owned();
             if file == "index.html" {
-                // The index names its assets relatively; served at `/api/docs` too, they must
-                // resolve under the docs path.
-                bytes = String::from_utf8_lossy(&bytes)
-                    .replace("\"./", &format!("\"{base}"))
-                    .into_bytes();
+                // The index names its assets relatively (`./swagger-ui.css`, `index.css`);
+                // served at `/api/docs` too, they must resolve under the docs path.
+                bytes = absolute_assets(&String::from_utf8_lossy(&bytes), base).into_bytes();
             }
             let mut response = Response::new(Body::from(bytes));
             if let Ok(value) = HeaderValue::from_str(&found.content_type) {
@@ -210,6 +208,32 @@ fn docs_file(api: Api, file: &str) -> Response {
             AppError::from(Problem::Internal).into_response()
         }
     }
+}
+
+/// Every relative `href="…"` / `src="…"` of `html` made absolute under `base` (a path ending
+/// in `/`); absolute paths, URLs and `data:` stay as they are.
+fn absolute_assets(html: &str, base: &str) -> String {
+    let mut out = String::with_capacity(html.len() + 64);
+    let mut rest = html;
+    while let Some(at) = ["href=\"", "src=\""]
+        .iter()
+        .filter_map(|attribute| rest.find(attribute).map(|at| at + attribute.len()))
+        .min()
+    {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let relative = !(rest.starts_with('/')
+            || rest.starts_with("http:")
+            || rest.starts_with("https:")
+            || rest.starts_with("data:")
+            || rest.starts_with('#'));
+        if relative {
+            out.push_str(base);
+            rest = rest.strip_prefix("./").unwrap_or(rest);
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 // ---- Building ----------------------------------------------------------------------------
@@ -1405,6 +1429,17 @@ mod tests {
         assert_eq!(
             field(print, "CommentRequest", "images", "maxItems"),
             crate::domain::comments::MAX_IMAGES as u64
+        );
+    }
+
+    #[test]
+    fn relative_assets_of_the_docs_page_resolve_under_its_path() {
+        let html = r#"<link href="./a.css"><link href="index.css"><script src="./b.js">
+            <link href="/x.css"><a href="https://e.test/">"#;
+        assert_eq!(
+            absolute_assets(html, "/api/docs/"),
+            r#"<link href="/api/docs/a.css"><link href="/api/docs/index.css"><script src="/api/docs/b.js">
+            <link href="/x.css"><a href="https://e.test/">"#
         );
     }
 
