@@ -301,8 +301,14 @@ impl System {
     /// A client in a network of its own: per-network limits count an IPv6 /64 as one client,
     /// so each fresh address gets a /64 of its own.
     pub fn fresh_ip(&self) -> String {
+        format!("{}::1", self.fresh_network())
+    }
+
+    /// The first four groups of a fresh IPv6 /64 (`2001:db8:N:0`): append `::1`, or four more
+    /// groups, for addresses inside it.
+    pub fn fresh_network(&self) -> String {
         format!(
-            "2001:db8:{:x}::1",
+            "2001:db8:{:x}:0",
             self.counter.fetch_add(1, Ordering::SeqCst)
         )
     }

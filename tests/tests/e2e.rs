@@ -52,6 +52,7 @@ fn main() -> std::process::ExitCode {
         a_panic_in_one_request_does_not_break_the_next,
         origin_down_is_a_502_in_the_dialect_and_recovers,
         the_api_documents_and_their_docs_page_are_served_through_the_edge,
+        an_ipv6_64_shares_one_budget_at_the_edge,
     ];
     let selected = |name: &str| match arguments.filter.as_deref() {
         None => true,
@@ -1458,5 +1459,52 @@ async fn origin_down_is_a_502_in_the_dialect_and_recovers(
         .register_print(&phone)
         .await
         .context("after the origin came back")?;
+    Ok(())
+}
+
+// -- Edge hardening ---------------------------------------------------------------------------
+
+/// SPEC §6: an IPv6 address counts as its /64. Ten captchas from ten addresses of one /64 spend
+/// the network's budget (10/60), the eleventh from yet another address of it is refused by the
+/// edge; the next /64 of the same /48 is another client.
+async fn an_ipv6_64_shares_one_budget_at_the_edge(system: Arc<System>) -> anyhow::Result<()> {
+    let network = system.fresh_network();
+    for host in 1..=10 {
+        let address = format!("{network}:{host:x}:0:0:{host:x}");
+        let response = system
+            .edge_from(Method::POST, "/api/captchas?username=sixtyfour", &address)
+            .send()
+            .await?;
+        ensure!(
+            response.status() == 201,
+            "captcha {host} of 10 from {address}: {}",
+            response.status()
+        );
+    }
+    let sibling = format!("{network}:ffff:ffff:ffff:fffe");
+    let limited = system
+        .edge_from(Method::POST, "/api/captchas?username=sixtyfour", &sibling)
+        .send()
+        .await?;
+    ensure!(
+        answered_by_edge(&limited),
+        "the edge should count the /64 and refuse {sibling} itself ({})",
+        limited.status()
+    );
+    let retry_after: u64 = limited
+        .headers()
+        .get("retry-after")
+        .context("Retry-After")?
+        .to_str()?
+        .parse()?;
+    ensure!((1..=60).contains(&retry_after), "{retry_after}");
+    ensure!(json_of(limited, 429).await?["code"] == 40001);
+    let (prefix, _) = network.rsplit_once(':').context("network prefix")?;
+    let next_64 = format!("{prefix}:1::1");
+    let other = system
+        .edge_from(Method::POST, "/api/captchas?username=sixtyfour", &next_64)
+        .send()
+        .await?;
+    ensure!(other.status() == 201, "{next_64}: {}", other.status());
     Ok(())
 }

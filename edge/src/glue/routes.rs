@@ -3,6 +3,7 @@
 
 use shared::headers::{CACHE_STATUS, EDGE_SECRET};
 use shared::invalidate::Instruction;
+use shared::net::client_network;
 use shared::policy::{Auth, Cache as CachePolicy, Lookup, Route, lookup};
 use shared::{Dialect, Problem, envelope};
 use worker::{Cache, Env, Method, Request, Response};
@@ -56,8 +57,9 @@ async fn serve(
         .ok()
         .flatten()
         .unwrap_or_else(|| "unknown".into());
+    // The address goes to the origin as it is; limits count the client's network (SPEC §6).
     if let Some(limit) = route.limit {
-        rate_limiter::check(env, limit, &client_ip).await?;
+        rate_limiter::check(env, limit, &client_network(&client_ip)).await?;
     }
     let caller = match route.auth {
         Auth::User => Some(auth::verify(env, &request).await?),
