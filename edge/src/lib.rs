@@ -6,6 +6,7 @@
 //! The decisions are pure functions in the modules below, tested natively with `cargo test`;
 //! the JavaScript-facing glue (`worker` crate) is compiled for wasm32 only.
 
+pub mod body;
 pub mod cache;
 pub mod forward;
 pub mod jwt;

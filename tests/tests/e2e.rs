@@ -53,6 +53,8 @@ fn main() -> std::process::ExitCode {
         origin_down_is_a_502_in_the_dialect_and_recovers,
         the_api_documents_and_their_docs_page_are_served_through_the_edge,
         an_ipv6_64_shares_one_budget_at_the_edge,
+        a_chunked_body_over_a_small_limit_is_refused_before_it_is_read,
+        chunked_uploads_stream_through_the_edge_and_stop_at_the_route_limit,
     ];
     let selected = |name: &str| match arguments.filter.as_deref() {
         None => true,
@@ -1506,5 +1508,211 @@ async fn an_ipv6_64_shares_one_budget_at_the_edge(system: Arc<System>) -> anyhow
         .send()
         .await?;
     ensure!(other.status() == 201, "{next_64}: {}", other.status());
+    Ok(())
+}
+
+/// A request body without a length, produced lazily in 64 KiB chunks: `first` bytes at once,
+/// then a pause, then the rest unless the answer has come (`answered`). `produced` counts what
+/// the client handed to the connection. The pause lets an early answer reach the client while
+/// it is not writing: a server that stops reading may reset the connection, and a client in the
+/// middle of a write then sees only the reset.
+struct LazyBody {
+    first: u64,
+    rest: u64,
+    chunk: bytes::Bytes,
+    pause: std::sync::Mutex<Pin<Box<tokio::time::Sleep>>>,
+    answered: Arc<std::sync::atomic::AtomicBool>,
+    produced: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl http_body::Body for LazyBody {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        use std::task::Poll;
+        let left = if self.first > 0 {
+            &mut self.first
+        } else {
+            if self.rest == 0 || self.answered.load(SeqCst) {
+                return Poll::Ready(None);
+            }
+            if self
+                .pause
+                .lock()
+                .unwrap()
+                .as_mut()
+                .poll(context)
+                .is_pending()
+            {
+                return Poll::Pending;
+            }
+            if self.answered.load(SeqCst) {
+                return Poll::Ready(None);
+            }
+            &mut self.rest
+        };
+        let length = (*left).min(64 * 1024);
+        *left -= length;
+        let data = self.chunk.slice(..length as usize);
+        self.produced.fetch_add(length, SeqCst);
+        Poll::Ready(Some(Ok(http_body::Frame::data(data))))
+    }
+}
+
+/// A lazy chunked body (see [`LazyBody`]) of `total` bytes, `first` of them before a pause.
+struct Lazy {
+    body: reqwest::Body,
+    answered: Arc<std::sync::atomic::AtomicBool>,
+    produced: Arc<std::sync::atomic::AtomicU64>,
+}
+
+fn lazy_body(total: u64, first: u64, pause: Duration) -> Lazy {
+    let answered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let produced = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let body = LazyBody {
+        first: first.min(total),
+        rest: total - first.min(total),
+        chunk: bytes::Bytes::from(vec![b'x'; 64 * 1024]),
+        pause: std::sync::Mutex::new(Box::pin(tokio::time::sleep(pause))),
+        answered: answered.clone(),
+        produced: produced.clone(),
+    };
+    Lazy {
+        body: reqwest::Body::wrap(body),
+        answered,
+        produced,
+    }
+}
+
+/// `bytes` sent chunked (no `Content-Length`), in pieces of 16 KiB.
+fn chunked(bytes: Vec<u8>) -> reqwest::Body {
+    struct Pieces(bytes::Bytes);
+    impl http_body::Body for Pieces {
+        type Data = bytes::Bytes;
+        type Error = std::io::Error;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _context: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>>
+        {
+            if self.0.is_empty() {
+                return std::task::Poll::Ready(None);
+            }
+            let length = self.0.len().min(16 * 1024);
+            let piece = self.0.split_to(length);
+            std::task::Poll::Ready(Some(Ok(http_body::Frame::data(piece))))
+        }
+    }
+    reqwest::Body::wrap(Pieces(bytes::Bytes::from(bytes)))
+}
+
+/// SPEC §5: bodies are counted as they stream, chunked ones included. A 512 MiB chunked body
+/// to a 64 KiB route: the client sends 192 KiB and pauses for 5 s before the rest; the edge's
+/// 413 arrives during the pause, so the rest is never sent (an edge that reads bodies whole
+/// answers only after all 512 MiB).
+async fn a_chunked_body_over_a_small_limit_is_refused_before_it_is_read(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    const TOTAL: u64 = 512 * 1024 * 1024;
+    const PAUSE: Duration = Duration::from_secs(5);
+    for path in ["/api/login", "/api/auth/login"] {
+        // A connection of its own: one the server stopped reading is not reused.
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()?;
+        let lazy = lazy_body(TOTAL, 192 * 1024, PAUSE);
+        let started = Instant::now();
+        let sent = client
+            .post(format!("{}{path}", system.edge))
+            .header("cf-connecting-ip", system.fresh_ip())
+            .header("content-type", "application/json")
+            .body(lazy.body)
+            .send();
+        let response = tokio::time::timeout(Duration::from_secs(30), sent).await;
+        lazy.answered
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let response = response
+            .with_context(|| format!("{path}: no answer within 30 s"))?
+            .with_context(|| format!("{path}: no answer"))?;
+        let elapsed = started.elapsed();
+        let produced = lazy.produced.load(std::sync::atomic::Ordering::SeqCst);
+        ensure!(
+            produced < TOTAL / 8 && elapsed < PAUSE,
+            "{path}: the answer came after {elapsed:?}, when {produced} of {TOTAL} bytes were sent"
+        );
+        ensure!(answered_by_edge(&response), "{path}: the origin was asked");
+        let body = json_of(response, 413).await?;
+        let refused = match path {
+            "/api/login" => body["code"] == 413 && body["error_code"] == 999,
+            _ => body["code"] == 10001,
+        };
+        ensure!(refused, "{path}: {body}");
+    }
+    Ok(())
+}
+
+/// A multipart body of image parts named `images[]`.
+fn multipart(boundary: &str, parts: &[Vec<u8>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (index, part) in parts.iter().enumerate() {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"images[]\"; \
+                 filename=\"{index}.png\"\r\nContent-Type: image/png\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(part);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    body
+}
+
+/// Uploads without `Content-Length` stream through the edge, counted: a small PNG is stored
+/// (201) and served back; a request over the route's 40 MiB, in parts the origin would take
+/// one by one, is refused with 413 at the limit and stores nothing.
+async fn chunked_uploads_stream_through_the_edge_and_stop_at_the_route_limit(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    let (token, user_id) = print_user(&system).await?;
+    let boundary = "e2e-chunked-7f3a9c";
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let image = png(40 * 1024, 9);
+    let response = system
+        .edge(Method::POST, "/api/images")
+        .header("token", &token)
+        .header("content-type", &content_type)
+        .body(chunked(multipart(boundary, std::slice::from_ref(&image))))
+        .send()
+        .await?;
+    let body = expect_status(response, 201).await?;
+    let src = str_at(&body, "/data/0/src")?;
+    let served = system.edge(Method::GET, &src).send().await?;
+    ensure!(served.status() == 200, "{src}: {}", served.status());
+    ensure!(served.bytes().await?.as_ref() == image.as_slice());
+
+    // Ten parts of 4 MiB: each under the 5 MiB part cap, together (with the multipart framing)
+    // just over the 40 MiB route limit, so the limit is passed by the last piece the client sends.
+    let parts: Vec<Vec<u8>> = (0..10).map(|seed| png(4 * 1024 * 1024, seed)).collect();
+    let over = system
+        .edge(Method::POST, "/api/images")
+        .header("token", &token)
+        .header("content-type", &content_type)
+        .body(chunked(multipart(boundary, &parts)))
+        .send()
+        .await?;
+    print_error(over, 413, 999).await?;
+    let stored: i64 = database(&system)?.query_row(
+        "SELECT COUNT(*) FROM uploads WHERE user_id = ?1",
+        [user_id],
+        |row| row.get(0),
+    )?;
+    ensure!(stored == 1, "the refused request stored uploads: {stored}");
     Ok(())
 }
