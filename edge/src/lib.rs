@@ -8,9 +8,11 @@
 
 pub mod body;
 pub mod cache;
+pub mod cors;
 pub mod forward;
 pub mod jwt;
 pub mod ratelimit;
+pub mod request_id;
 pub mod revocation;
 
 #[cfg(target_arch = "wasm32")]

@@ -16,6 +16,8 @@ use tempfile::TempDir;
 
 pub const PASSWORD: &str = "correct-horse-9";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
+/// The one browser origin the edge allows in the end-to-end system (`CORS_ALLOWED_ORIGINS`).
+pub const CORS_ORIGIN: &str = "https://h5.example.test";
 
 /// Which origin binary to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +142,17 @@ impl System {
                 format!("127.0.0.1:{admin_port}"),
             ),
             ("ORIGIN_EDGE_URL".to_owned(), edge.clone()),
-            ("RUST_LOG".to_owned(), "warn".to_owned()),
+            // The end-to-end suite tells which requests reached the origin by their ids in its
+            // log (`System::origin_saw`); the benchmark keeps the origin quiet.
+            (
+                "RUST_LOG".to_owned(),
+                match build {
+                    Build::Debug => "warn,origin::http=info,tower_http::trace::on_request=debug",
+                    Build::Release => "warn",
+                }
+                .to_owned(),
+            ),
+            ("NO_COLOR".to_owned(), "1".to_owned()),
         ];
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -191,6 +203,7 @@ impl System {
             .arg(&env_file)
             .args(["--var", &format!("ORIGIN_URL:{}", system.origin_public)])
             .args(["--var", "EDGE_TEST_PANIC_ROUTE:1"])
+            .args(["--var", &format!("CORS_ALLOWED_ORIGINS:{CORS_ORIGIN}")])
             .env("PATH", path)
             .env("EDGE_SKIP_BUILD", "1")
             .env("WRANGLER_SEND_METRICS", "false")
@@ -275,6 +288,12 @@ impl System {
 
     pub fn origin_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("origin.log")).unwrap_or_default()
+    }
+
+    /// Whether a request with this `x-request-id` reached the origin (debug builds log every
+    /// request the origin starts, with its id, before handling it).
+    pub fn origin_saw(&self, request_id: &str) -> bool {
+        self.origin_log().contains(&format!("id={request_id} "))
     }
 
     // -- Requests ------------------------------------------------------------------------------

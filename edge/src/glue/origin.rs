@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 use shared::Problem;
-use shared::headers::{CLIENT_IP, EDGE_INVALIDATE, EDGE_SECRET};
+use shared::headers::{CLIENT_IP, EDGE_INVALIDATE, EDGE_SECRET, REQUEST_ID};
 use shared::invalidate::{self, Instruction};
 use shared::policy::Route;
 use worker::js_sys::Uint8Array;
@@ -55,25 +55,19 @@ impl OriginReply {
             instructions,
         })
     }
+}
 
-    /// A response for the client (or the cache), with some headers replaced.
-    pub fn to_response(&self, replace: &[(&str, &str)]) -> Response {
-        let headers = Headers::new();
-        for (name, value) in &self.headers {
-            if !replace
-                .iter()
-                .any(|(replaced, _)| name.eq_ignore_ascii_case(replaced))
-            {
-                let _ = headers.append(name, value);
-            }
-        }
-        for (name, value) in replace {
-            let _ = headers.set(name, value);
-        }
-        ResponseBuilder::new()
-            .with_status(self.status)
-            .with_headers(headers)
-            .fixed(self.body.clone())
+/// A response with these headers, and the body unless the status may not have one.
+pub fn respond(status: u16, headers: &[(String, String)], body: Vec<u8>) -> Response {
+    let out = Headers::new();
+    for (name, value) in headers {
+        let _ = out.append(name, value);
+    }
+    let builder = ResponseBuilder::new().with_status(status).with_headers(out);
+    if matches!(status, 101 | 204 | 205 | 304) {
+        builder.empty()
+    } else {
+        builder.fixed(body)
     }
 }
 
@@ -127,13 +121,16 @@ fn counted_stream(request: &Request, limit: u64, tripped: Rc<Cell<bool>>) -> Opt
     )
 }
 
-/// Sends the request on to the origin with the edge's secret and the client's IP, enforcing the
-/// route's body limit, and gives up after `ORIGIN_TIMEOUT_SECS`.
+/// Sends the request on to the origin with the edge's secret, the client's IP and the request
+/// id, enforcing the route's body limit, and gives up after `ORIGIN_TIMEOUT_SECS`. On routes
+/// the edge caches (`cacheable`) the client's conditional headers stay here.
 pub async fn forward(
     env: &Env,
     request: &mut Request,
     route: &Route,
     client_ip: &str,
+    request_id: &str,
+    cacheable: bool,
 ) -> Result<OriginReply, Problem> {
     let (origin, secret) = super::origin_settings(env)?;
     let url = request.url().map_err(|e| internal("url", e))?;
@@ -144,16 +141,19 @@ pub async fn forward(
 
     let headers = Headers::new();
     for (name, value) in request.headers().entries() {
-        if forward_request_header(&name) {
+        if forward_request_header(&name, cacheable) {
             let _ = headers.append(&name, &value);
         }
     }
-    headers
-        .set(EDGE_SECRET, &secret)
-        .map_err(|e| internal("headers", e))?;
-    headers
-        .set(CLIENT_IP, client_ip)
-        .map_err(|e| internal("headers", e))?;
+    for (name, value) in [
+        (EDGE_SECRET, secret.as_str()),
+        (CLIENT_IP, client_ip),
+        (REQUEST_ID, request_id),
+    ] {
+        headers
+            .set(name, value)
+            .map_err(|e| internal("headers", e))?;
+    }
 
     let method = request.method();
     let mut init = RequestInit::new();
