@@ -2,9 +2,9 @@
 //! requests.
 //!
 //! Public reads are keyed by URL alone; personal reads by user, data version and URL, so a bump
-//! of the version makes every older copy unreachable at once. Only a `200` the origin does not
-//! mark `private` or `no-store` is stored, for the route's TTL, without anything that belongs to
-//! one request (its `x-request-id`) or one client (cookies). Clients see the origin's own
+//! of the version makes every older copy unreachable at once. Only a `200` is stored, for the
+//! route's TTL, and not when the origin says `no-store` (or `private`, in a public slot) or sets
+//! a cookie; an entry keeps nothing that belongs to one request (its `x-request-id`). Clients see the origin's own
 //! `Cache-Control` on public routes when it sends one (an upload is immutable for a year),
 //! `public, max-age=<route TTL>` otherwise, `private, no-cache` on personal routes, and
 //! `no-store` on every other status. The validators (`ETag`, `Last-Modified`) are kept, and the
@@ -68,11 +68,17 @@ fn has_directive(cache_control: &str, directive: &str) -> bool {
     })
 }
 
-/// Whether an origin answer may be stored: a `200` the origin does not keep to one client.
-pub fn may_store(status: u16, headers: &[(String, String)]) -> bool {
-    let origin_forbids = header(headers, "cache-control")
-        .is_some_and(|value| has_directive(value, "no-store") || has_directive(value, "private"));
-    status == 200 && !origin_forbids && header(headers, "set-cookie").is_none()
+/// Whether an origin answer may be stored in a slot of kind `cache`: a `200` without a cookie
+/// that the origin allows to be stored, and, in a slot shared by everyone, does not keep to one
+/// client (`private` is fine in a user's own slot).
+pub fn may_store(status: u16, headers: &[(String, String)], cache: Cache) -> bool {
+    let cache_control = header(headers, "cache-control").unwrap_or("");
+    let origin_forbids = has_directive(cache_control, "no-store")
+        || (has_directive(cache_control, "private") && !matches!(cache, Cache::Personal { .. }));
+    status == 200
+        && !matches!(cache, Cache::None)
+        && !origin_forbids
+        && header(headers, "set-cookie").is_none()
 }
 
 /// An origin answer's headers as the cache stores them, to live `ttl_secs`.
@@ -276,17 +282,27 @@ mod tests {
 
     #[test]
     fn only_200s_the_origin_lets_others_see_are_stored() {
-        assert!(may_store(200, &headers(&UPLOAD)));
-        assert!(may_store(200, &[]));
-        assert!(!may_store(404, &[]));
-        assert!(!may_store(304, &[]));
-        assert!(!may_store(206, &[]));
-        assert!(!may_store(200, &headers(&[("cache-control", "no-store")])));
+        let public = Cache::Public { ttl_secs: 30 };
+        let personal = Cache::Personal { ttl_secs: 60 };
+        assert!(may_store(200, &headers(&UPLOAD), public));
+        assert!(may_store(200, &[], public));
+        assert!(may_store(200, &[], personal));
+        for status in [206, 304, 404, 500] {
+            assert!(!may_store(status, &[], public), "{status}");
+            assert!(!may_store(status, &[], personal), "{status}");
+        }
+        let no_store = headers(&[("cache-control", "no-store")]);
+        assert!(!may_store(200, &no_store, public));
+        assert!(!may_store(200, &no_store, personal));
+        let private = headers(&[("Cache-Control", "private, max-age=5")]);
+        assert!(!may_store(200, &private, public));
+        assert!(may_store(200, &private, personal));
         assert!(!may_store(
             200,
-            &headers(&[("Cache-Control", "private, max-age=5")])
+            &headers(&[("set-cookie", "a=b")]),
+            personal
         ));
-        assert!(!may_store(200, &headers(&[("set-cookie", "a=b")])));
+        assert!(!may_store(200, &[], Cache::None));
     }
 
     #[test]

@@ -233,7 +233,7 @@ async fn serve(
     let Some(slot) = &slot else {
         return Ok(respond(reply.status, &reply.headers, reply.body));
     };
-    if cache::may_store(reply.status, &reply.headers) {
+    if cache::may_store(reply.status, &reply.headers, route.cache) {
         let stored = respond(
             200,
             &cache::for_storage(&reply.headers, slot.ttl_secs),
