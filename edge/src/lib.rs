@@ -6,10 +6,13 @@
 //! The decisions are pure functions in the modules below, tested natively with `cargo test`;
 //! the JavaScript-facing glue (`worker` crate) is compiled for wasm32 only.
 
+pub mod body;
 pub mod cache;
+pub mod cors;
 pub mod forward;
 pub mod jwt;
 pub mod ratelimit;
+pub mod request_id;
 pub mod revocation;
 
 #[cfg(target_arch = "wasm32")]

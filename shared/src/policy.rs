@@ -316,10 +316,9 @@ pub const ROUTES: &[Route] = &[
     route(R::LoginModeUnbind, Delete, "/api/login_modes", User),
     cached(route(R::SelfShow, Get, "/api/users/self", User), PERSONAL),
     route(R::SelfUpdate, Put, "/api/users/self", User),
-    cached(
-        route(R::SelfPermissions, Get, "/api/users/self/permissions", User),
-        PERSONAL,
-    ),
+    // Not cached: the answer depends on the session's admin flag, not only on the user and the
+    // data version that personal cache keys are made of.
+    route(R::SelfPermissions, Get, "/api/users/self/permissions", User),
     cached(
         route(R::Messages, Get, "/api/users/self/messages", User),
         PERSONAL,
@@ -465,6 +464,16 @@ pub fn lookup(method: &str, path: &str) -> Lookup {
     }
 }
 
+/// The methods the table has for a path, in table order (empty for an unknown path): what a
+/// 405 or an `OPTIONS` answer lists in `Allow`.
+pub fn allowed_methods(path: &str) -> Vec<Method> {
+    ROUTES
+        .iter()
+        .filter(|route| match_path(route.path, path).is_some())
+        .map(|route| route.method)
+        .collect()
+}
+
 /// Matches a `{name}` pattern against a concrete path, returning the captured segments.
 pub fn match_path(pattern: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
     let mut params = Vec::new();
@@ -527,6 +536,33 @@ mod tests {
             lookup("GET", "/api/login"),
             Lookup::MethodNotAllowed(Dialect::Print)
         );
+    }
+
+    #[test]
+    fn allowed_methods_are_the_rows_of_the_path() {
+        assert_eq!(allowed_methods("/api/login"), vec![Method::Post]);
+        assert_eq!(
+            allowed_methods("/api/user_addresses/7"),
+            vec![Method::Put, Method::Delete]
+        );
+        assert_eq!(
+            allowed_methods("/api/login_modes"),
+            vec![Method::Post, Method::Delete]
+        );
+        assert!(allowed_methods("/api/nothing").is_empty());
+        // Every path the table knows has at least its own row's method.
+        for route in ROUTES {
+            let concrete = route.path.replace("{id}", "1");
+            assert!(
+                allowed_methods(&concrete).contains(&route.method),
+                "{route:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn answers_that_depend_on_the_session_are_not_cached_per_user() {
+        assert_eq!(route_of(RouteId::SelfPermissions).cache, Cache::None);
     }
 
     #[test]

@@ -16,6 +16,8 @@ use tempfile::TempDir;
 
 pub const PASSWORD: &str = "correct-horse-9";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
+/// The one browser origin the edge allows in the end-to-end system (`CORS_ALLOWED_ORIGINS`).
+pub const CORS_ORIGIN: &str = "https://h5.example.test";
 
 /// Which origin binary to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +142,17 @@ impl System {
                 format!("127.0.0.1:{admin_port}"),
             ),
             ("ORIGIN_EDGE_URL".to_owned(), edge.clone()),
-            ("RUST_LOG".to_owned(), "warn".to_owned()),
+            // The end-to-end suite tells which requests reached the origin by their ids in its
+            // log (`System::origin_saw`); the benchmark keeps the origin quiet.
+            (
+                "RUST_LOG".to_owned(),
+                match build {
+                    Build::Debug => "warn,origin::http=info,tower_http::trace::on_request=debug",
+                    Build::Release => "warn",
+                }
+                .to_owned(),
+            ),
+            ("NO_COLOR".to_owned(), "1".to_owned()),
         ];
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -191,6 +203,7 @@ impl System {
             .arg(&env_file)
             .args(["--var", &format!("ORIGIN_URL:{}", system.origin_public)])
             .args(["--var", "EDGE_TEST_PANIC_ROUTE:1"])
+            .args(["--var", &format!("CORS_ALLOWED_ORIGINS:{CORS_ORIGIN}")])
             .env("PATH", path)
             .env("EDGE_SKIP_BUILD", "1")
             .env("WRANGLER_SEND_METRICS", "false")
@@ -277,6 +290,12 @@ impl System {
         std::fs::read_to_string(self.dir.path().join("origin.log")).unwrap_or_default()
     }
 
+    /// Whether a request with this `x-request-id` reached the origin (debug builds log every
+    /// request the origin starts, with its id, before handling it).
+    pub fn origin_saw(&self, request_id: &str) -> bool {
+        self.origin_log().contains(&format!("id={request_id} "))
+    }
+
     // -- Requests ------------------------------------------------------------------------------
 
     /// A request through the edge, from a client at a fresh IP (so per-IP limits of one
@@ -301,8 +320,14 @@ impl System {
     /// A client in a network of its own: per-network limits count an IPv6 /64 as one client,
     /// so each fresh address gets a /64 of its own.
     pub fn fresh_ip(&self) -> String {
+        format!("{}::1", self.fresh_network())
+    }
+
+    /// The first four groups of a fresh IPv6 /64 (`2001:db8:N:0`): append `::1`, or four more
+    /// groups, for addresses inside it.
+    pub fn fresh_network(&self) -> String {
         format!(
-            "2001:db8:{:x}::1",
+            "2001:db8:{:x}:0",
             self.counter.fetch_add(1, Ordering::SeqCst)
         )
     }

@@ -11,7 +11,7 @@ use anyhow::{Context, ensure};
 use libtest_mimic::{Arguments, Trial};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
-use tests::{ADMIN_PASSWORD, Build, PASSWORD, System, json_of, str_at};
+use tests::{ADMIN_PASSWORD, Build, CORS_ORIGIN, PASSWORD, System, json_of, str_at};
 
 type Scenario = fn(Arc<System>) -> Pin<Box<dyn Future<Output = anyhow::Result<()>>>>;
 
@@ -52,6 +52,15 @@ fn main() -> std::process::ExitCode {
         a_panic_in_one_request_does_not_break_the_next,
         origin_down_is_a_502_in_the_dialect_and_recovers,
         the_api_documents_and_their_docs_page_are_served_through_the_edge,
+        an_ipv6_64_shares_one_budget_at_the_edge,
+        a_chunked_body_over_a_small_limit_is_refused_before_it_is_read,
+        chunked_uploads_stream_through_the_edge_and_stop_at_the_route_limit,
+        stored_uploads_keep_their_validators_and_lifetime_and_answer_conditions,
+        error_answers_on_public_routes_are_neither_stored_nor_public,
+        every_answer_carries_the_id_of_its_own_request,
+        the_edges_own_answers_carry_the_request_id_and_405_says_allow,
+        permissions_are_not_cached_across_sessions_of_one_user,
+        browsers_from_allowed_origins_get_cors_and_others_do_not,
     ];
     let selected = |name: &str| match arguments.filter.as_deref() {
         None => true,
@@ -202,9 +211,18 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// The edge answered without the origin: only the origin sets `x-request-id`.
-fn answered_by_edge(response: &Response) -> bool {
-    !response.headers().contains_key("x-request-id")
+/// The request id an answer carries.
+fn request_id(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The edge answered without the origin: the request's id never reached the origin's log.
+fn answered_by_edge(system: &System, response: &Response) -> bool {
+    request_id(response).is_none_or(|id| !system.origin_saw(&id))
 }
 
 fn cache_status(response: &Response) -> String {
@@ -280,7 +298,7 @@ async fn store_client_cycle_through_the_edge(system: Arc<System>) -> anyhow::Res
     // The spent token is refused, on this cached route, by the edge itself.
     let old = me(token).await?;
     ensure!(
-        answered_by_edge(&old),
+        answered_by_edge(&system, &old),
         "the edge should refuse a spent token itself"
     );
     ensure!(json_of(old, 401).await? == json!({ "message": "Unauthenticated." }));
@@ -407,7 +425,7 @@ async fn refresh_replay_within_grace_then_reuse_revokes_the_session_at_the_edge(
     print_error(refresh().await?, 401, 999).await?;
     let refused = self_read(&system, &successor).await?;
     ensure!(
-        answered_by_edge(&refused),
+        answered_by_edge(&system, &refused),
         "the revoked session must be refused at the edge, cache or not"
     );
     print_error(refused, 401, 999).await?;
@@ -443,7 +461,7 @@ async fn logout_refuses_the_token_on_a_cached_route_at_once(
     )
     .await?;
     let refused = me().await?;
-    ensure!(answered_by_edge(&refused));
+    ensure!(answered_by_edge(&system, &refused));
     ensure!(json_of(refused, 401).await? == json!({ "message": "Unauthenticated." }));
     Ok(())
 }
@@ -476,7 +494,7 @@ async fn password_reset_revokes_every_session_at_the_edge(
     expect_status(reset, 200).await?;
     for token in [&first, &second] {
         let refused = self_read(&system, token).await?;
-        ensure!(answered_by_edge(&refused));
+        ensure!(answered_by_edge(&system, &refused));
         print_error(refused, 401, 999).await?;
     }
     Ok(())
@@ -523,7 +541,10 @@ async fn the_edge_refuses_bad_tokens_without_asking_the_origin(
     ];
     for (what, token) in cases {
         let response = self_read(&system, &token).await?;
-        ensure!(answered_by_edge(&response), "{what}: the origin was asked");
+        ensure!(
+            answered_by_edge(&system, &response),
+            "{what}: the origin was asked"
+        );
         print_error(response, 401, 999)
             .await
             .with_context(|| what)?;
@@ -533,7 +554,7 @@ async fn the_edge_refuses_bad_tokens_without_asking_the_origin(
             .send()
             .await?;
         ensure!(
-            answered_by_edge(&store),
+            answered_by_edge(&system, &store),
             "{what}: the origin was asked (store)"
         );
         ensure!(
@@ -542,7 +563,7 @@ async fn the_edge_refuses_bad_tokens_without_asking_the_origin(
         );
     }
     let missing = system.edge(Method::GET, "/api/users/self").send().await?;
-    ensure!(answered_by_edge(&missing));
+    ensure!(answered_by_edge(&system, &missing));
     print_error(missing, 401, 999).await?;
     Ok(())
 }
@@ -661,7 +682,10 @@ async fn every_forged_or_misused_token_is_refused_by_edge_and_origin(
     ];
     for (what, token) in cases {
         let edge = self_read(&system, &token).await?;
-        ensure!(answered_by_edge(&edge), "{what}: the edge asked the origin");
+        ensure!(
+            answered_by_edge(&system, &edge),
+            "{what}: the edge asked the origin"
+        );
         print_error(edge, 401, 999)
             .await
             .with_context(|| format!("edge: {what}"))?;
@@ -691,7 +715,7 @@ async fn per_ip_rate_limits_are_exact_at_the_edge(system: Arc<System>) -> anyhow
         .send()
         .await?;
     ensure!(
-        answered_by_edge(&limited),
+        answered_by_edge(&system, &limited),
         "the edge should count and refuse"
     );
     let retry_after: u64 = limited
@@ -722,7 +746,7 @@ async fn per_ip_rate_limits_are_exact_at_the_edge(system: Arc<System>) -> anyhow
     };
     expect_status(send(system.fresh_phone()).await?, 201).await?;
     let limited = send(system.fresh_phone()).await?;
-    ensure!(answered_by_edge(&limited) && limited.headers().contains_key("retry-after"));
+    ensure!(answered_by_edge(&system, &limited) && limited.headers().contains_key("retry-after"));
     print_error(limited, 429, 999).await?;
     let mail = system
         .edge_from(Method::POST, "/api/mail", &sms_ip)
@@ -1047,7 +1071,7 @@ async fn an_operator_reset_reaches_the_edge_through_the_outbox(
     loop {
         let response = self_read(&system, &token).await?;
         if response.status() == 401 {
-            ensure!(answered_by_edge(&response));
+            ensure!(answered_by_edge(&system, &response));
             break;
         }
         ensure!(
@@ -1292,7 +1316,7 @@ async fn disabling_a_user_refuses_their_token_at_the_edge_at_once(
     .await?;
     let refused = self_read(&system, &token).await?;
     ensure!(
-        answered_by_edge(&refused),
+        answered_by_edge(&system, &refused),
         "the edge should refuse it itself"
     );
     print_error(refused, 401, 999).await?;
@@ -1342,8 +1366,9 @@ async fn forwarding_keeps_client_headers_and_strips_ours(
         .header("x-request-id", "e2e-trace-1")
         .send()
         .await?;
-    // The edge refused (no token) without a request id; a forwarded request keeps the client's.
-    ensure!(echoed.status() == 401);
+    // The edge refused (no token) itself, with the client's id; a forwarded request keeps it too.
+    ensure!(echoed.status() == 401 && answered_by_edge(&system, &echoed));
+    ensure!(request_id(&echoed).as_deref() == Some("e2e-trace-1"));
     let forwarded = system
         .edge(Method::POST, "/api/login")
         .header("x-request-id", "e2e-trace-2")
@@ -1383,7 +1408,7 @@ async fn bodies_over_the_route_limit_stop_at_the_edge(system: Arc<System>) -> an
         .body(big.clone())
         .send()
         .await?;
-    ensure!(answered_by_edge(&print));
+    ensure!(answered_by_edge(&system, &print));
     print_error(print, 413, 999).await?;
     let store = system
         .edge(Method::POST, "/api/auth/login")
@@ -1391,7 +1416,7 @@ async fn bodies_over_the_route_limit_stop_at_the_edge(system: Arc<System>) -> an
         .body(big)
         .send()
         .await?;
-    ensure!(answered_by_edge(&store));
+    ensure!(answered_by_edge(&system, &store));
     ensure!(json_of(store, 413).await?["code"] == 10001);
     Ok(())
 }
@@ -1445,6 +1470,7 @@ async fn origin_down_is_a_502_in_the_dialect_and_recovers(
         .json(&json!({ "username": "a", "password": "b" }))
         .send()
         .await?;
+    let print_has_an_id = request_id(&print).is_some_and(|id| is_request_id(&id));
     print_error(print, 502, 999).await?;
     let store = system.edge(Method::POST, "/api/auth/login").send().await?;
     ensure!(json_of(store, 502).await?["code"] == 50001);
@@ -1453,10 +1479,665 @@ async fn origin_down_is_a_502_in_the_dialect_and_recovers(
         "an unreachable origin must not hang requests"
     );
     system.start_origin().await?;
+    ensure!(print_has_an_id, "the edge's 502 carries the request id");
     let phone = system.fresh_phone();
     system
         .register_print(&phone)
         .await
         .context("after the origin came back")?;
+    Ok(())
+}
+
+// -- Edge hardening ---------------------------------------------------------------------------
+
+/// SPEC §6: an IPv6 address counts as its /64. Ten captchas from ten addresses of one /64 spend
+/// the network's budget (10/60), the eleventh from yet another address of it is refused by the
+/// edge; the next /64 of the same /48 is another client.
+async fn an_ipv6_64_shares_one_budget_at_the_edge(system: Arc<System>) -> anyhow::Result<()> {
+    let network = system.fresh_network();
+    for host in 1..=10 {
+        let address = format!("{network}:{host:x}:0:0:{host:x}");
+        let response = system
+            .edge_from(Method::POST, "/api/captchas?username=sixtyfour", &address)
+            .send()
+            .await?;
+        ensure!(
+            response.status() == 201,
+            "captcha {host} of 10 from {address}: {}",
+            response.status()
+        );
+    }
+    let sibling = format!("{network}:ffff:ffff:ffff:fffe");
+    let limited = system
+        .edge_from(Method::POST, "/api/captchas?username=sixtyfour", &sibling)
+        .send()
+        .await?;
+    ensure!(
+        answered_by_edge(&system, &limited),
+        "the edge should count the /64 and refuse {sibling} itself ({})",
+        limited.status()
+    );
+    let retry_after: u64 = limited
+        .headers()
+        .get("retry-after")
+        .context("Retry-After")?
+        .to_str()?
+        .parse()?;
+    ensure!((1..=60).contains(&retry_after), "{retry_after}");
+    ensure!(json_of(limited, 429).await?["code"] == 40001);
+    let (prefix, _) = network.rsplit_once(':').context("network prefix")?;
+    let next_64 = format!("{prefix}:1::1");
+    let other = system
+        .edge_from(Method::POST, "/api/captchas?username=sixtyfour", &next_64)
+        .send()
+        .await?;
+    ensure!(other.status() == 201, "{next_64}: {}", other.status());
+    Ok(())
+}
+
+/// A request body without a length, produced lazily in 64 KiB chunks: `first` bytes at once,
+/// then a pause, then the rest unless the answer has come (`answered`). `produced` counts what
+/// the client handed to the connection. The pause lets an early answer reach the client while
+/// it is not writing: a server that stops reading may reset the connection, and a client in the
+/// middle of a write then sees only the reset.
+struct LazyBody {
+    first: u64,
+    rest: u64,
+    chunk: bytes::Bytes,
+    pause: std::sync::Mutex<Pin<Box<tokio::time::Sleep>>>,
+    answered: Arc<std::sync::atomic::AtomicBool>,
+    produced: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl http_body::Body for LazyBody {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        use std::task::Poll;
+        let left = if self.first > 0 {
+            &mut self.first
+        } else {
+            if self.rest == 0 || self.answered.load(SeqCst) {
+                return Poll::Ready(None);
+            }
+            if self
+                .pause
+                .lock()
+                .unwrap()
+                .as_mut()
+                .poll(context)
+                .is_pending()
+            {
+                return Poll::Pending;
+            }
+            if self.answered.load(SeqCst) {
+                return Poll::Ready(None);
+            }
+            &mut self.rest
+        };
+        let length = (*left).min(64 * 1024);
+        *left -= length;
+        let data = self.chunk.slice(..length as usize);
+        self.produced.fetch_add(length, SeqCst);
+        Poll::Ready(Some(Ok(http_body::Frame::data(data))))
+    }
+}
+
+/// A lazy chunked body (see [`LazyBody`]) of `total` bytes, `first` of them before a pause.
+struct Lazy {
+    body: reqwest::Body,
+    answered: Arc<std::sync::atomic::AtomicBool>,
+    produced: Arc<std::sync::atomic::AtomicU64>,
+}
+
+fn lazy_body(total: u64, first: u64, pause: Duration) -> Lazy {
+    let answered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let produced = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let body = LazyBody {
+        first: first.min(total),
+        rest: total - first.min(total),
+        chunk: bytes::Bytes::from(vec![b'x'; 64 * 1024]),
+        pause: std::sync::Mutex::new(Box::pin(tokio::time::sleep(pause))),
+        answered: answered.clone(),
+        produced: produced.clone(),
+    };
+    Lazy {
+        body: reqwest::Body::wrap(body),
+        answered,
+        produced,
+    }
+}
+
+/// `bytes` sent chunked (no `Content-Length`), in pieces of 16 KiB.
+fn chunked(bytes: Vec<u8>) -> reqwest::Body {
+    struct Pieces(bytes::Bytes);
+    impl http_body::Body for Pieces {
+        type Data = bytes::Bytes;
+        type Error = std::io::Error;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _context: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>>
+        {
+            if self.0.is_empty() {
+                return std::task::Poll::Ready(None);
+            }
+            let length = self.0.len().min(16 * 1024);
+            let piece = self.0.split_to(length);
+            std::task::Poll::Ready(Some(Ok(http_body::Frame::data(piece))))
+        }
+    }
+    reqwest::Body::wrap(Pieces(bytes::Bytes::from(bytes)))
+}
+
+/// SPEC §5: bodies are counted as they stream, chunked ones included. A 512 MiB chunked body
+/// to a 64 KiB route: the client sends 192 KiB and pauses for 5 s before the rest; the edge's
+/// 413 arrives during the pause, so the rest is never sent (an edge that reads bodies whole
+/// answers only after all 512 MiB).
+async fn a_chunked_body_over_a_small_limit_is_refused_before_it_is_read(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    const TOTAL: u64 = 512 * 1024 * 1024;
+    const PAUSE: Duration = Duration::from_secs(5);
+    for path in ["/api/login", "/api/auth/login"] {
+        // A connection of its own: one the server stopped reading is not reused.
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()?;
+        let lazy = lazy_body(TOTAL, 192 * 1024, PAUSE);
+        let started = Instant::now();
+        let sent = client
+            .post(format!("{}{path}", system.edge))
+            .header("cf-connecting-ip", system.fresh_ip())
+            .header("content-type", "application/json")
+            .body(lazy.body)
+            .send();
+        let response = tokio::time::timeout(Duration::from_secs(30), sent).await;
+        lazy.answered
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let response = response
+            .with_context(|| format!("{path}: no answer within 30 s"))?
+            .with_context(|| format!("{path}: no answer"))?;
+        let elapsed = started.elapsed();
+        let produced = lazy.produced.load(std::sync::atomic::Ordering::SeqCst);
+        ensure!(
+            produced < TOTAL / 8 && elapsed < PAUSE,
+            "{path}: the answer came after {elapsed:?}, when {produced} of {TOTAL} bytes were sent"
+        );
+        ensure!(
+            answered_by_edge(&system, &response),
+            "{path}: the origin was asked"
+        );
+        let body = json_of(response, 413).await?;
+        let refused = match path {
+            "/api/login" => body["code"] == 413 && body["error_code"] == 999,
+            _ => body["code"] == 10001,
+        };
+        ensure!(refused, "{path}: {body}");
+    }
+    Ok(())
+}
+
+/// A multipart body of image parts named `images[]`.
+fn multipart(boundary: &str, parts: &[Vec<u8>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (index, part) in parts.iter().enumerate() {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"images[]\"; \
+                 filename=\"{index}.png\"\r\nContent-Type: image/png\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(part);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    body
+}
+
+/// Uploads without `Content-Length` stream through the edge, counted: a small PNG is stored
+/// (201) and served back; a request over the route's 40 MiB, in parts the origin would take
+/// one by one, is refused with 413 at the limit and stores nothing.
+async fn chunked_uploads_stream_through_the_edge_and_stop_at_the_route_limit(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    let (token, user_id) = print_user(&system).await?;
+    let boundary = "e2e-chunked-7f3a9c";
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let image = png(40 * 1024, 9);
+    let response = system
+        .edge(Method::POST, "/api/images")
+        .header("token", &token)
+        .header("content-type", &content_type)
+        .body(chunked(multipart(boundary, std::slice::from_ref(&image))))
+        .send()
+        .await?;
+    let body = expect_status(response, 201).await?;
+    let src = str_at(&body, "/data/0/src")?;
+    let served = system.edge(Method::GET, &src).send().await?;
+    ensure!(served.status() == 200, "{src}: {}", served.status());
+    ensure!(served.bytes().await?.as_ref() == image.as_slice());
+
+    // Ten parts of 4 MiB: each under the 5 MiB part cap, together (with the multipart framing)
+    // just over the 40 MiB route limit, so the limit is passed by the last piece the client sends.
+    let parts: Vec<Vec<u8>> = (0..10).map(|seed| png(4 * 1024 * 1024, seed)).collect();
+    let over = system
+        .edge(Method::POST, "/api/images")
+        .header("token", &token)
+        .header("content-type", &content_type)
+        .body(chunked(multipart(boundary, &parts)))
+        .send()
+        .await?;
+    print_error(over, 413, 999).await?;
+    let stored: i64 = database(&system)?.query_row(
+        "SELECT COUNT(*) FROM uploads WHERE user_id = ?1",
+        [user_id],
+        |row| row.get(0),
+    )?;
+    ensure!(stored == 1, "the refused request stored uploads: {stored}");
+    Ok(())
+}
+
+fn header_of(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// An upload is immutable: through the edge it keeps the origin's `ETag` and year-long
+/// `Cache-Control`, and `If-None-Match` gets a bodiless 304 from the edge, on a hit and on a
+/// miss (which still stores the full answer for the next client).
+async fn stored_uploads_keep_their_validators_and_lifetime_and_answer_conditions(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    use sha2::Digest;
+    const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+    let (token, _) = print_user(&system).await?;
+    let (first, second) = (png(2048, 21), png(2048, 22));
+    let uploaded = expect_status(
+        upload_images(&system, &token, vec![first.clone(), second.clone()]).await?,
+        201,
+    )
+    .await?;
+    let etag_of = |bytes: &[u8]| format!("\"{}\"", hex::encode(sha2::Sha256::digest(bytes)));
+
+    let src = str_at(&uploaded, "/data/0/src")?;
+    let etag = etag_of(&first);
+    for expected in ["MISS", "HIT"] {
+        let plain = system.edge(Method::GET, &src).send().await?;
+        ensure!(plain.status() == 200 && cache_status(&plain) == expected);
+        ensure!(
+            header_of(&plain, "cache-control").as_deref() == Some(IMMUTABLE),
+            "{expected}: {:?}",
+            header_of(&plain, "cache-control")
+        );
+        ensure!(header_of(&plain, "etag").as_deref() == Some(etag.as_str()));
+        ensure!(plain.bytes().await?.as_ref() == first.as_slice());
+    }
+    for condition in [
+        etag.clone(),
+        format!("W/{etag}"),
+        format!("\"nope\", {etag}"),
+    ] {
+        let revalidated = system
+            .edge(Method::GET, &src)
+            .header("if-none-match", &condition)
+            .send()
+            .await?;
+        ensure!(
+            revalidated.status() == 304 && cache_status(&revalidated) == "HIT",
+            "{condition}: {} {}",
+            revalidated.status(),
+            cache_status(&revalidated)
+        );
+        ensure!(header_of(&revalidated, "etag").as_deref() == Some(etag.as_str()));
+        ensure!(header_of(&revalidated, "cache-control").as_deref() == Some(IMMUTABLE));
+        ensure!(revalidated.bytes().await?.is_empty(), "a 304 has no body");
+    }
+    let changed = system
+        .edge(Method::GET, &src)
+        .header("if-none-match", "\"something-else\"")
+        .send()
+        .await?;
+    ensure!(changed.status() == 200 && changed.bytes().await?.as_ref() == first.as_slice());
+
+    // A conditional request that misses the edge's cache: 304 too, and the entry is stored whole.
+    let src = str_at(&uploaded, "/data/1/src")?;
+    let etag = etag_of(&second);
+    let missed = system
+        .edge(Method::GET, &src)
+        .header("if-none-match", &etag)
+        .send()
+        .await?;
+    ensure!(
+        missed.status() == 304 && cache_status(&missed) == "MISS",
+        "{} {}",
+        missed.status(),
+        cache_status(&missed)
+    );
+    ensure!(header_of(&missed, "etag").as_deref() == Some(etag.as_str()));
+    ensure!(missed.bytes().await?.is_empty());
+    let after = system.edge(Method::GET, &src).send().await?;
+    ensure!(after.status() == 200 && cache_status(&after) == "HIT");
+    ensure!(after.bytes().await?.as_ref() == second.as_slice());
+    Ok(())
+}
+
+/// Only successes are stored and shared: an unknown goods' comment list is a 404 that no cache
+/// may keep, asked of the origin every time; a 200 list says how long it may be kept.
+async fn error_answers_on_public_routes_are_neither_stored_nor_public(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    for expected in ["MISS", "MISS"] {
+        let missing = system
+            .edge(Method::GET, "/api/goods/999999/comments")
+            .send()
+            .await?;
+        ensure!(
+            cache_status(&missing) == expected,
+            "{}",
+            cache_status(&missing)
+        );
+        let cache_control = header_of(&missing, "cache-control").unwrap_or_default();
+        ensure!(cache_control == "no-store", "404 told {cache_control:?}");
+        print_error(missing, 404, 999).await?;
+    }
+    let gifts = system
+        .edge(
+            Method::GET,
+            &format!("/api/gifts?page=1&e2e={}", system.fresh_name("g")),
+        )
+        .send()
+        .await?;
+    ensure!(
+        header_of(&gifts, "cache-control").as_deref() == Some("public, max-age=30"),
+        "{:?}",
+        header_of(&gifts, "cache-control")
+    );
+    expect_status(gifts, 200).await?;
+    Ok(())
+}
+
+fn is_request_id(id: &str) -> bool {
+    (8..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// Every answer carries the id of its own request: a hit does not repeat the id of the request
+/// that filled the cache, a client's own well-formed id is echoed on its own answer only (and
+/// reaches the origin), and a malformed one is replaced.
+async fn every_answer_carries_the_id_of_its_own_request(system: Arc<System>) -> anyhow::Result<()> {
+    let path = format!("/api/response_code?e2e={}", system.fresh_name("rid"));
+    let miss = system.edge(Method::GET, &path).send().await?;
+    let hit = system.edge(Method::GET, &path).send().await?;
+    ensure!(cache_status(&miss) == "MISS" && cache_status(&hit) == "HIT");
+    let (miss_id, hit_id) = (
+        request_id(&miss).context("miss id")?,
+        request_id(&hit).context("hit id")?,
+    );
+    ensure!(is_request_id(&miss_id) && is_request_id(&hit_id));
+    ensure!(
+        miss_id != hit_id,
+        "the hit repeated the miss's id {miss_id}"
+    );
+    ensure!(system.origin_saw(&miss_id), "the origin got another id");
+    ensure!(!system.origin_saw(&hit_id));
+
+    let path = format!("/api/response_code?e2e={}", system.fresh_name("rid"));
+    let own = system
+        .edge(Method::GET, &path)
+        .header("x-request-id", "abc-12345678")
+        .send()
+        .await?;
+    ensure!(cache_status(&own) == "MISS");
+    ensure!(request_id(&own).as_deref() == Some("abc-12345678"));
+    ensure!(system.origin_saw("abc-12345678"));
+    let other = system.edge(Method::GET, &path).send().await?;
+    ensure!(cache_status(&other) == "HIT");
+    let other_id = request_id(&other).context("hit id")?;
+    ensure!(
+        other_id != "abc-12345678" && is_request_id(&other_id),
+        "another client's hit shows {other_id}"
+    );
+
+    for malformed in ["<script>", "short", "x y z 1234567"] {
+        let replaced = system
+            .edge(Method::GET, &path)
+            .header("x-request-id", malformed)
+            .send()
+            .await?;
+        let id = request_id(&replaced).context("id")?;
+        ensure!(
+            id != malformed && is_request_id(&id),
+            "{malformed:?} → {id:?}"
+        );
+    }
+    let forwarded = system
+        .edge(Method::POST, "/api/login")
+        .header("x-request-id", "<script>")
+        .json(&json!({ "username": "nobody-at-all", "password": "whatever-pass" }))
+        .send()
+        .await?;
+    let id = request_id(&forwarded).context("id")?;
+    ensure!(is_request_id(&id) && system.origin_saw(&id));
+    print_error(forwarded, 400, 20000).await?;
+    Ok(())
+}
+
+/// The edge's own refusals (401, 404, 405, 413, 429) carry a request id too, and 405 lists the
+/// path's methods in `Allow`.
+async fn the_edges_own_answers_carry_the_request_id_and_405_says_allow(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    let big = json!({ "username": "x".repeat(70 * 1024), "password": "y" }).to_string();
+    let refusals = [
+        (system.edge(Method::GET, "/api/users/self"), 401),
+        (system.edge(Method::GET, "/api/nowhere"), 404),
+        (system.edge(Method::DELETE, "/api/login"), 405),
+        (
+            system
+                .edge(Method::POST, "/api/login")
+                .header("content-type", "application/json")
+                .body(big),
+            413,
+        ),
+    ];
+    for (request, status) in refusals {
+        let response = request.send().await?;
+        ensure!(
+            response.status() == status,
+            "{status}: {}",
+            response.status()
+        );
+        let id = request_id(&response).with_context(|| format!("{status} without an id"))?;
+        ensure!(is_request_id(&id) && answered_by_edge(&system, &response));
+    }
+    let ip = system.fresh_ip();
+    let sms = |phone: String| {
+        system
+            .edge_from(Method::POST, "/api/sms", &ip)
+            .json(&json!({ "phone": phone, "is_register": true }))
+            .send()
+    };
+    expect_status(sms(system.fresh_phone()).await?, 201).await?;
+    let limited = sms(system.fresh_phone()).await?;
+    ensure!(limited.status() == 429 && answered_by_edge(&system, &limited));
+    ensure!(request_id(&limited).is_some_and(|id| is_request_id(&id)));
+
+    for (method, path, allow) in [
+        (Method::DELETE, "/api/login", "POST, OPTIONS"),
+        (
+            Method::PATCH,
+            "/api/user_addresses",
+            "GET, HEAD, POST, OPTIONS",
+        ),
+        (
+            Method::POST,
+            "/api/user_addresses/7",
+            "PUT, DELETE, OPTIONS",
+        ),
+    ] {
+        let response = system.edge(method.clone(), path).send().await?;
+        ensure!(response.status() == 405, "{method} {path}");
+        ensure!(
+            header_of(&response, "allow").as_deref() == Some(allow),
+            "{method} {path}: {:?}",
+            header_of(&response, "allow")
+        );
+    }
+    Ok(())
+}
+
+/// What `users/self/permissions` answers depends on the session (an `is_admin` sign-in), not
+/// only on the user: it is not cached, so the same admin signed in without `is_admin` is
+/// refused even right after an admin session read it.
+async fn permissions_are_not_cached_across_sessions_of_one_user(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    let account = system.fresh_name("perm");
+    system.create_admin(&account, ADMIN_PASSWORD)?;
+    let sign_in = |is_admin: bool| {
+        system
+            .edge(Method::POST, "/api/login")
+            .json(&json!({ "username": account, "password": ADMIN_PASSWORD, "is_admin": is_admin }))
+            .send()
+    };
+    let admin = str_at(
+        &expect_status(sign_in(true).await?, 200).await?,
+        "/data/access_token",
+    )?;
+    let plain = str_at(
+        &expect_status(sign_in(false).await?, 200).await?,
+        "/data/access_token",
+    )?;
+    let read = |token: String| {
+        system
+            .edge(Method::GET, "/api/users/self/permissions")
+            .header("token", token)
+            .send()
+    };
+    for _ in 0..2 {
+        let granted = read(admin.clone()).await?;
+        ensure!(
+            !granted.headers().contains_key("x-cache"),
+            "it went through the cache"
+        );
+        let names = expect_status(granted, 200).await?;
+        ensure!(
+            names["data"].as_array().is_some_and(|a| a.len() == 15),
+            "{names}"
+        );
+    }
+    let refused = read(plain).await?;
+    ensure!(!refused.headers().contains_key("x-cache"));
+    print_error(refused, 403, 10003).await?;
+    Ok(())
+}
+
+/// CORS for the allowed browser origin only: its preflight is answered by the edge (204, the
+/// exact origin echoed, no credentials), another origin's gets no CORS headers, and answers,
+/// cache hits included, carry the CORS headers of their own request (never stored).
+async fn browsers_from_allowed_origins_get_cors_and_others_do_not(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    let preflight = |origin: &'static str| {
+        system
+            .edge(Method::OPTIONS, "/api/login")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "token, content-type")
+            .send()
+    };
+    let allowed = preflight(CORS_ORIGIN).await?;
+    ensure!(allowed.status() == 204, "{}", allowed.status());
+    ensure!(answered_by_edge(&system, &allowed));
+    let has = |response: &Response, name: &str, part: &str| {
+        header_of(response, name).is_some_and(|value| value.to_ascii_lowercase().contains(part))
+    };
+    ensure!(header_of(&allowed, "access-control-allow-origin").as_deref() == Some(CORS_ORIGIN));
+    ensure!(has(&allowed, "access-control-allow-methods", "post"));
+    ensure!(has(&allowed, "access-control-allow-headers", "token"));
+    ensure!(has(
+        &allowed,
+        "access-control-allow-headers",
+        "content-type"
+    ));
+    ensure!(header_of(&allowed, "access-control-max-age").as_deref() == Some("600"));
+    ensure!(has(&allowed, "vary", "origin"));
+    ensure!(header_of(&allowed, "allow").as_deref() == Some("POST, OPTIONS"));
+    ensure!(
+        !allowed
+            .headers()
+            .contains_key("access-control-allow-credentials")
+    );
+
+    let other = preflight("https://evil.example.test").await?;
+    ensure!(other.status() == 204);
+    ensure!(!other.headers().contains_key("access-control-allow-origin"));
+    ensure!(!other.headers().contains_key("access-control-allow-methods"));
+    ensure!(has(&other, "vary", "origin"));
+    let unknown = system
+        .edge(Method::OPTIONS, "/api/nowhere")
+        .header("origin", CORS_ORIGIN)
+        .send()
+        .await?;
+    ensure!(unknown.status() == 404);
+
+    let path = format!("/api/response_code?e2e={}", system.fresh_name("cors"));
+    let from = |origin: Option<&'static str>| {
+        let request = system.edge(Method::GET, &path);
+        match origin {
+            Some(origin) => request.header("origin", origin),
+            None => request,
+        }
+        .send()
+    };
+    for expected in ["MISS", "HIT"] {
+        let response = from(Some(CORS_ORIGIN)).await?;
+        ensure!(cache_status(&response) == expected && response.status() == 200);
+        ensure!(
+            header_of(&response, "access-control-allow-origin").as_deref() == Some(CORS_ORIGIN),
+            "{expected}"
+        );
+        ensure!(has(&response, "vary", "origin"), "{expected}");
+        ensure!(has(
+            &response,
+            "access-control-expose-headers",
+            "x-request-id"
+        ));
+        ensure!(
+            !response
+                .headers()
+                .contains_key("access-control-allow-credentials")
+        );
+    }
+    let stranger = from(Some("https://evil.example.test")).await?;
+    ensure!(cache_status(&stranger) == "HIT");
+    ensure!(
+        !stranger
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+    ensure!(has(&stranger, "vary", "origin"));
+    let plain = from(None).await?;
+    ensure!(cache_status(&plain) == "HIT");
+    ensure!(!plain.headers().contains_key("access-control-allow-origin"));
+    ensure!(!has(&plain, "vary", "origin"));
+
+    // The edge's own refusals are readable by the allowed origin too (a 401 sends it to sign in).
+    let refused = system
+        .edge(Method::GET, "/api/users/self")
+        .header("origin", CORS_ORIGIN)
+        .send()
+        .await?;
+    ensure!(refused.status() == 401);
+    ensure!(header_of(&refused, "access-control-allow-origin").as_deref() == Some(CORS_ORIGIN));
     Ok(())
 }

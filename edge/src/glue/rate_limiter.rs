@@ -1,4 +1,5 @@
-//! The `RateLimiter` Durable Object: one per `limit:client-ip`, counting exactly.
+//! The `RateLimiter` Durable Object: one per `limit:client-network` (an IPv4 address or an
+//! IPv6 /64, `shared::net::client_network`), counting exactly.
 
 use std::cell::RefCell;
 
@@ -67,12 +68,12 @@ fn rule_for(env: &Env, limit: Limit) -> RateRule {
         .unwrap_or_else(|| limit.default_rule())
 }
 
-/// Counts one request of `client_ip` against `limit`; refuses it past the rule.
-pub async fn check(env: &Env, limit: Limit, client_ip: &str) -> std::result::Result<(), Problem> {
+/// Counts one request from a client network against `limit`; refuses it past the rule.
+pub async fn check(env: &Env, limit: Limit, network: &str) -> std::result::Result<(), Problem> {
     let rule = rule_for(env, limit);
     let stub = env
         .durable_object("RATE_LIMITER")
-        .and_then(|namespace| namespace.get_by_name(&object_name(limit, client_ip)))
+        .and_then(|namespace| namespace.get_by_name(&object_name(limit, network)))
         .map_err(|e| internal("rate limiter binding", e))?;
     let body = serde_json::to_string(&rule).map_err(|e| internal("rate rule", e))?;
     let mut init = RequestInit::new();

@@ -1,22 +1,83 @@
 //! The fetch handler: the policy table's route, then rate limit, auth, cache, forwarding, and
-//! the origin's instructions applied before the client gets its answer.
+//! the origin's instructions applied before the client gets its answer. Every answer, the
+//! edge's own included, leaves through `finish`: the request's id and the CORS headers.
 
-use shared::headers::{CACHE_STATUS, EDGE_SECRET};
+use shared::headers::{CACHE_STATUS, EDGE_SECRET, REQUEST_ID};
 use shared::invalidate::Instruction;
-use shared::policy::{Auth, Cache as CachePolicy, Lookup, Route, lookup};
+use shared::net::client_network;
+use shared::policy::{Auth, Cache as CachePolicy, Lookup, Route, allowed_methods, lookup};
 use shared::{Dialect, Problem, envelope};
-use worker::{Cache, Env, Method, Request, Response};
+use worker::js_sys::{self, Function, Reflect};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::{Cache, Env, Headers, Method, Request, Response, ResponseBuilder};
 
 use super::error::{internal, problem_response};
-use super::origin::{self, OriginReply};
-use super::{auth, rate_limiter, user_state};
-use crate::cache::{personal_key, public_key};
+use super::origin::{self, OriginReply, respond};
+use super::{auth, now_ms, rate_limiter, user_state};
+use crate::cache::{self, personal_key, public_key};
+use crate::cors::{self, AllowList};
 use crate::internal::{HEALTH_PATH, INVALIDATE_PATH, PANIC_PATH};
+use crate::request_id;
+
+/// What every answer to one request shares: its id and where it came from.
+struct Exchange {
+    request_id: String,
+    origin: Option<String>,
+    allow_list: AllowList,
+}
 
 pub async fn handle(request: Request, env: Env) -> Response {
+    let header = |name: &str| request.headers().get(name).ok().flatten();
+    let exchange = Exchange {
+        request_id: request_id::choose(header(REQUEST_ID).as_deref(), random_uuid),
+        origin: header("origin"),
+        allow_list: AllowList::parse(
+            &env.var("CORS_ALLOWED_ORIGINS")
+                .map(|value| value.to_string())
+                .unwrap_or_default(),
+        ),
+    };
+    let response = route(request, &env, &exchange).await;
+    finish(response, &exchange)
+}
+
+/// `crypto.randomUUID()`, or failing that (it does not fail in workerd) the clock and
+/// `Math.random`.
+fn random_uuid() -> String {
+    let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).ok();
+    crypto
+        .and_then(|crypto| {
+            let generate: Function = Reflect::get(&crypto, &JsValue::from_str("randomUUID"))
+                .ok()?
+                .dyn_into()
+                .ok()?;
+            generate.call0(&crypto).ok()?.as_string()
+        })
+        .unwrap_or_else(|| {
+            let random = (js_sys::Math::random() * 1e15) as u64;
+            format!("edge-{:x}-{random:x}", now_ms())
+        })
+}
+
+/// Adds the request id and the CORS headers to an answer (never to what the cache stores).
+fn finish(mut response: Response, exchange: &Exchange) -> Response {
+    let headers = response.headers_mut();
+    let _ = headers.set(REQUEST_ID, &exchange.request_id);
+    for (name, value) in cors::response_headers(&exchange.allow_list, exchange.origin.as_deref()) {
+        let value = if name == "vary" {
+            cors::merge_vary(headers.get("vary").ok().flatten().as_deref(), &value)
+        } else {
+            value
+        };
+        let _ = headers.set(name, &value);
+    }
+    response
+}
+
+async fn route(request: Request, env: &Env, exchange: &Exchange) -> Response {
     let path = request.path();
     match path.as_str() {
-        INVALIDATE_PATH => return invalidate(request, &env).await,
+        INVALIDATE_PATH => return invalidate(request, env).await,
         HEALTH_PATH => return Response::ok("ok").unwrap_or_else(|_| Response::empty().unwrap()),
         PANIC_PATH
             if env
@@ -27,37 +88,99 @@ pub async fn handle(request: Request, env: Env) -> Response {
         }
         _ => {}
     }
-    let method = request.method().to_string();
-    match lookup(&method, &path) {
+    let method = request.method();
+    if method == Method::Options {
+        return options(&request, &path, exchange);
+    }
+    match lookup(method.as_ref(), &path) {
         Lookup::NotFound(dialect) => problem_response(&Problem::NotFound, dialect),
-        Lookup::MethodNotAllowed(dialect) => problem_response(&Problem::MethodNotAllowed, dialect),
-        Lookup::Found { route, .. } => match serve(request, &env, route).await {
+        Lookup::MethodNotAllowed(dialect) => {
+            let mut response = problem_response(&Problem::MethodNotAllowed, dialect);
+            let allow = cors::allow_header(&allowed_methods(&path));
+            let _ = response.headers_mut().set("allow", &allow);
+            response
+        }
+        Lookup::Found { route, .. } => match serve(request, env, route, exchange).await {
             Ok(response) => response,
             Err(problem) => problem_response(&problem, route.dialect()),
         },
     }
 }
 
-/// Where a cacheable answer lives, and how the client may keep it.
+/// `OPTIONS` on a known path: 204 with `Allow`, and when it is a CORS preflight from an allowed
+/// origin for one of the path's methods, the headers that let the browser go on. Answered by
+/// the edge alone.
+fn options(request: &Request, path: &str, exchange: &Exchange) -> Response {
+    let methods = allowed_methods(path);
+    if methods.is_empty() {
+        return problem_response(&Problem::NotFound, Dialect::for_path(path));
+    }
+    let requested = request
+        .headers()
+        .get("access-control-request-method")
+        .ok()
+        .flatten();
+    let headers = Headers::new();
+    let _ = headers.set("allow", &cors::allow_header(&methods));
+    for (name, value) in cors::preflight_headers(
+        &exchange.allow_list,
+        exchange.origin.as_deref(),
+        requested.as_deref(),
+        &methods,
+    ) {
+        let _ = headers.set(name, &value);
+    }
+    ResponseBuilder::new()
+        .with_status(204)
+        .with_headers(headers)
+        .empty()
+}
+
+/// Where a cacheable answer lives, for how long.
 struct CacheSlot {
     key: String,
     ttl_secs: u32,
-    client_cache_control: &'static str,
+}
+
+/// A client's conditions on a cacheable `GET`, answered by the edge.
+struct Conditions {
+    if_none_match: Option<String>,
+    if_modified_since: Option<String>,
+}
+
+/// The client's answer on a cacheable route: `304` when its conditions hold for a `200`.
+fn cached_answer(
+    status: u16,
+    mut headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    cache_status: &str,
+    conditions: &Conditions,
+) -> Response {
+    headers.push((CACHE_STATUS.to_owned(), cache_status.to_owned()));
+    let not_modified = status == 200
+        && cache::is_not_modified(
+            conditions.if_none_match.as_deref(),
+            conditions.if_modified_since.as_deref(),
+            &headers,
+        );
+    if not_modified {
+        respond(304, &cache::not_modified_headers(&headers), Vec::new())
+    } else {
+        respond(status, &headers, body)
+    }
 }
 
 async fn serve(
     mut request: Request,
     env: &Env,
     route: &'static Route,
+    exchange: &Exchange,
 ) -> Result<Response, Problem> {
-    let client_ip = request
-        .headers()
-        .get("cf-connecting-ip")
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| "unknown".into());
+    let header = |name: &str| request.headers().get(name).ok().flatten();
+    // The address goes to the origin as it is; limits count the client's network (SPEC §6).
+    let client_ip = header("cf-connecting-ip").unwrap_or_else(|| "unknown".into());
     if let Some(limit) = route.limit {
-        rate_limiter::check(env, limit, &client_ip).await?;
+        rate_limiter::check(env, limit, &client_network(&client_ip)).await?;
     }
     let caller = match route.auth {
         Auth::User => Some(auth::verify(env, &request).await?),
@@ -69,7 +192,6 @@ async fn serve(
         (CachePolicy::Public { ttl_secs }, _) => Some(CacheSlot {
             key: public_key(url.path(), url.query()),
             ttl_secs,
-            client_cache_control: "public, max-age=60",
         }),
         (CachePolicy::Personal { ttl_secs }, Some(caller)) => {
             let snapshot = user_state::snapshot(env, caller.user_id).await?;
@@ -79,42 +201,56 @@ async fn serve(
             Some(CacheSlot {
                 key: personal_key(caller.user_id, snapshot.version, url.path(), url.query()),
                 ttl_secs,
-                client_cache_control: "private, no-cache",
             })
         }
         _ => None,
     }
     .filter(|_| request.method() == Method::Get);
+    let conditions = Conditions {
+        if_none_match: header("if-none-match"),
+        if_modified_since: header("if-modified-since"),
+    };
 
     let cache = Cache::default();
     if let Some(slot) = &slot
         && let Ok(Some(hit)) = cache.get(slot.key.as_str(), false).await
     {
         let hit = OriginReply::read(hit).await?;
-        return Ok(hit.to_response(&[
-            (CACHE_STATUS, "HIT"),
-            ("cache-control", slot.client_cache_control),
-        ]));
+        let headers = cache::for_client(&cache::from_storage(&hit.headers), 200, route.cache);
+        return Ok(cached_answer(200, headers, hit.body, "HIT", &conditions));
     }
 
-    let reply = origin::forward(env, &mut request, route, &client_ip).await?;
+    let reply = origin::forward(
+        env,
+        &mut request,
+        route,
+        &client_ip,
+        &exchange.request_id,
+        slot.is_some(),
+    )
+    .await?;
     apply_instructions(env, &reply.instructions).await;
-    match &slot {
-        Some(slot) => {
-            if reply.status == 200 {
-                let max_age = format!("public, max-age={}", slot.ttl_secs);
-                let stored = reply.to_response(&[("cache-control", max_age.as_str())]);
-                if let Err(error) = cache.put(slot.key.as_str(), stored).await {
-                    worker::console_warn!("cache put failed: {error}");
-                }
-            }
-            Ok(reply.to_response(&[
-                (CACHE_STATUS, "MISS"),
-                ("cache-control", slot.client_cache_control),
-            ]))
+    let Some(slot) = &slot else {
+        return Ok(respond(reply.status, &reply.headers, reply.body));
+    };
+    if cache::may_store(reply.status, &reply.headers, route.cache) {
+        let stored = respond(
+            200,
+            &cache::for_storage(&reply.headers, slot.ttl_secs),
+            reply.body.clone(),
+        );
+        if let Err(error) = cache.put(slot.key.as_str(), stored).await {
+            worker::console_warn!("cache put failed: {error}");
         }
-        None => Ok(reply.to_response(&[])),
     }
+    let headers = cache::for_client(&reply.headers, reply.status, route.cache);
+    Ok(cached_answer(
+        reply.status,
+        headers,
+        reply.body,
+        "MISS",
+        &conditions,
+    ))
 }
 
 /// Applies the origin's instructions before the client sees the answer, so its next read (and
