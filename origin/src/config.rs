@@ -63,6 +63,8 @@ pub struct Config {
     pub header_timeout_secs: u64,
     /// Connections each listener serves at once; further clients wait in the accept queue.
     pub max_connections: usize,
+    /// Health, metrics and backups (`ORIGIN_READY_*`, `ORIGIN_BACKUP_*`; see `ops`).
+    pub ops: crate::ops::Settings,
 }
 
 impl Config {
@@ -128,6 +130,7 @@ impl Config {
                 .context("ORIGIN_HASH_WORKERS")?
                 .max(1);
         }
+        config.ops = crate::ops::Settings::from_env(&var)?;
         Ok(config)
     }
 
@@ -153,6 +156,7 @@ impl Config {
             rate_rules: crate::limits::RateRules::default(),
             header_timeout_secs: 10,
             max_connections: 1024,
+            ops: crate::ops::Settings::default(),
         })
     }
 

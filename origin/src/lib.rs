@@ -13,6 +13,7 @@ pub mod http;
 pub mod ids;
 pub mod limits;
 pub mod notify;
+pub mod ops;
 pub mod passwords;
 pub mod payments;
 pub mod storage;

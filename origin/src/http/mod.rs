@@ -232,7 +232,8 @@ async fn refuse_declared_over(limit: u64, request: Request, next: Next) -> Respo
 
 /// The admin router, for the private listener.
 pub fn admin_router(state: AppState) -> Router {
-    with_common_layers(admin::routes(&state).fallback(not_found).with_state(state))
+    let routes = admin::routes(&state).merge(crate::ops::routes());
+    with_common_layers(routes.fallback(not_found).with_state(state))
 }
 
 /// Layers shared by both listeners: request ids, tracing, panics caught, problems rendered.
