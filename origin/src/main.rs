@@ -59,6 +59,16 @@ enum Command {
         #[command(subcommand)]
         action: GiftAction,
     },
+    /// Write a consistent, verified snapshot of the database to FILE (while the server runs).
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        to: std::path::PathBuf,
+    },
+    /// Put the snapshot FILE in place as the database (server stopped; the old file is kept).
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        from: std::path::PathBuf,
+    },
     /// Print an API's OpenAPI document (or, with --postman, a Postman collection) to stdout.
     Openapi {
         #[arg(value_enum)]
@@ -211,6 +221,12 @@ async fn run() -> anyhow::Result<()> {
         return Ok(());
     }
     let config = Config::from_env()?;
+    if let Some(Command::Backup { to }) = &cli.command {
+        return origin::ops::backup::command_backup(&config, to);
+    }
+    if let Some(Command::Restore { from }) = &cli.command {
+        return origin::ops::backup::command_restore(&config, from);
+    }
     let state = AppState::open(config)?;
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Serve = command {
@@ -232,7 +248,10 @@ async fn run() -> anyhow::Result<()> {
 
 async fn task(state: &AppState, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve | Command::Openapi { .. } => unreachable!("handled before the state opens"),
+        Command::Serve
+        | Command::Openapi { .. }
+        | Command::Backup { .. }
+        | Command::Restore { .. } => unreachable!("handled before the state opens"),
         Command::Admin {
             action: AdminAction::Create { username },
         } => {

@@ -77,6 +77,8 @@ pub struct Db {
 
 struct Inner {
     path: PathBuf,
+    /// Held shared for the life of the handle, so a restore cannot replace the file under it.
+    _lock: crate::ops::backup::DataDirLock,
     writer: Mutex<mpsc::Sender<WriteJob>>,
     readers: Mutex<Vec<Connection>>,
     reader_slots: Semaphore,
@@ -101,6 +103,7 @@ fn configure(connection: &Connection) -> rusqlite::Result<()> {
 impl Db {
     /// Opens (creating if needed) the database, applies migrations and starts the writer.
     pub fn open(path: &Path) -> anyhow::Result<Db> {
+        let lock = crate::ops::backup::DataDirLock::shared(path)?;
         let mut writer = Connection::open(path)
             .with_context(|| format!("opening database {}", path.display()))?;
         let mode: String = writer.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
@@ -135,6 +138,7 @@ impl Db {
         Ok(Db {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
+                _lock: lock,
                 writer: Mutex::new(sender),
                 readers: Mutex::new(Vec::new()),
                 reader_slots: Semaphore::new(READERS),

@@ -2,6 +2,7 @@
 //! (`metrics`), consistent snapshots and restores of the database (`backup`), and the log
 //! format (`logging`). The HTTP side is mounted on the admin listener only ([`routes`]).
 
+pub mod backup;
 pub mod health;
 
 use anyhow::Context;
