@@ -57,6 +57,8 @@ pub struct Services {
     pub verified: http::auth::VerifiedTokens,
     /// Per-client-network counters of the sign-in family.
     pub limits: limits::NetworkLimits,
+    /// Request counts and latencies for `GET /metrics` (`ops::metrics`).
+    pub metrics: ops::metrics::Metrics,
 }
 
 impl Deref for AppState {
@@ -92,6 +94,7 @@ impl AppState {
             edge_wake: tokio::sync::Notify::new(),
             verified: http::auth::VerifiedTokens::default(),
             limits: limits::NetworkLimits::default(),
+            metrics: ops::metrics::Metrics::default(),
         })))
     }
 }

@@ -90,6 +90,8 @@ struct Inner {
 struct Counters {
     batches: AtomicU64,
     session_epoch: AtomicU64,
+    /// Batch sizes and commit latency, for metrics.
+    writes: Mutex<crate::ops::metrics::WriterStats>,
 }
 
 fn configure(connection: &Connection) -> rusqlite::Result<()> {
@@ -189,6 +191,16 @@ impl Db {
         self.inner.counters.batches.load(Ordering::Relaxed)
     }
 
+    /// Batch sizes, commit latency and failed commits so far (for metrics).
+    pub fn writer_stats(&self) -> crate::ops::metrics::WriterStats {
+        self.inner
+            .counters
+            .writes
+            .lock()
+            .map(|stats| stats.clone())
+            .unwrap_or_default()
+    }
+
     /// The session epoch (see the module's documentation). Read it before reading a
     /// session, and trust what was read only while the epoch has not moved.
     pub fn session_epoch(&self) -> u64 {
@@ -278,7 +290,19 @@ impl WriterThread {
         };
         let acknowledgements: Vec<Acknowledge> =
             batch.into_iter().map(|job| job(Ok(&transaction))).collect();
+        let commit_began = std::time::Instant::now();
         let committed = transaction.commit().map_err(|error| error.to_string());
+        if let Ok(mut stats) = self.counters.writes.lock() {
+            match &committed {
+                Ok(()) => {
+                    stats.batch_sizes.observe(acknowledgements.len() as f64);
+                    stats
+                        .commit_seconds
+                        .observe(commit_began.elapsed().as_secs_f64());
+                }
+                Err(_) => stats.failed_commits += 1,
+            }
+        }
         match &committed {
             Ok(()) => {
                 self.counters.batches.fetch_add(1, Ordering::Relaxed);

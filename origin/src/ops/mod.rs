@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod health;
+pub mod metrics;
 
 use anyhow::Context;
 use axum::Router;
@@ -45,9 +46,11 @@ impl Settings {
     }
 }
 
-/// The operations endpoints of the admin listener: `GET /healthz`, `GET /readyz`.
+/// The operations endpoints of the admin listener: `GET /healthz`, `GET /readyz`,
+/// `GET /metrics`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
+        .route("/metrics", get(metrics::scrape))
 }
