@@ -182,13 +182,7 @@ enum InviteAction {
 fn main() -> anyhow::Result<()> {
     // Before the runtime: `.env` may set ORIGIN_PIN_WORKERS, and pinning may have to warn.
     let _ = dotenvy::dotenv();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    origin::ops::logging::init()?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     // One worker per CPU, each pinned to its own (see `origin::cpus`).

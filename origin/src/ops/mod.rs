@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod health;
+pub mod logging;
 pub mod metrics;
 
 use anyhow::Context;
