@@ -28,7 +28,9 @@ async fn healthz_answers_alive_and_readyz_reports_every_check_ready() {
         .await
         .unwrap();
     assert_eq!(alive.status(), 200);
-    assert_eq!(alive.json::<Value>().await.unwrap()["status"], "alive");
+    let alive = alive.json::<Value>().await.unwrap();
+    assert_eq!(alive["status"], "alive");
+    assert_eq!(alive["pid"], std::process::id());
 
     let (status, body) = readiness(&app).await;
     assert_eq!(status, 200, "{body}");

@@ -19,8 +19,10 @@ use crate::db::migrate;
 /// How long each readiness check may take before it counts as failed.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Names the process, so a script that started one can tell it from another process holding
+/// the port (`scripts/lib/origin.sh`).
 pub async fn alive() -> Json<Value> {
-    Json(json!({ "status": "alive" }))
+    Json(json!({ "status": "alive", "pid": std::process::id() }))
 }
 
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
