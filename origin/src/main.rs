@@ -414,6 +414,10 @@ async fn serve(state: AppState) -> anyhow::Result<()> {
         wait(stopped.clone()),
     ));
     let edge_sync = tokio::spawn(origin::edge_sync::run(state.clone(), stopped.clone()));
+    let backups = tokio::spawn(origin::ops::backup::run_scheduled(
+        state.clone(),
+        stopped.clone(),
+    ));
     let admin_server = tokio::spawn(origin::serve(
         admin,
         origin::admin_router(state),
@@ -426,6 +430,7 @@ async fn serve(state: AppState) -> anyhow::Result<()> {
     public_server.await??;
     admin_server.await??;
     edge_sync.await?;
+    backups.await?;
     Ok(())
 }
 

@@ -18,9 +18,100 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
 use rusqlite::{Connection, OpenFlags};
+use tokio::sync::watch;
 
+use crate::AppState;
 use crate::clock;
 use crate::db::migrate;
+
+/// Scheduled snapshots are `origin-<UTC time>.sqlite3`; only files named so are pruned.
+const SCHEDULED_PREFIX: &str = "origin-";
+const SCHEDULED_SUFFIX: &str = ".sqlite3";
+
+/// The server's own snapshots (`ORIGIN_BACKUP_DIR`, every `ORIGIN_BACKUP_INTERVAL`, the newest
+/// `ORIGIN_BACKUP_KEEP` kept): each is written and verified by [`snapshot`] before it counts,
+/// and older ones are deleted only after a new one has been verified. Does nothing when no
+/// directory is configured; returns when `stop` turns true.
+pub async fn run_scheduled(state: AppState, mut stop: watch::Receiver<bool>) {
+    let Some(dir) = state.config.ops.backup_dir.clone() else {
+        return;
+    };
+    let interval = state.config.ops.backup_interval;
+    tracing::info!(dir = %dir.display(), ?interval, keep = state.config.ops.backup_keep, "scheduled snapshots on");
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        match scheduled_once(&state, &dir).await {
+            Ok(path) => {
+                tracing::info!(path = %path.display(), "scheduled snapshot written and verified")
+            }
+            Err(error) => {
+                tracing::error!(error = format!("{error:#}"), "scheduled snapshot failed")
+            }
+        }
+    }
+}
+
+/// One scheduled snapshot, then pruning; records the outcome for metrics.
+pub async fn scheduled_once(state: &AppState, dir: &Path) -> anyhow::Result<PathBuf> {
+    let database = state.config.database_path();
+    let keep = state.config.ops.backup_keep;
+    let dir = dir.to_owned();
+    let started = std::time::Instant::now();
+    let outcome = tokio::task::spawn_blocking(move || -> anyhow::Result<(PathBuf, Verified)> {
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join(scheduled_name()?);
+        let verified = snapshot(&database, &path)?;
+        prune(&dir, keep)?;
+        Ok((path, verified))
+    })
+    .await
+    .map_err(anyhow::Error::from)
+    .and_then(|outcome| outcome);
+    match outcome {
+        Ok((path, verified)) => {
+            state
+                .metrics
+                .record_backup(Some((verified.bytes, started.elapsed())));
+            Ok(path)
+        }
+        Err(error) => {
+            state.metrics.record_backup(None);
+            Err(error)
+        }
+    }
+}
+
+fn scheduled_name() -> anyhow::Result<String> {
+    let format = time::macros::format_description!(
+        "[year][month][day]T[hour][minute][second].[subsecond digits:3]Z"
+    );
+    let now = time::OffsetDateTime::now_utc().format(&format)?;
+    Ok(format!("{SCHEDULED_PREFIX}{now}{SCHEDULED_SUFFIX}"))
+}
+
+/// Deletes all but the newest `keep` scheduled snapshots in `dir` (names sort by time).
+fn prune(dir: &Path, keep: usize) -> anyhow::Result<()> {
+    let mut scheduled: Vec<PathBuf> = fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| {
+                    name.starts_with(SCHEDULED_PREFIX) && name.ends_with(SCHEDULED_SUFFIX)
+                })
+        })
+        .collect();
+    scheduled.sort();
+    let excess = scheduled.len().saturating_sub(keep);
+    for old in &scheduled[..excess] {
+        fs::remove_file(old).with_context(|| format!("deleting {}", old.display()))?;
+    }
+    Ok(())
+}
 
 /// `origin backup --to FILE`.
 pub fn command_backup(config: &crate::config::Config, to: &Path) -> anyhow::Result<()> {

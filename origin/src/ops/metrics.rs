@@ -135,6 +135,17 @@ pub struct Metrics {
 struct Registry {
     started_at: i64,
     requests: Mutex<BTreeMap<RequestKey, Histogram>>,
+    backups: Mutex<BackupStatus>,
+}
+
+/// How the scheduled snapshots went (`ops::backup::run_scheduled`).
+#[derive(Debug, Clone, Default)]
+pub struct BackupStatus {
+    pub successes: u64,
+    pub failures: u64,
+    pub last_success_at: Option<i64>,
+    pub last_bytes: u64,
+    pub last_seconds: f64,
 }
 
 impl Default for Metrics {
@@ -143,12 +154,36 @@ impl Default for Metrics {
             inner: Arc::new(Registry {
                 started_at: clock::now(),
                 requests: Mutex::new(BTreeMap::new()),
+                backups: Mutex::new(BackupStatus::default()),
             }),
         }
     }
 }
 
 impl Metrics {
+    /// Records a scheduled snapshot: its size and duration, or that it failed.
+    pub fn record_backup(&self, outcome: Option<(u64, Duration)>) {
+        if let Ok(mut status) = self.inner.backups.lock() {
+            match outcome {
+                Some((bytes, took)) => {
+                    status.successes += 1;
+                    status.last_success_at = Some(clock::now());
+                    status.last_bytes = bytes;
+                    status.last_seconds = took.as_secs_f64();
+                }
+                None => status.failures += 1,
+            }
+        }
+    }
+
+    pub fn backup_status(&self) -> BackupStatus {
+        self.inner
+            .backups
+            .lock()
+            .map(|status| status.clone())
+            .unwrap_or_default()
+    }
+
     pub fn observe_request(
         &self,
         route: String,
@@ -396,6 +431,44 @@ fn render(state: &AppState, backlog: Option<&Backlog>) -> String {
             "gauge",
             "Free space on the data directory's file system.",
             free,
+        );
+    }
+    if state.config.ops.backup_dir.is_some() {
+        let backups = state.metrics.backup_status();
+        single(
+            &mut out,
+            "origin_backup_successes_total",
+            "counter",
+            "Scheduled snapshots written and verified.",
+            backups.successes,
+        );
+        single(
+            &mut out,
+            "origin_backup_failures_total",
+            "counter",
+            "Scheduled snapshots that failed (written or verified).",
+            backups.failures,
+        );
+        single(
+            &mut out,
+            "origin_backup_last_success_time_seconds",
+            "gauge",
+            "Unix time of the last verified scheduled snapshot (0: none yet).",
+            backups.last_success_at.unwrap_or(0),
+        );
+        single(
+            &mut out,
+            "origin_backup_last_bytes",
+            "gauge",
+            "Size of the last verified scheduled snapshot.",
+            backups.last_bytes,
+        );
+        single(
+            &mut out,
+            "origin_backup_last_duration_seconds",
+            "gauge",
+            "Time the last scheduled snapshot took, verification included.",
+            backups.last_seconds,
         );
     }
     if let Some(backlog) = backlog {

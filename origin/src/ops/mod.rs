@@ -7,7 +7,10 @@ pub mod health;
 pub mod logging;
 pub mod metrics;
 
-use anyhow::Context;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
 use axum::Router;
 use axum::routing::get;
 
@@ -20,6 +23,12 @@ pub struct Settings {
     pub ready_min_free_bytes: u64,
     /// `/readyz` fails while more edge instructions than this wait for delivery.
     pub ready_max_edge_backlog: u64,
+    /// Where the server writes scheduled snapshots (`ORIGIN_BACKUP_DIR`); none: no schedule.
+    pub backup_dir: Option<PathBuf>,
+    /// Time between scheduled snapshots (`ORIGIN_BACKUP_INTERVAL`).
+    pub backup_interval: Duration,
+    /// Scheduled snapshots kept; older ones are deleted (`ORIGIN_BACKUP_KEEP`).
+    pub backup_keep: usize,
 }
 
 impl Default for Settings {
@@ -27,6 +36,9 @@ impl Default for Settings {
         Settings {
             ready_min_free_bytes: 256 * 1024 * 1024,
             ready_max_edge_backlog: 1000,
+            backup_dir: None,
+            backup_interval: Duration::from_secs(3600),
+            backup_keep: 24,
         }
     }
 }
@@ -43,8 +55,41 @@ impl Settings {
             settings.ready_max_edge_backlog =
                 max.parse().context("ORIGIN_READY_MAX_EDGE_BACKLOG")?;
         }
+        settings.backup_dir = var("ORIGIN_BACKUP_DIR").map(PathBuf::from);
+        if let Some(interval) = var("ORIGIN_BACKUP_INTERVAL") {
+            settings.backup_interval = parse_interval(&interval).with_context(|| {
+                format!("ORIGIN_BACKUP_INTERVAL={interval}: want e.g. 3600, 90s, 15m, 6h or 1d")
+            })?;
+        }
+        if let Some(keep) = var("ORIGIN_BACKUP_KEEP") {
+            settings.backup_keep = keep.parse().context("ORIGIN_BACKUP_KEEP")?;
+            if settings.backup_keep == 0 {
+                bail!("ORIGIN_BACKUP_KEEP must be at least 1");
+            }
+        }
         Ok(settings)
     }
+}
+
+/// `3600`, `90s`, `15m`, `6h`, `1d`: at least a minute.
+fn parse_interval(raw: &str) -> anyhow::Result<Duration> {
+    let raw = raw.trim();
+    let (number, unit) = match raw.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => raw.split_at(at),
+        None => (raw, "s"),
+    };
+    let number: u64 = number.parse()?;
+    let seconds = match unit {
+        "s" => number,
+        "m" => number.saturating_mul(60),
+        "h" => number.saturating_mul(3600),
+        "d" => number.saturating_mul(86_400),
+        other => bail!("unknown unit {other:?}"),
+    };
+    if seconds < 60 {
+        bail!("at least a minute");
+    }
+    Ok(Duration::from_secs(seconds))
 }
 
 /// The operations endpoints of the admin listener: `GET /healthz`, `GET /readyz`,
@@ -54,4 +99,20 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(metrics::scrape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_intervals_read_plain_seconds_and_units_and_refuse_under_a_minute() {
+        assert_eq!(parse_interval("3600").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_interval("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_interval("6h").unwrap(), Duration::from_secs(21_600));
+        assert_eq!(parse_interval("1d").unwrap(), Duration::from_secs(86_400));
+        assert!(parse_interval("30s").is_err());
+        assert!(parse_interval("5w").is_err());
+        assert!(parse_interval("h").is_err());
+    }
 }
