@@ -73,7 +73,7 @@ impl AppState {
     /// Opens the database (migrating it), loads or creates the signing key, and builds the
     /// services the configuration asks for.
     pub fn open(config: Config) -> anyhow::Result<AppState> {
-        let db = Db::open(&config.database_path())?;
+        let db = Db::open_with(&config.database_path(), config.ops.wal_autocheckpoint)?;
         let keys = Keys::load_or_create(&config.data_dir)?;
         let hasher = Hasher::new(config.hash_workers, config.hash_queue)?;
         let blobs = BlobStore::open(&config.storage_dir())?;

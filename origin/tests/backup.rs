@@ -238,12 +238,25 @@ async fn a_restore_keeps_the_replaced_database_aside_and_refuses_a_damaged_snaps
     let database = dir.path().join("origin.sqlite3");
     assert_eq!(codes_in(&database).len(), 1);
 
+    // Litestream's state about the old file, as Litestream leaves it beside the database.
+    let litestream_state = dir.path().join(".origin.sqlite3-litestream");
+    std::fs::create_dir(&litestream_state).unwrap();
+
     let restored = run_origin(
         dir.path(),
         &["restore", "--from", snapshot.to_str().unwrap()],
     );
     assert!(restored.status.success());
     assert_eq!(codes_in(&database).len(), 0);
+    assert!(!litestream_state.exists());
+    assert!(std::fs::read_dir(dir.path()).unwrap().any(|entry| {
+        entry
+            .unwrap()
+            .file_name()
+            .to_str()
+            .unwrap()
+            .starts_with(".origin.sqlite3-litestream.before-restore-")
+    }));
     let aside: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())

@@ -66,6 +66,9 @@ pub const MAX_BATCH: usize = 64;
 /// end sessions wait this long before they report success.
 pub const EXTERNAL_WRITE_NOTICE: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// SQLite's own default: a commit that leaves this many pages in the WAL checkpoints it.
+pub const DEFAULT_WAL_AUTOCHECKPOINT: u32 = 1000;
+
 /// Tables whose updated or deleted rows can end a session.
 const SESSION_TABLES: [&str; 3] = ["sessions", "session_tokens", "users"];
 
@@ -105,6 +108,12 @@ fn configure(connection: &Connection) -> rusqlite::Result<()> {
 impl Db {
     /// Opens (creating if needed) the database, applies migrations and starts the writer.
     pub fn open(path: &Path) -> anyhow::Result<Db> {
+        Db::open_with(path, DEFAULT_WAL_AUTOCHECKPOINT)
+    }
+
+    /// [`Db::open`], with the writer checkpointing the WAL once it holds `wal_autocheckpoint`
+    /// pages, or never (0: Litestream, when it runs, is then the only one to checkpoint).
+    pub fn open_with(path: &Path, wal_autocheckpoint: u32) -> anyhow::Result<Db> {
         let lock = crate::ops::backup::DataDirLock::shared(path)?;
         let mut writer = Connection::open(path)
             .with_context(|| format!("opening database {}", path.display()))?;
@@ -114,6 +123,7 @@ impl Db {
             "could not switch to WAL (got {mode})"
         );
         writer.pragma_update(None, "synchronous", "FULL")?;
+        writer.pragma_update(None, "wal_autocheckpoint", wal_autocheckpoint)?;
         configure(&writer)?;
         migrate::apply(&mut writer)?;
 

@@ -11,7 +11,8 @@
 //! running server or CLI command holds it shared, so a restore under one is refused), copies
 //! the snapshot beside the live file and checks the copy, moves the live file's WAL aside, and
 //! renames the copy over the live file (one atomic rename). The file it replaces is kept as
-//! `origin.sqlite3.before-restore-<unix time>` (with its `-wal`, if it had one).
+//! `origin.sqlite3.before-restore-<unix time>` (with its `-wal`, if it had one, and Litestream's
+//! `.origin.sqlite3-litestream` state, if Litestream ran).
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -282,6 +283,19 @@ pub fn restore(from: &Path, database: &Path) -> anyhow::Result<Restored> {
             if companion.exists() {
                 fs::rename(&companion, format!("{}{suffix}", aside.display()))
                     .with_context(|| format!("moving {} aside", companion.display()))?;
+            }
+        }
+        // Litestream's state about the old file (kept beside it when Litestream ran) would make
+        // a restarted Litestream continue the old file's history: it goes aside too.
+        if let Some(name) = database.file_name().and_then(|name| name.to_str()) {
+            let state = database.with_file_name(format!(".{name}-litestream"));
+            if state.exists() {
+                let kept = database.with_file_name(format!(
+                    ".{name}-litestream.before-restore-{}",
+                    clock::now()
+                ));
+                fs::rename(&state, &kept)
+                    .with_context(|| format!("moving {} aside", state.display()))?;
             }
         }
         fs::hard_link(database, &aside)

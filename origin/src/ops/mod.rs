@@ -29,6 +29,9 @@ pub struct Settings {
     pub backup_interval: Duration,
     /// Scheduled snapshots kept; older ones are deleted (`ORIGIN_BACKUP_KEEP`).
     pub backup_keep: usize,
+    /// WAL pages after which a commit checkpoints (`ORIGIN_WAL_AUTOCHECKPOINT`); 0 leaves
+    /// checkpoints to Litestream.
+    pub wal_autocheckpoint: u32,
 }
 
 impl Default for Settings {
@@ -39,6 +42,7 @@ impl Default for Settings {
             backup_dir: None,
             backup_interval: Duration::from_secs(3600),
             backup_keep: 24,
+            wal_autocheckpoint: crate::db::DEFAULT_WAL_AUTOCHECKPOINT,
         }
     }
 }
@@ -66,6 +70,9 @@ impl Settings {
             if settings.backup_keep == 0 {
                 bail!("ORIGIN_BACKUP_KEEP must be at least 1");
             }
+        }
+        if let Some(pages) = var("ORIGIN_WAL_AUTOCHECKPOINT") {
+            settings.wal_autocheckpoint = pages.parse().context("ORIGIN_WAL_AUTOCHECKPOINT")?;
         }
         Ok(settings)
     }
