@@ -2,8 +2,9 @@
 # Checks the deployment configuration, offline (called by scripts/test.sh):
 #  - the production Worker: `wrangler deploy --dry-run --env production` bundles the built edge
 #    with its bindings, Durable Object migrations and vars, and its ORIGIN_URL is https;
-#  - the systemd unit: `systemd-analyze verify` accepts deploy/origin.service with nothing to
-#    say (its ExecStart pointed at the built binary), and systemd-sysusers creates its user;
+#  - the systemd units: `systemd-analyze verify` accepts deploy/origin.service and
+#    deploy/litestream.service with nothing to say (ExecStart pointed at the built origin and
+#    the installed Litestream), and systemd-sysusers creates the service user;
 #  - the Cloudflare Tunnel example routes only the public listener and ends in a catch-all.
 # Needs the edge built (scripts/build-edge.sh) and the origin built (cargo build -p origin).
 # Installs Debian's systemd when systemd-analyze is missing.
@@ -47,6 +48,17 @@ if ! systemd-analyze verify "$work/origin.service" > "$work/verify.log" 2>&1 || 
 fi
 exposure="$(systemd-analyze security --offline=true "$work/origin.service" 2>/dev/null | sed -n 's/.*Overall exposure level for origin.service: \([0-9.]*\).*/\1/p')"
 echo "    ok (systemd-analyze security exposure: ${exposure:-?} of 10)"
+
+echo "--> systemd-analyze verify deploy/litestream.service"
+litestream_bin="$(bash scripts/setup-litestream.sh)"
+sed "s#^ExecStart=/usr/local/bin/litestream #ExecStart=$litestream_bin #" deploy/litestream.service > "$work/litestream.service"
+grep -q "^ExecStart=$litestream_bin replicate" "$work/litestream.service" || { echo "ExecStart not found in the Litestream unit" >&2; exit 1; }
+if ! systemd-analyze verify "$work/litestream.service" > "$work/verify.log" 2>&1 || [ -s "$work/verify.log" ]; then
+  cat "$work/verify.log" >&2
+  echo "systemd-analyze verify is not clean for the Litestream unit" >&2
+  exit 1
+fi
+echo "    ok"
 mkdir -p "$work/root/etc"
 systemd-sysusers --root="$work/root" - < deploy/origin.sysusers.conf >/dev/null 2>&1
 grep -q '^origin:x:[0-9]*:[0-9]*:.*:/var/lib/origin:/usr/sbin/nologin$' "$work/root/etc/passwd" || {
