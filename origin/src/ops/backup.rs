@@ -157,6 +157,8 @@ pub fn snapshot(database: &Path, to: &Path) -> anyhow::Result<Verified> {
         "no database at {} (is ORIGIN_DATA_DIR right?)",
         database.display()
     );
+    // Like any process reading the database: no restore may replace it meanwhile.
+    let _lock = DataDirLock::shared(database)?;
     let partial = sibling(to, "partial")?;
     let _ = fs::remove_file(&partial);
     let outcome = write_snapshot(database, &partial).and_then(|()| verify(&partial));
