@@ -214,13 +214,14 @@ async fn run() -> anyhow::Result<()> {
         println!("{output}");
         return Ok(());
     }
-    let config = Config::from_env()?;
+    // Before the configuration: it would generate secrets into an empty data directory.
     if let Some(Command::Backup { to }) = &cli.command {
-        return origin::ops::backup::command_backup(&config, to);
+        return origin::ops::backup::command_backup(to);
     }
     if let Some(Command::Restore { from }) = &cli.command {
-        return origin::ops::backup::command_restore(&config, from);
+        return origin::ops::backup::command_restore(from);
     }
+    let config = Config::from_env()?;
     let state = AppState::open(config)?;
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Serve = command {

@@ -167,6 +167,9 @@ async fn a_snapshot_taken_under_writes_restores_with_every_write_acknowledged_be
         "restore failed: {}",
         String::from_utf8_lossy(&restored.stderr)
     );
+    // A restore generates no secrets: the operator copies the old ones back.
+    assert!(!fresh.path().join("secrets").exists());
+    assert!(String::from_utf8_lossy(&restored.stdout).contains("copy the keys and secrets back"));
     let database = fresh.path().join("origin.sqlite3");
     let connection = rusqlite::Connection::open(&database).unwrap();
     let integrity: String = connection

@@ -114,9 +114,21 @@ fn prune(dir: &Path, keep: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The database `origin serve` uses, `$ORIGIN_DATA_DIR/origin.sqlite3` (as
+/// `Config::database_path`), found without creating the directory or generating secrets.
+pub fn database_path_from_env() -> PathBuf {
+    let data_dir = std::env::var("ORIGIN_DATA_DIR")
+        .ok()
+        .filter(|dir| !dir.trim().is_empty())
+        .unwrap_or_else(|| "./data".into());
+    PathBuf::from(data_dir).join(DATABASE_FILE)
+}
+
+const DATABASE_FILE: &str = "origin.sqlite3";
+
 /// `origin backup --to FILE`.
-pub fn command_backup(config: &crate::config::Config, to: &Path) -> anyhow::Result<()> {
-    let verified = snapshot(&config.database_path(), to)?;
+pub fn command_backup(to: &Path) -> anyhow::Result<()> {
+    let verified = snapshot(&database_path_from_env(), to)?;
     println!(
         "snapshot {}: {} bytes, schema version {}, integrity ok",
         to.display(),
@@ -127,8 +139,11 @@ pub fn command_backup(config: &crate::config::Config, to: &Path) -> anyhow::Resu
 }
 
 /// `origin restore --from FILE`.
-pub fn command_restore(config: &crate::config::Config, from: &Path) -> anyhow::Result<()> {
-    let database = config.database_path();
+pub fn command_restore(from: &Path) -> anyhow::Result<()> {
+    let database = database_path_from_env();
+    if let Some(data_dir) = database.parent() {
+        fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    }
     let restored = restore(from, &database)?;
     println!(
         "restored {} to {} (schema version {}, integrity ok)",
@@ -138,6 +153,13 @@ pub fn command_restore(config: &crate::config::Config, from: &Path) -> anyhow::R
     );
     if let Some(aside) = restored.kept_aside {
         println!("the database it replaced is kept as {}", aside.display());
+    }
+    let secrets = database.with_file_name("secrets");
+    if !secrets.exists() {
+        println!(
+            "no {} yet: copy the keys and secrets back before the first start (README, Backups and restore)",
+            secrets.display()
+        );
     }
     Ok(())
 }
@@ -385,6 +407,13 @@ fn sync_parent(path: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_database_path_is_the_one_the_configuration_names() {
+        let directory = tempfile::tempdir().unwrap();
+        let config = crate::config::Config::with_defaults(directory.path()).unwrap();
+        assert_eq!(config.database_path(), directory.path().join(DATABASE_FILE));
+    }
 
     #[test]
     fn a_snapshot_of_a_migrated_database_verifies_and_garbage_does_not() {
