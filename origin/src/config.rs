@@ -63,7 +63,8 @@ pub struct Config {
     pub header_timeout_secs: u64,
     /// Connections each listener serves at once; further clients wait in the accept queue.
     pub max_connections: usize,
-    /// Health, metrics and backups (`ORIGIN_READY_*`, `ORIGIN_BACKUP_*`; see `ops`).
+    /// Health, backups and checkpointing (`ORIGIN_READY_*`, `ORIGIN_BACKUP_*`,
+    /// `ORIGIN_WAL_AUTOCHECKPOINT`; see `ops`).
     pub ops: crate::ops::Settings,
 }
 
