@@ -112,6 +112,48 @@ pub fn routes() -> Router<AppState> {
 mod tests {
     use super::*;
 
+    fn settings(pairs: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        Settings::from_env(&|name: &str| {
+            pairs
+                .iter()
+                .find(|(candidate, _)| candidate == name)
+                .map(|(_, value)| value.clone())
+        })
+    }
+
+    #[test]
+    fn settings_are_read_from_their_variables_and_bad_values_stop_the_start() {
+        assert_eq!(settings(&[]).unwrap(), Settings::default());
+        let read = settings(&[
+            ("ORIGIN_READY_MIN_FREE_MB", "512"),
+            ("ORIGIN_READY_MAX_EDGE_BACKLOG", "10"),
+            ("ORIGIN_BACKUP_DIR", "/var/backups/origin"),
+            ("ORIGIN_BACKUP_INTERVAL", "15m"),
+            ("ORIGIN_BACKUP_KEEP", "3"),
+            ("ORIGIN_WAL_AUTOCHECKPOINT", "0"),
+        ])
+        .unwrap();
+        assert_eq!(read.ready_min_free_bytes, 512 * 1024 * 1024);
+        assert_eq!(read.ready_max_edge_backlog, 10);
+        assert_eq!(read.backup_dir, Some(PathBuf::from("/var/backups/origin")));
+        assert_eq!(read.backup_interval, Duration::from_secs(900));
+        assert_eq!(read.backup_keep, 3);
+        assert_eq!(read.wal_autocheckpoint, 0);
+        for bad in [
+            ("ORIGIN_READY_MIN_FREE_MB", "lots"),
+            ("ORIGIN_READY_MAX_EDGE_BACKLOG", "-1"),
+            ("ORIGIN_BACKUP_INTERVAL", "10s"),
+            ("ORIGIN_BACKUP_KEEP", "0"),
+            ("ORIGIN_WAL_AUTOCHECKPOINT", "off"),
+        ] {
+            assert!(settings(&[bad]).is_err(), "{bad:?} was accepted");
+        }
+    }
+
     #[test]
     fn backup_intervals_read_plain_seconds_and_units_and_refuse_under_a_minute() {
         assert_eq!(parse_interval("3600").unwrap(), Duration::from_secs(3600));
