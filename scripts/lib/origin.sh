@@ -16,10 +16,10 @@ process_running() {
   fi
 }
 
-# Fails if something already answers HTTP at address $1 (host:port).
+# Fails if something already answers HTTP at address $1 (host:port); $2 says how to move.
 address_free() {
   if curl -s -o /dev/null --max-time 1 "http://$1/"; then
-    echo "error: something already answers on $1 (another origin, or another program); stop it, or choose other addresses (ORIGIN_PUBLIC_ADDR, ORIGIN_ADMIN_ADDR)" >&2
+    echo "error: something already answers on $1 (an earlier dev.sh, or another program); stop it${2:+, or $2}" >&2
     return 1
   fi
 }
@@ -28,8 +28,8 @@ start_origin() {
   local bin="${ORIGIN_BIN:-./target/debug/origin}"
   local public="${ORIGIN_PUBLIC_ADDR:-127.0.0.1:8080}"
   local admin="${ORIGIN_ADMIN_ADDR:-127.0.0.1:8081}"
-  address_free "$public" || return 1
-  address_free "$admin" || return 1
+  address_free "$public" "set ORIGIN_PUBLIC_ADDR to another address" || return 1
+  address_free "$admin" "set ORIGIN_ADMIN_ADDR to another address" || return 1
   setsid "$bin" serve &
   origin_pid=$!
   local answer pid parent
