@@ -26,13 +26,15 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-setsid ./target/debug/origin serve &
-pids+=($!)
-# The origin generates the edge secret on first run; wait for it and for the listener.
-for _ in $(seq 1 100); do
-  [ -s "$ORIGIN_DATA_DIR/secrets/edge_shared_secret" ] && curl -s -o /dev/null "http://${ORIGIN_PUBLIC_ADDR:-127.0.0.1:8080}/" && break
-  sleep 0.1
-done
+# Each process started here must be the one answering its address: another program holding a
+# port is reported instead of being mistaken for the origin or the edge.
+. scripts/lib/origin.sh
+address_free 127.0.0.1:8787 || exit 1
+if ! start_origin; then
+  [ -n "${origin_pid:-}" ] && pids+=("$origin_pid")
+  exit 1
+fi
+pids+=("$origin_pid")
 secret="${EDGE_SHARED_SECRET:-$(cat "$ORIGIN_DATA_DIR/secrets/edge_shared_secret")}"
 printf 'EDGE_SHARED_SECRET=%s\n' "$secret" > .dev.vars
 chmod 600 .dev.vars
@@ -40,20 +42,33 @@ chmod 600 .dev.vars
 WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false DO_NOT_TRACK=1 \
 WRANGLER_NO_SKILLS_UPDATE_PROMPTS=1 CLOUDFLARE_CF_FETCH_ENABLED=false EDGE_SKIP_BUILD=1 \
   setsid wrangler dev --ip 127.0.0.1 --port 8787 --show-interactive-dev-session=false --log-level warn &
-pids+=($!)
+wrangler_pid=$!
+pids+=("$wrangler_pid")
+edge_ready=
 for _ in $(seq 1 120); do
-  curl -s -o /dev/null http://127.0.0.1:8787/__edge/health && break
+  process_running "$wrangler_pid" || { echo "error: wrangler dev exited before it was ready; its log is above" >&2; exit 1; }
+  curl -s -o /dev/null --max-time 1 http://127.0.0.1:8787/__edge/health && { edge_ready=1; break; }
   sleep 0.5
 done
+[ -n "$edge_ready" ] || { echo "error: the edge did not answer on http://127.0.0.1:8787/__edge/health within 60 s" >&2; exit 1; }
 
+admin="${ORIGIN_ADMIN_ADDR:-127.0.0.1:8081}"
 cat <<MSG
 
-  edge (clients use this)   http://127.0.0.1:8787
-  origin admin (private)    http://${ORIGIN_ADMIN_ADDR:-127.0.0.1:8081}
-  origin public (edge only) http://${ORIGIN_PUBLIC_ADDR:-127.0.0.1:8080}
-  data directory            $ORIGIN_DATA_DIR
+  edge (clients use this)    http://127.0.0.1:8787
+  API docs (Swagger UI)      http://127.0.0.1:8787/api/docs   (OpenAPI: /api/openapi/store.json, print.json)
+  origin admin (private)     http://$admin   (docs: http://$admin/admin/docs)
+  origin public (edge only)  http://${ORIGIN_PUBLIC_ADDR:-127.0.0.1:8080}
+  health and metrics         http://$admin/readyz   http://$admin/metrics
+  data directory             $ORIGIN_DATA_DIR
+  origin pid $origin_pid, wrangler pid $wrangler_pid
 
-  Create an admin:  ./target/debug/origin admin create --username root   (password on stdin)
-  Ctrl-C stops both.
+  The first admin (once; the password is read from stdin):
+    printf '%s' 'a-long-password' | ./target/debug/origin admin create --username root
+  An admin token:
+    ADMIN_TOKEN=\$(curl -s -XPOST http://$admin/admin/login -d username=root -d password='a-long-password' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+  A development code (SMS, e-mail and captcha answers go to the outbox, not out):
+    curl -s 'http://$admin/admin/outbox?to=13800138000' -H "token: \$ADMIN_TOKEN"
+  More in README.md ("Operating it"). Ctrl-C stops both.
 MSG
 wait -n "${pids[@]}"

@@ -22,6 +22,8 @@ gzipped=$(gzip -9 -c edge/build/index_bg.wasm | wc -c)
 budget=$((450 * 1024))
 echo "    edge wasm: $(wc -c < edge/build/index_bg.wasm) bytes raw, $gzipped bytes gzip (budget $budget)"
 [ "$gzipped" -le "$budget" ] || { echo "edge wasm is over its gzip budget" >&2; exit 1; }
+echo "==> deployment configuration (wrangler production dry run, systemd unit, tunnel example)"
+bash scripts/check-deploy.sh
 echo "==> cargo test (unit, origin integration, end-to-end through wrangler dev)"
 log="$(mktemp)"
 set +e

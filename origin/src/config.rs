@@ -69,6 +69,9 @@ pub struct Config {
     pub upload_quota_bytes: u64,
     pub uploads_per_day: u64,
     pub min_free_bytes: u64,
+    /// Health, backups and checkpointing (`ORIGIN_READY_*`, `ORIGIN_BACKUP_*`,
+    /// `ORIGIN_WAL_AUTOCHECKPOINT`; see `ops`).
+    pub ops: crate::ops::Settings,
 }
 
 impl Config {
@@ -143,6 +146,7 @@ impl Config {
         if let Some(free) = var("ORIGIN_MIN_FREE_MB") {
             config.min_free_bytes = megabytes("ORIGIN_MIN_FREE_MB", &free, 0)?;
         }
+        config.ops = crate::ops::Settings::from_env(&var)?;
         Ok(config)
     }
 
@@ -171,6 +175,7 @@ impl Config {
             upload_quota_bytes: 1024 * MEBIBYTE,
             uploads_per_day: 500,
             min_free_bytes: 1024 * MEBIBYTE,
+            ops: crate::ops::Settings::default(),
         })
     }
 

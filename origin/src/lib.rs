@@ -13,6 +13,7 @@ pub mod http;
 pub mod ids;
 pub mod limits;
 pub mod notify;
+pub mod ops;
 pub mod passwords;
 pub mod payments;
 pub mod storage;
@@ -56,6 +57,8 @@ pub struct Services {
     pub verified: http::auth::VerifiedTokens,
     /// Per-client-network counters of the sign-in family.
     pub limits: limits::NetworkLimits,
+    /// Request counts and latencies for `GET /metrics` (`ops::metrics`).
+    pub metrics: ops::metrics::Metrics,
 }
 
 impl Deref for AppState {
@@ -70,7 +73,7 @@ impl AppState {
     /// Opens the database (migrating it), loads or creates the signing key, and builds the
     /// services the configuration asks for.
     pub fn open(config: Config) -> anyhow::Result<AppState> {
-        let db = Db::open(&config.database_path())?;
+        let db = Db::open_with(&config.database_path(), config.ops.wal_autocheckpoint)?;
         let keys = Keys::load_or_create(&config.data_dir)?;
         let hasher = Hasher::new(config.hash_workers, config.hash_queue)?;
         let blobs = BlobStore::open(&config.storage_dir())?;
@@ -91,6 +94,7 @@ impl AppState {
             edge_wake: tokio::sync::Notify::new(),
             verified: http::auth::VerifiedTokens::default(),
             limits: limits::NetworkLimits::default(),
+            metrics: ops::metrics::Metrics::default(),
         })))
     }
 }

@@ -59,6 +59,16 @@ enum Command {
         #[command(subcommand)]
         action: GiftAction,
     },
+    /// Write a consistent, verified snapshot of the database to FILE (while the server runs).
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        to: std::path::PathBuf,
+    },
+    /// Put the snapshot FILE in place as the database (server stopped; the old file is kept).
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        from: std::path::PathBuf,
+    },
     /// Print an API's OpenAPI document (or, with --postman, a Postman collection) to stdout.
     Openapi {
         #[arg(value_enum)]
@@ -172,13 +182,7 @@ enum InviteAction {
 fn main() -> anyhow::Result<()> {
     // Before the runtime: `.env` may set ORIGIN_PIN_WORKERS, and pinning may have to warn.
     let _ = dotenvy::dotenv();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    origin::ops::logging::init()?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     // One worker per CPU, each pinned to its own (see `origin::cpus`).
@@ -210,6 +214,13 @@ async fn run() -> anyhow::Result<()> {
         println!("{output}");
         return Ok(());
     }
+    // Before the configuration: it would generate secrets into an empty data directory.
+    if let Some(Command::Backup { to }) = &cli.command {
+        return origin::ops::backup::command_backup(to);
+    }
+    if let Some(Command::Restore { from }) = &cli.command {
+        return origin::ops::backup::command_restore(from);
+    }
     let config = Config::from_env()?;
     let state = AppState::open(config)?;
     let command = cli.command.unwrap_or(Command::Serve);
@@ -232,7 +243,10 @@ async fn run() -> anyhow::Result<()> {
 
 async fn task(state: &AppState, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve | Command::Openapi { .. } => unreachable!("handled before the state opens"),
+        Command::Serve
+        | Command::Openapi { .. }
+        | Command::Backup { .. }
+        | Command::Restore { .. } => unreachable!("handled before the state opens"),
         Command::Admin {
             action: AdminAction::Create { username },
         } => {
@@ -408,6 +422,10 @@ async fn serve(state: AppState) -> anyhow::Result<()> {
         wait(stopped.clone()),
     ));
     let edge_sync = tokio::spawn(origin::edge_sync::run(state.clone(), stopped.clone()));
+    let backups = tokio::spawn(origin::ops::backup::run_scheduled(
+        state.clone(),
+        stopped.clone(),
+    ));
     let admin_server = tokio::spawn(origin::serve(
         admin,
         origin::admin_router(state),
@@ -420,6 +438,7 @@ async fn serve(state: AppState) -> anyhow::Result<()> {
     public_server.await??;
     admin_server.await??;
     edge_sync.await?;
+    backups.await?;
     Ok(())
 }
 

@@ -33,6 +33,10 @@ pub struct Hasher {
     dummy: Arc<str>,
     /// Hashes and verifications started, for tests and metrics.
     started: Arc<AtomicU64>,
+    /// Hashes refused because the queue was full (answered 503), for metrics.
+    refused: Arc<AtomicU64>,
+    /// Hashes admitted at once: threads plus queue.
+    capacity: usize,
 }
 
 /// OWASP's argon2id parameters: 19 MiB, 2 passes, 1 lane.
@@ -185,6 +189,8 @@ impl Hasher {
             jobs: sender,
             dummy: dummy.into(),
             started: Arc::new(AtomicU64::new(0)),
+            refused: Arc::new(AtomicU64::new(0)),
+            capacity: workers.max(1) + queue,
         })
     }
 
@@ -195,7 +201,10 @@ impl Hasher {
             .clone()
             .try_acquire_owned()
             .map(|permit| Admission { _permit: permit })
-            .map_err(|_| Problem::Busy { retry_after: 1 }.into())
+            .map_err(|_| {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                Problem::Busy { retry_after: 1 }.into()
+            })
     }
 
     async fn run<T: Send + 'static>(
@@ -227,6 +236,22 @@ impl Hasher {
     /// How many hashes and verifications were admitted since start.
     pub fn started(&self) -> u64 {
         self.started.load(Ordering::Relaxed)
+    }
+
+    /// How many hashes were refused (503) because the queue was full.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Hashes admitted and not finished: running, or waiting for a hashing thread.
+    pub fn in_flight(&self) -> usize {
+        self.capacity
+            .saturating_sub(self.admission.available_permits())
+    }
+
+    /// Hashes admitted at once (threads plus queue); past it, sign-ins get 503.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     pub async fn hash(&self, password: String) -> AppResult<String> {

@@ -15,6 +15,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_upload_limits.sql"),
 ];
 
+/// The schema version this binary migrates to (`PRAGMA user_version` once migrated).
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 pub fn apply(connection: &mut Connection) -> anyhow::Result<()> {
     let current: usize =
         connection.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))? as usize;

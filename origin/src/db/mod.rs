@@ -66,6 +66,9 @@ pub const MAX_BATCH: usize = 64;
 /// end sessions wait this long before they report success.
 pub const EXTERNAL_WRITE_NOTICE: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// SQLite's own default: a commit that leaves this many pages in the WAL checkpoints it.
+pub const DEFAULT_WAL_AUTOCHECKPOINT: u32 = 1000;
+
 /// Tables whose updated or deleted rows can end a session.
 const SESSION_TABLES: [&str; 3] = ["sessions", "session_tokens", "users"];
 
@@ -77,6 +80,8 @@ pub struct Db {
 
 struct Inner {
     path: PathBuf,
+    /// Held shared for the life of the handle, so a restore cannot replace the file under it.
+    _lock: crate::ops::backup::DataDirLock,
     writer: Mutex<mpsc::Sender<WriteJob>>,
     readers: Mutex<Vec<Connection>>,
     reader_slots: Semaphore,
@@ -88,6 +93,8 @@ struct Inner {
 struct Counters {
     batches: AtomicU64,
     session_epoch: AtomicU64,
+    /// Batch sizes and commit latency, for metrics.
+    writes: Mutex<crate::ops::metrics::WriterStats>,
 }
 
 fn configure(connection: &Connection) -> rusqlite::Result<()> {
@@ -101,6 +108,13 @@ fn configure(connection: &Connection) -> rusqlite::Result<()> {
 impl Db {
     /// Opens (creating if needed) the database, applies migrations and starts the writer.
     pub fn open(path: &Path) -> anyhow::Result<Db> {
+        Db::open_with(path, DEFAULT_WAL_AUTOCHECKPOINT)
+    }
+
+    /// [`Db::open`], with the writer checkpointing the WAL once it holds `wal_autocheckpoint`
+    /// pages, or never (0: Litestream, when it runs, is then the only one to checkpoint).
+    pub fn open_with(path: &Path, wal_autocheckpoint: u32) -> anyhow::Result<Db> {
+        let lock = crate::ops::backup::DataDirLock::shared(path)?;
         let mut writer = Connection::open(path)
             .with_context(|| format!("opening database {}", path.display()))?;
         let mode: String = writer.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
@@ -109,6 +123,7 @@ impl Db {
             "could not switch to WAL (got {mode})"
         );
         writer.pragma_update(None, "synchronous", "FULL")?;
+        writer.pragma_update(None, "wal_autocheckpoint", wal_autocheckpoint)?;
         configure(&writer)?;
         migrate::apply(&mut writer)?;
 
@@ -135,6 +150,7 @@ impl Db {
         Ok(Db {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
+                _lock: lock,
                 writer: Mutex::new(sender),
                 readers: Mutex::new(Vec::new()),
                 reader_slots: Semaphore::new(READERS),
@@ -183,6 +199,16 @@ impl Db {
     /// How many write transactions (batches) have committed since the database was opened.
     pub fn batches_committed(&self) -> u64 {
         self.inner.counters.batches.load(Ordering::Relaxed)
+    }
+
+    /// Batch sizes, commit latency and failed commits so far (for metrics).
+    pub fn writer_stats(&self) -> crate::ops::metrics::WriterStats {
+        self.inner
+            .counters
+            .writes
+            .lock()
+            .map(|stats| stats.clone())
+            .unwrap_or_default()
     }
 
     /// The session epoch (see the module's documentation). Read it before reading a
@@ -274,7 +300,19 @@ impl WriterThread {
         };
         let acknowledgements: Vec<Acknowledge> =
             batch.into_iter().map(|job| job(Ok(&transaction))).collect();
+        let commit_began = std::time::Instant::now();
         let committed = transaction.commit().map_err(|error| error.to_string());
+        if let Ok(mut stats) = self.counters.writes.lock() {
+            match &committed {
+                Ok(()) => {
+                    stats.batch_sizes.observe(acknowledgements.len() as f64);
+                    stats
+                        .commit_seconds
+                        .observe(commit_began.elapsed().as_secs_f64());
+                }
+                Err(_) => stats.failed_commits += 1,
+            }
+        }
         match &committed {
             Ok(()) => {
                 self.counters.batches.fetch_add(1, Ordering::Relaxed);

@@ -218,6 +218,7 @@ pub fn public_router(state: AppState) -> Router {
         router = router.route(route.path, method_router);
     }
     let secret_digest = Sha256::digest(state.config.edge_secret.expose().as_bytes());
+    let metrics = state.metrics.clone();
     let router = router
         .fallback(not_found)
         .with_state(state)
@@ -237,7 +238,7 @@ pub fn public_router(state: AppState) -> Router {
                 next.run(request).await
             }
         }));
-    with_common_layers(router)
+    with_common_layers(router, metrics)
 }
 
 async fn refuse_declared_over(limit: u64, request: Request, next: Next) -> Response {
@@ -254,15 +255,21 @@ async fn refuse_declared_over(limit: u64, request: Request, next: Next) -> Respo
 
 /// The admin router, for the private listener.
 pub fn admin_router(state: AppState) -> Router {
-    with_common_layers(admin::routes(&state).fallback(not_found).with_state(state))
+    let routes = admin::routes(&state).merge(crate::ops::routes());
+    let metrics = state.metrics.clone();
+    with_common_layers(routes.fallback(not_found).with_state(state), metrics)
 }
 
-/// Layers shared by both listeners: request ids, tracing, panics caught, problems rendered.
-fn with_common_layers(router: Router) -> Router {
+/// Layers shared by both listeners: request ids, tracing, panics caught, problems rendered,
+/// requests counted and timed.
+fn with_common_layers(router: Router, metrics: crate::ops::metrics::Metrics) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
     router
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(render_in_dialect))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            crate::ops::metrics::track(metrics.clone(), request, next)
+        }))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
