@@ -1485,4 +1485,27 @@ mod tests {
         assert!(text.contains("Bearer {{token}}"));
         assert!(text.contains("{{baseUrl}}/api/user_addresses/:id"));
     }
+
+    /// `docs/openapi/*.json` are the documents as `origin openapi store|print|admin` prints them,
+    /// committed so that a clone describes its APIs without a running server; they must not drift.
+    #[test]
+    fn committed_documents_are_the_generated_ones() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi");
+        for (api, name) in [
+            (Api::Store, "store"),
+            (Api::Print, "print"),
+            (Api::Admin, "admin"),
+        ] {
+            let path = docs.join(format!("{name}.json"));
+            let committed = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let generated = format!("{}\n", serde_json::to_string_pretty(document(api)).unwrap());
+            assert!(
+                committed == generated,
+                "docs/openapi/{name}.json differs from the {name} document the code generates; \
+                 regenerate it from the repository root with \
+                 `cargo build -p origin && ./target/debug/origin openapi {name} > docs/openapi/{name}.json`"
+            );
+        }
+    }
 }
