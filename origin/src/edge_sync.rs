@@ -52,16 +52,22 @@ pub async fn push(state: &AppState, entries: Vec<i64>) {
     }
 }
 
-pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
-    let client = match reqwest::Client::builder()
+fn client() -> Option<reqwest::Client> {
+    match reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
     {
-        Ok(client) => client,
+        Ok(client) => Some(client),
         Err(error) => {
             tracing::error!(%error, "edge sync cannot start");
-            return;
+            None
         }
+    }
+}
+
+pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
+    let Some(client) = client() else {
+        return;
     };
     loop {
         if let Err(error) = deliver_due(&state, &client).await {
@@ -81,21 +87,87 @@ async fn deliver_due(state: &AppState, client: &reqwest::Client) -> crate::error
         .read(|conn| edge_outbox::due(conn, clock::now(), 50))
         .await?;
     for entry in due {
-        let outcome = deliver(state, client, &entry).await;
-        let Pending { id, attempts, .. } = entry;
-        state
-            .db
-            .write(move |tx| match outcome {
-                Ok(()) => edge_outbox::mark_delivered(tx, id, clock::now()),
-                Err(error) => {
-                    let next = clock::now() + backoff_secs(attempts);
-                    tracing::warn!(id, attempts = attempts + 1, %error, "edge invalidation not delivered; will retry");
-                    edge_outbox::mark_failed(tx, id, next, &error)
-                }
-            })
-            .await?;
+        attempt(state, client, entry).await?;
     }
     Ok(())
+}
+
+/// Tries one entry and records the outcome; true when the edge accepted it.
+async fn attempt(
+    state: &AppState,
+    client: &reqwest::Client,
+    entry: Pending,
+) -> crate::error::AppResult<bool> {
+    let outcome = deliver(state, client, &entry).await;
+    let delivered = outcome.is_ok();
+    let Pending { id, attempts, .. } = entry;
+    state
+        .db
+        .write(move |tx| match outcome {
+            Ok(()) => edge_outbox::mark_delivered(tx, id, clock::now()),
+            Err(error) => {
+                let next = clock::now() + backoff_secs(attempts);
+                tracing::warn!(id, attempts = attempts + 1, %error, "edge invalidation not delivered; will retry");
+                edge_outbox::mark_failed(tx, id, next, &error)
+            }
+        })
+        .await?;
+    Ok(delivered)
+}
+
+/// How long `origin serve` gives the last delivery attempt when it stops.
+pub const FLUSH_WITHIN: Duration = Duration::from_secs(5);
+
+/// What the last attempt did: entries the edge accepted, and entries left for the next start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flushed {
+    pub delivered: u64,
+    pub left: u64,
+}
+
+/// The last delivery attempt before the server exits (after its listeners have drained, so no
+/// request queues more): every undelivered entry is tried once, back-off or not, oldest first,
+/// for at most `within`. What is not delivered stays in the outbox for the next start.
+pub async fn flush(state: &AppState, within: Duration) -> Flushed {
+    let mut flushed = Flushed::default();
+    if let Some(client) = client() {
+        let pass = async {
+            let mut after = 0;
+            loop {
+                let batch = state
+                    .db
+                    .read(move |conn| edge_outbox::undelivered_after(conn, after, 50))
+                    .await?;
+                if batch.is_empty() {
+                    return crate::error::AppResult::Ok(());
+                }
+                for entry in batch {
+                    after = entry.id;
+                    if attempt(state, &client, entry).await? {
+                        flushed.delivered += 1;
+                    }
+                }
+            }
+        };
+        match tokio::time::timeout(within, pass).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(?error, "last edge delivery failed"),
+            Err(_) => tracing::warn!(?within, "last edge delivery ran out of time"),
+        }
+    }
+    flushed.left = state
+        .db
+        .read(edge_outbox::undelivered)
+        .await
+        .unwrap_or_default();
+    if flushed.delivered > 0 || flushed.left > 0 {
+        tracing::info!(
+            delivered = flushed.delivered,
+            left = flushed.left,
+            "edge outbox flushed before exit"
+        );
+    }
+    flushed
 }
 
 async fn deliver(

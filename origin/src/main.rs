@@ -428,7 +428,7 @@ async fn serve(state: AppState) -> anyhow::Result<()> {
     ));
     let admin_server = tokio::spawn(origin::serve(
         admin,
-        origin::admin_router(state),
+        origin::admin_router(state.clone()),
         limits,
         wait(stopped),
     ));
@@ -439,6 +439,9 @@ async fn serve(state: AppState) -> anyhow::Result<()> {
     admin_server.await??;
     edge_sync.await?;
     backups.await?;
+    // The listeners have drained, so nothing queues more: one last attempt to deliver what the
+    // edge has not heard yet (a revoked session should not outlive the restart at the edge).
+    origin::edge_sync::flush(&state, origin::edge_sync::FLUSH_WITHIN).await;
     Ok(())
 }
 

@@ -1,9 +1,12 @@
 //! `origin serve` on SIGTERM (what systemd sends, `deploy/origin.service`): requests already
-//! received are finished and answered, new connections are refused, and the process exits 0.
+//! received are finished and answered, new connections are refused, what the edge has not heard
+//! is delivered, and the process exits 0.
 
 mod support;
 
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::Client;
@@ -109,4 +112,111 @@ async fn sigterm_finishes_the_requests_in_flight_then_exits_cleanly() {
     // Nothing listens any more.
     let after = client.get(format!("{}/healthz", origin.admin)).send().await;
     assert!(after.is_err());
+}
+
+/// A stand-in edge that refuses invalidations until told to accept them.
+#[derive(Clone, Default)]
+struct StandInEdge {
+    accepting: Arc<AtomicBool>,
+    refused: Arc<AtomicU32>,
+    received: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+async fn spawn_stand_in_edge() -> (String, StandInEdge) {
+    let edge = StandInEdge::default();
+    let state = edge.clone();
+    let router = axum::Router::new().route(
+        "/__edge/invalidate",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let state = state.clone();
+            async move {
+                if !state.accepting.load(Ordering::SeqCst) {
+                    state.refused.fetch_add(1, Ordering::SeqCst);
+                    return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                }
+                let secret = headers
+                    .get(EDGE_SECRET)
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .unwrap_or_default();
+                state.received.lock().unwrap().push((secret, body));
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (url, edge)
+}
+
+/// On SIGTERM, after the listeners drain, the server tries once more to deliver what the edge
+/// has not heard — even an entry still backing off — before it exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_delivers_the_pending_edge_outbox_before_exiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (edge_url, edge) = spawn_stand_in_edge().await;
+    let mut create = process::command(dir.path(), &edge_url)
+        .args(["admin", "create", "--username", "root"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        writeln!(create.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    }
+    assert!(create.wait().unwrap().success());
+    let client = Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let mut origin = process::start(dir.path(), &edge_url, &[], &client).await;
+
+    // A back-office write queues an instruction for the edge, which refuses it.
+    let disable = process::command(dir.path(), &edge_url)
+        .args(["user", "--id", "1", "disable"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(disable.success());
+    // Three refusals: the entry now backs off for 4 s, so the server's own loop will not try it
+    // again before it stops.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while edge.refused.load(Ordering::SeqCst) < 3 {
+        assert!(Instant::now() < deadline, "the edge was never asked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    edge.accepting.store(true, Ordering::SeqCst);
+    let signalled = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-TERM", &origin.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let exit = loop {
+        if let Some(status) = origin.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(20),
+            "still running 20 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+    // Well before the entry's back-off would have let the running loop try it.
+    assert!(signalled.elapsed() < Duration::from_secs(4));
+
+    let received = edge.received.lock().unwrap().clone();
+    assert!(!received.is_empty(), "nothing was delivered on the way out");
+    assert!(received.iter().all(|(secret, _)| secret == SECRET));
+    let db = rusqlite::Connection::open(dir.path().join("origin.sqlite3")).unwrap();
+    let left: i64 = db
+        .query_row(
+            "SELECT count(*) FROM edge_outbox WHERE delivered_at IS NULL",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "instructions left undelivered");
 }

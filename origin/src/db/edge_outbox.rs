@@ -44,14 +44,40 @@ pub fn due(connection: &Connection, now: i64, limit: u32) -> AppResult<Vec<Pendi
         "SELECT id, instructions, attempts FROM edge_outbox
          WHERE delivered_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
     )?;
-    let rows = statement.query_map(params![now, limit], |row| {
-        Ok(Pending {
-            id: row.get(0)?,
-            instructions: row.get(1)?,
-            attempts: row.get(2)?,
-        })
-    })?;
+    let rows = statement.query_map(params![now, limit], pending_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Undelivered entries after `after`, due or backing off, oldest first (the last attempt
+/// before the server exits tries each once, whatever its back-off).
+pub fn undelivered_after(
+    connection: &Connection,
+    after: i64,
+    limit: u32,
+) -> AppResult<Vec<Pending>> {
+    let mut statement = connection.prepare(
+        "SELECT id, instructions, attempts FROM edge_outbox
+         WHERE delivered_at IS NULL AND id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = statement.query_map(params![after, limit], pending_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// How many entries wait for delivery.
+pub fn undelivered(connection: &Connection) -> AppResult<u64> {
+    Ok(connection.query_row(
+        "SELECT count(*) FROM edge_outbox WHERE delivered_at IS NULL",
+        [],
+        |row| row.get(0),
+    )?)
+}
+
+fn pending_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Pending> {
+    Ok(Pending {
+        id: row.get(0)?,
+        instructions: row.get(1)?,
+        attempts: row.get(2)?,
+    })
 }
 
 pub fn mark_delivered(connection: &Connection, id: i64, now: i64) -> AppResult<()> {
