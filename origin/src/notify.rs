@@ -27,6 +27,12 @@ impl NotificationChannel {
     }
 }
 
+/// Counts a notification in `/metrics` (`origin_notifications_total`). Call it once the
+/// transaction that enqueued the notification has committed: one rolled back was never sent.
+pub fn sent(state: &crate::AppState, channel: NotificationChannel) {
+    state.metrics.count_notification(channel.as_str());
+}
+
 #[derive(Debug, Clone)]
 pub struct Notification {
     pub channel: NotificationChannel,

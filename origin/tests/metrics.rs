@@ -1,7 +1,7 @@
 //! `GET /metrics` on the admin listener: the scrape parses as Prometheus text, every sample
 //! belongs to a declared family, histograms are well formed, and the figures match what the
 //! test did (requests by route and status, hashes admitted and refused, write batches, the
-//! WAL, the edge outbox).
+//! WAL, the edge outbox, payment callbacks by result, notifications by channel).
 
 mod support;
 
@@ -400,4 +400,101 @@ async fn the_edge_outbox_backlog_is_reported() {
             .unwrap()
             >= 60.0
     );
+}
+
+#[tokio::test]
+async fn payment_callbacks_by_result_and_notifications_by_channel_are_counted() {
+    let app = TestApp::spawn().await;
+    let before = Scrape::of(&app).await;
+    assert_eq!(before.types["origin_payment_callbacks_total"], "counter");
+    assert_eq!(before.types["origin_notifications_total"], "counter");
+    // Every label value is there from the start, at zero.
+    for result in ["settled", "replayed", "refused"] {
+        assert_eq!(
+            before.value(
+                "origin_payment_callbacks_total",
+                &[("provider", "sandbox"), ("result", result)]
+            ),
+            Some(0.0)
+        );
+    }
+    for channel in ["sms", "mail", "captcha"] {
+        assert_eq!(
+            before.value("origin_notifications_total", &[("channel", channel)]),
+            Some(0.0)
+        );
+    }
+
+    // Notifications: an SMS code (the member's registration), a captcha, and a sign-in code
+    // for an unknown phone, refused in the transaction that would have queued it: not counted.
+    let registered = app.register_print(&app.phone()).await;
+    let token = registered["access_token"].as_str().unwrap().to_owned();
+    app.captcha("metricsuser").await;
+    let unknown = app
+        .request_from(Method::POST, "/api/sms", &app.fresh_ip())
+        .json(&json!({ "phone": app.phone(), "is_register": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+
+    // Payment callbacks: one that pays, two replays of it, two refused (a wrong amount, a
+    // wrong signature).
+    let created = app
+        .request(Method::POST, "/api/recharge_orders")
+        .header("token", &token)
+        .json(&json!({ "price": "20.00", "pay_type": "wechat" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.unwrap();
+    let order_no = created["data"]["order_no"].as_str().unwrap().to_owned();
+    let secret = app.state.config.pay_sandbox_secret.expose();
+    let good = support::sandbox_notify_form(secret, &order_no, "20.00", "T-1");
+    let wrong_amount = support::sandbox_notify_form(secret, &order_no, "19.99", "T-1");
+    let mut forged = good.clone();
+    for (name, value) in &mut forged {
+        if name == "sign" {
+            *value = "0".repeat(64);
+        }
+    }
+    for (form, status) in [
+        (&good, 200),
+        (&good, 200),
+        (&good, 200),
+        (&wrong_amount, 400),
+        (&forged, 400),
+    ] {
+        let answer = app
+            .request(Method::POST, "/api/payments/sandbox/notify")
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status);
+    }
+
+    let after = Scrape::of(&app).await;
+    let callbacks = |result: &str| {
+        after.value(
+            "origin_payment_callbacks_total",
+            &[("provider", "sandbox"), ("result", result)],
+        )
+    };
+    assert_eq!(callbacks("settled"), Some(1.0));
+    assert_eq!(callbacks("replayed"), Some(2.0));
+    assert_eq!(callbacks("refused"), Some(2.0));
+    let notifications =
+        |channel: &str| after.value("origin_notifications_total", &[("channel", channel)]);
+    assert_eq!(notifications("sms"), Some(1.0));
+    assert_eq!(notifications("captcha"), Some(1.0));
+    assert_eq!(notifications("mail"), Some(0.0));
+    // The same as what was committed to the outbox.
+    for channel in ["sms", "mail", "captcha"] {
+        let committed = app.count(&format!(
+            "SELECT count(*) FROM outbox WHERE channel = '{channel}'"
+        ));
+        assert_eq!(notifications(channel), Some(committed as f64), "{channel}");
+    }
 }

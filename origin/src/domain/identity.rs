@@ -110,6 +110,7 @@ pub async fn create_captcha(
             Ok(expires_at)
         })
         .await?;
+    crate::notify::sent(state, NotificationChannel::Captcha);
     Ok(IssuedCaptcha {
         key,
         expires_at,
@@ -426,6 +427,13 @@ pub async fn send_code(
             state_for_write.notifier.enqueue(tx, &notification, now)
         })
         .await?;
+    crate::notify::sent(
+        state,
+        match channel {
+            Channel::Sms => NotificationChannel::Sms,
+            Channel::Mail => NotificationChannel::Mail,
+        },
+    );
     Ok(token)
 }
 

@@ -145,6 +145,14 @@ fn spend_proof(
 
 /// Tells a channel of the account about a change to its sign-in methods, in the same
 /// transaction as the change.
+/// The channel a notice about `column` goes by.
+fn notice_channel(column: LoginColumn) -> NotificationChannel {
+    match column {
+        LoginColumn::Phone => NotificationChannel::Sms,
+        LoginColumn::Email => NotificationChannel::Mail,
+    }
+}
+
 fn tell(
     tx: &rusqlite::Transaction<'_>,
     state: &AppState,
@@ -153,10 +161,7 @@ fn tell(
     change: &str,
 ) -> AppResult<()> {
     let notice = Notification {
-        channel: match column {
-            LoginColumn::Phone => NotificationChannel::Sms,
-            LoginColumn::Email => NotificationChannel::Mail,
-        },
+        channel: notice_channel(column),
         to: old.to_owned(),
         code: String::new(),
         body: format!("您的账号{change}。如非本人操作，请立即修改密码并联系客服。"),
@@ -232,6 +237,7 @@ pub async fn bind(
             let column = column_of(channel);
             let user = users::by_id(tx, user_id)?.ok_or(Problem::Unauthenticated)?;
             let old = bound(&user, column).map(str::to_owned);
+            let mut told = None;
             let now = clock::now();
             if let Some(old) = old.as_deref().filter(|old| *old != target) {
                 if matches!(checked, Checked::NotNeeded) {
@@ -247,6 +253,7 @@ pub async fn bind(
                     masked(column, &target)
                 );
                 tell(tx, &state_for_write, column, old, &change)?;
+                told = Some(column);
             } else if old.is_none() {
                 // A channel of a new kind needs only its own code (SPEC §6), so the account's
                 // other channel is told: a stolen token adding a way in does not go unseen.
@@ -257,13 +264,16 @@ pub async fn bind(
                 if let Some(existing) = bound(&user, other) {
                     let change = format!("绑定了新的{} {}", label(column), masked(column, &target));
                     tell(tx, &state_for_write, other, existing, &change)?;
+                    told = Some(other);
                 }
             }
             users::set_login(tx, user_id, column, Some(&target), now)?;
-            Ok(Ok(()))
+            Ok(Ok(told))
         })
         .await?;
-    outcome?;
+    if let Some(told) = outcome? {
+        crate::notify::sent(state, notice_channel(told));
+    }
     Ok(vec![Instruction::Bump { user: user_id }])
 }
 
@@ -313,6 +323,7 @@ pub async fn unbind(
         })
         .await?;
     outcome?;
+    crate::notify::sent(state, notice_channel(column));
     Ok(vec![Instruction::Bump { user: user_id }])
 }
 

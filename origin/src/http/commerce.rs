@@ -14,6 +14,7 @@ use crate::http::params::Params;
 use crate::http::path::PathText;
 use crate::http::reply::Reply;
 use crate::http::views::{self, Page};
+use crate::ops::metrics::PaymentCallback;
 
 pub async fn gifts(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
     let page = commerce::gifts(&state, params.page()?).await?;
@@ -93,13 +94,17 @@ pub async fn payment_notify(
         Ok(notification) => commerce::settle(&state, provider, notification).await?,
         Err(reason) => Settlement::Refused(reason),
     };
-    let (status, body) = match &outcome {
-        Settlement::Credited | Settlement::AlreadyPaid => (StatusCode::OK, "success"),
+    let (status, body, result) = match &outcome {
+        Settlement::Credited => (StatusCode::OK, "success", PaymentCallback::Settled),
+        Settlement::AlreadyPaid => (StatusCode::OK, "success", PaymentCallback::Replayed),
         Settlement::Refused(reason) => {
             tracing::warn!(provider = provider.name(), %reason, "payment notify refused");
-            (StatusCode::BAD_REQUEST, "fail")
+            (StatusCode::BAD_REQUEST, "fail", PaymentCallback::Refused)
         }
     };
+    state
+        .metrics
+        .count_payment_callback(provider.name(), result);
     Ok((
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -8,7 +8,9 @@
 //!
 //! What is counted as it happens: requests by route template, method and status with their
 //! latency (a middleware on both listeners), the writer's batch sizes and commit latency (in
-//! `db`), password hashes admitted and refused (in `passwords`). What is read at scrape time:
+//! `db`), password hashes admitted and refused (in `passwords`), payment callbacks by provider
+//! and result (in `http::commerce`), notifications by channel once their transaction has
+//! committed (`notify::sent`). What is read at scrape time:
 //! the hashing queue, WAL and database sizes, free disk space, the edge-outbox backlog.
 
 use std::collections::BTreeMap;
@@ -136,7 +138,41 @@ struct Registry {
     started_at: i64,
     requests: Mutex<BTreeMap<RequestKey, Histogram>>,
     backups: Mutex<BackupStatus>,
+    /// (provider, result) → callbacks.
+    payment_callbacks: Mutex<BTreeMap<(String, PaymentCallback), u64>>,
+    /// channel → notifications committed.
+    notifications: Mutex<BTreeMap<&'static str, u64>>,
 }
+
+/// How a payment provider's callback ended (`POST /api/payments/{provider}/notify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PaymentCallback {
+    /// Verified, and it paid an order that was waiting.
+    Settled,
+    /// Verified, for an order already paid (a provider's retry): answered success, nothing done.
+    Replayed,
+    /// Not verified, or not matching its order: answered `fail`.
+    Refused,
+}
+
+impl PaymentCallback {
+    pub const ALL: [PaymentCallback; 3] = [
+        PaymentCallback::Settled,
+        PaymentCallback::Replayed,
+        PaymentCallback::Refused,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentCallback::Settled => "settled",
+            PaymentCallback::Replayed => "replayed",
+            PaymentCallback::Refused => "refused",
+        }
+    }
+}
+
+/// The notification channels, each reported even before its first message.
+pub const NOTIFICATION_CHANNELS: [&str; 3] = ["sms", "mail", "captcha"];
 
 /// How the scheduled snapshots went (`ops::backup::run_scheduled`).
 #[derive(Debug, Clone, Default)]
@@ -155,6 +191,8 @@ impl Default for Metrics {
                 started_at: clock::now(),
                 requests: Mutex::new(BTreeMap::new()),
                 backups: Mutex::new(BackupStatus::default()),
+                payment_callbacks: Mutex::new(BTreeMap::new()),
+                notifications: Mutex::new(BTreeMap::new()),
             }),
         }
     }
@@ -182,6 +220,19 @@ impl Metrics {
             .lock()
             .map(|status| status.clone())
             .unwrap_or_default()
+    }
+
+    pub fn count_payment_callback(&self, provider: &str, result: PaymentCallback) {
+        if let Ok(mut callbacks) = self.inner.payment_callbacks.lock() {
+            *callbacks.entry((provider.to_owned(), result)).or_default() += 1;
+        }
+    }
+
+    /// Counts a notification whose transaction has committed (`notify::sent`).
+    pub fn count_notification(&self, channel: &'static str) {
+        if let Ok(mut notifications) = self.inner.notifications.lock() {
+            *notifications.entry(channel).or_default() += 1;
+        }
     }
 
     pub fn observe_request(
@@ -471,6 +522,58 @@ fn render(state: &AppState, backlog: Option<&Backlog>) -> String {
             backups.last_seconds,
         );
     }
+    let callbacks = metrics
+        .payment_callbacks
+        .lock()
+        .map(|callbacks| callbacks.clone())
+        .unwrap_or_default();
+    family(
+        &mut out,
+        "origin_payment_callbacks_total",
+        "counter",
+        "Payment providers' callbacks, by provider and result (settled, replayed, refused).",
+    );
+    let mut providers: Vec<String> = state
+        .payments
+        .iter()
+        .map(|provider| provider.name().to_owned())
+        .collect();
+    providers.extend(callbacks.keys().map(|(provider, _)| provider.clone()));
+    providers.sort();
+    providers.dedup();
+    for provider in &providers {
+        for result in PaymentCallback::ALL {
+            let count = callbacks
+                .get(&(provider.clone(), result))
+                .copied()
+                .unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "origin_payment_callbacks_total{{provider=\"{}\",result=\"{}\"}} {count}",
+                escape(provider),
+                result.as_str()
+            );
+        }
+    }
+    let notifications = metrics
+        .notifications
+        .lock()
+        .map(|notifications| notifications.clone())
+        .unwrap_or_default();
+    family(
+        &mut out,
+        "origin_notifications_total",
+        "counter",
+        "Notifications committed for delivery (codes, notices, captcha answers), by channel.",
+    );
+    for channel in NOTIFICATION_CHANNELS {
+        let count = notifications.get(channel).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "origin_notifications_total{{channel=\"{channel}\"}} {count}"
+        );
+    }
+
     if let Some(backlog) = backlog {
         single(
             &mut out,
