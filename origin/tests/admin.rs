@@ -9,21 +9,6 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use support::{PASSWORD, TestApp, json_of, print_error};
 
-async fn admin_call(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Value,
-) -> reqwest::Response {
-    app.admin_request(method, path)
-        .header("token", token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// Every admin endpoint, with a body that would succeed for a super-admin.
 fn endpoints(user_id: i64) -> Vec<(Method, String, Value, &'static str)> {
     vec![
@@ -117,23 +102,23 @@ async fn admin_with_role(app: &TestApp, role: &str, permissions: &[&str]) -> (St
     let (_, user_id) = app.member().await;
     let phone = phone_of(app, user_id);
     let root = app.admin_token().await;
-    let saved = admin_call(
-        app,
-        &root,
-        Method::POST,
-        "/admin/roles",
-        json!({ "name": role, "permissions": permissions }),
-    )
-    .await;
+    let saved = app
+        .admin_call(
+            &root,
+            Method::POST,
+            "/admin/roles",
+            json!({ "name": role, "permissions": permissions }),
+        )
+        .await;
     json_of(saved, 201).await;
-    let assigned = admin_call(
-        app,
-        &root,
-        Method::PUT,
-        &format!("/admin/users/{user_id}"),
-        json!({ "roles": [role] }),
-    )
-    .await;
+    let assigned = app
+        .admin_call(
+            &root,
+            Method::PUT,
+            &format!("/admin/users/{user_id}"),
+            json!({ "roles": [role] }),
+        )
+        .await;
     json_of(assigned, 200).await;
     let login = app.print_login(&phone, PASSWORD, true).await;
     (
@@ -154,9 +139,13 @@ async fn every_endpoint_needs_an_admin_token_holding_its_permission() {
             .await
             .unwrap();
         print_error(anonymous, 401, 999).await;
-        let member = admin_call(&app, &member_token, method.clone(), &path, body.clone()).await;
+        let member = app
+            .admin_call(&member_token, method.clone(), &path, body.clone())
+            .await;
         print_error(member, 403, 10003).await;
-        let support = admin_call(&app, &support_token, method.clone(), &path, body.clone()).await;
+        let support = app
+            .admin_call(&support_token, method.clone(), &path, body.clone())
+            .await;
         if permission == "客服工具管理" {
             assert!(
                 support.status().is_success(),
@@ -171,7 +160,7 @@ async fn every_endpoint_needs_an_admin_token_holding_its_permission() {
     // order: 404, not 403).
     let root = app.admin_token().await;
     for (method, path, body, _) in endpoints(user_id) {
-        let response = admin_call(&app, &root, method, &path, body).await;
+        let response = app.admin_call(&root, method, &path, body).await;
         let status = response.status().as_u16();
         assert!(status != 401 && status != 403, "{path}: {status}");
     }
@@ -185,7 +174,8 @@ async fn disabling_a_user_revokes_every_session_and_enabling_lets_them_back() {
     let root = app.admin_token().await;
     let path = format!("/admin/users/{user_id}");
     json_of(
-        admin_call(&app, &root, Method::PUT, &path, json!({ "disabled": true })).await,
+        app.admin_call(&root, Method::PUT, &path, json!({ "disabled": true }))
+            .await,
         200,
     )
     .await;
@@ -208,14 +198,8 @@ async fn disabling_a_user_revokes_every_session_and_enabling_lets_them_back() {
     assert!(revoked >= 1, "the revocation is queued for the edge");
 
     json_of(
-        admin_call(
-            &app,
-            &root,
-            Method::PUT,
-            &path,
-            json!({ "disabled": false }),
-        )
-        .await,
+        app.admin_call(&root, Method::PUT, &path, json!({ "disabled": false }))
+            .await,
         200,
     )
     .await;
@@ -223,34 +207,29 @@ async fn disabling_a_user_revokes_every_session_and_enabling_lets_them_back() {
 
     // An admin cannot disable themselves; unknown users and roles are refused.
     let root_id = app.count("SELECT id FROM users WHERE account = 'root'");
-    let own = admin_call(
-        &app,
-        &root,
-        Method::PUT,
-        &format!("/admin/users/{root_id}"),
-        json!({ "disabled": true }),
-    )
-    .await;
+    let own = app
+        .admin_call(
+            &root,
+            Method::PUT,
+            &format!("/admin/users/{root_id}"),
+            json!({ "disabled": true }),
+        )
+        .await;
     print_error(own, 400, 999).await;
-    let unknown = admin_call(
-        &app,
-        &root,
-        Method::PUT,
-        "/admin/users/99999",
-        json!({ "disabled": true }),
-    )
-    .await;
+    let unknown = app
+        .admin_call(
+            &root,
+            Method::PUT,
+            "/admin/users/99999",
+            json!({ "disabled": true }),
+        )
+        .await;
     print_error(unknown, 404, 999).await;
-    let bad_role = admin_call(
-        &app,
-        &root,
-        Method::PUT,
-        &path,
-        json!({ "roles": ["nope"] }),
-    )
-    .await;
+    let bad_role = app
+        .admin_call(&root, Method::PUT, &path, json!({ "roles": ["nope"] }))
+        .await;
     print_error(bad_role, 400, 999).await;
-    let nothing = admin_call(&app, &root, Method::PUT, &path, json!({})).await;
+    let nothing = app.admin_call(&root, Method::PUT, &path, json!({})).await;
     print_error(nothing, 400, 999).await;
 }
 
@@ -262,8 +241,7 @@ async fn ledger_adjustments_coupons_and_messages_reach_the_user_and_the_audit_lo
     let points = format!("/admin/users/{user_id}/points");
     let balance = format!("/admin/users/{user_id}/balance");
     let body = json_of(
-        admin_call(
-            &app,
+        app.admin_call(
             &root,
             Method::POST,
             &points,
@@ -274,18 +252,17 @@ async fn ledger_adjustments_coupons_and_messages_reach_the_user_and_the_audit_lo
     )
     .await;
     assert_eq!(body["data"]["surplus"], 300);
-    let refused = admin_call(
-        &app,
-        &root,
-        Method::POST,
-        &points,
-        json!({ "number": -301, "describe": "扣除" }),
-    )
-    .await;
+    let refused = app
+        .admin_call(
+            &root,
+            Method::POST,
+            &points,
+            json!({ "number": -301, "describe": "扣除" }),
+        )
+        .await;
     assert_eq!(print_error(refused, 400, 999).await["message"], "积分不足");
     json_of(
-        admin_call(
-            &app,
+        app.admin_call(
             &root,
             Method::POST,
             &balance,
@@ -295,14 +272,14 @@ async fn ledger_adjustments_coupons_and_messages_reach_the_user_and_the_audit_lo
         201,
     )
     .await;
-    let refused = admin_call(
-        &app,
-        &root,
-        Method::POST,
-        &balance,
-        json!({ "amount": "-12.35", "describe": "扣除" }),
-    )
-    .await;
+    let refused = app
+        .admin_call(
+            &root,
+            Method::POST,
+            &balance,
+            json!({ "amount": "-12.35", "describe": "扣除" }),
+        )
+        .await;
     assert_eq!(print_error(refused, 400, 999).await["message"], "余额不足");
     for bad in [
         json!({ "number": 0, "describe": "x" }),
@@ -310,15 +287,14 @@ async fn ledger_adjustments_coupons_and_messages_reach_the_user_and_the_audit_lo
         json!({ "number": 5 }),
     ] {
         print_error(
-            admin_call(&app, &root, Method::POST, &points, bad).await,
+            app.admin_call(&root, Method::POST, &points, bad).await,
             400,
             999,
         )
         .await;
     }
     print_error(
-        admin_call(
-            &app,
+        app.admin_call(
             &root,
             Method::POST,
             &balance,
@@ -339,16 +315,14 @@ async fn ledger_adjustments_coupons_and_messages_reach_the_user_and_the_audit_lo
         json!({ "name": "券", "type": "抵扣", "quota": "5", "finished_at": "soon" }),
     ] {
         print_error(
-            admin_call(&app, &root, Method::POST, &coupons, bad).await,
+            app.admin_call(&root, Method::POST, &coupons, bad).await,
             400,
             999,
         )
         .await;
     }
     json_of(
-        admin_call(
-            &app,
-            &root,
+        app.admin_call(&root,
             Method::POST,
             &coupons,
             json!({ "name": "满百减十", "type": "满减", "quota": "10", "satisfy": "100", "finished_at": "2999-12-31 23:59:59" }),
@@ -358,8 +332,7 @@ async fn ledger_adjustments_coupons_and_messages_reach_the_user_and_the_audit_lo
     )
     .await;
     json_of(
-        admin_call(
-            &app,
+        app.admin_call(
             &root,
             Method::POST,
             "/admin/messages",
@@ -375,7 +348,9 @@ async fn ledger_adjustments_coupons_and_messages_reach_the_user_and_the_audit_lo
         json!({ "title": "", "body": "b", "user_id": user_id }),
         json!({ "title": "t", "body": "b", "user_id": 99999 }),
     ] {
-        let response = admin_call(&app, &root, Method::POST, "/admin/messages", bad).await;
+        let response = app
+            .admin_call(&root, Method::POST, "/admin/messages", bad)
+            .await;
         assert!(
             matches!(response.status().as_u16(), 400 | 404),
             "{}",
@@ -445,23 +420,23 @@ async fn a_message_to_all_reaches_every_active_user() {
     let (first, _) = app.member().await;
     let (_, second_id) = app.member().await;
     let root = app.admin_token().await;
-    let disable = admin_call(
-        &app,
-        &root,
-        Method::PUT,
-        &format!("/admin/users/{second_id}"),
-        json!({ "disabled": true }),
-    )
-    .await;
+    let disable = app
+        .admin_call(
+            &root,
+            Method::PUT,
+            &format!("/admin/users/{second_id}"),
+            json!({ "disabled": true }),
+        )
+        .await;
     json_of(disable, 200).await;
-    let sent = admin_call(
-        &app,
-        &root,
-        Method::POST,
-        "/admin/messages",
-        json!({ "title": "公告", "body": "全体", "all": true, "sender": "运营" }),
-    )
-    .await;
+    let sent = app
+        .admin_call(
+            &root,
+            Method::POST,
+            "/admin/messages",
+            json!({ "title": "公告", "body": "全体", "all": true, "sender": "运营" }),
+        )
+        .await;
     let active = app.count("SELECT count(*) FROM users WHERE disabled = 0");
     assert_eq!(json_of(sent, 201).await["data"]["recipients"], active);
     let unread = json_of(
@@ -519,15 +494,15 @@ async fn users_are_searched_and_roles_are_data() {
         json!({ "permissions": [] }),
     ] {
         print_error(
-            admin_call(&app, &root, Method::POST, "/admin/roles", bad).await,
+            app.admin_call(&root, Method::POST, "/admin/roles", bad)
+                .await,
             400,
             999,
         )
         .await;
     }
     json_of(
-        admin_call(
-            &app,
+        app.admin_call(
             &root,
             Method::POST,
             "/admin/roles",
@@ -562,8 +537,7 @@ async fn goods_and_gifts_are_created_with_validation() {
     let app = TestApp::spawn().await;
     let root = app.admin_token().await;
     let goods = json_of(
-        admin_call(
-            &app,
+        app.admin_call(
             &root,
             Method::POST,
             "/admin/goods",
@@ -580,7 +554,8 @@ async fn goods_and_gifts_are_created_with_validation() {
         json!({ "price": "1" }),
     ] {
         print_error(
-            admin_call(&app, &root, Method::POST, "/admin/goods", bad).await,
+            app.admin_call(&root, Method::POST, "/admin/goods", bad)
+                .await,
             400,
             999,
         )
@@ -592,7 +567,8 @@ async fn goods_and_gifts_are_created_with_validation() {
         json!({ "name": "g", "accumulate_points": 1, "stock": 1, "image": 424242 }),
     ] {
         print_error(
-            admin_call(&app, &root, Method::POST, "/admin/gifts", bad).await,
+            app.admin_call(&root, Method::POST, "/admin/gifts", bad)
+                .await,
             400,
             999,
         )
@@ -613,7 +589,8 @@ async fn goods_and_gifts_are_created_with_validation() {
     let gift =
         json!({ "name": "带图礼品", "accumulate_points": 5, "stock": 2, "image": image["id"] });
     json_of(
-        admin_call(&app, &root, Method::POST, "/admin/gifts", gift).await,
+        app.admin_call(&root, Method::POST, "/admin/gifts", gift)
+            .await,
         201,
     )
     .await;
@@ -625,8 +602,7 @@ async fn goods_and_gifts_are_created_with_validation() {
     assert_eq!(gifts["data"]["data"][0]["image"], image);
     assert_eq!(app.count("SELECT count(*) FROM goods"), 1);
     print_error(
-        admin_call(
-            &app,
+        app.admin_call(
             &root,
             Method::PUT,
             "/admin/gift_orders/abc/ship",

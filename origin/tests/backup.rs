@@ -35,17 +35,7 @@ fn run_origin(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn create_admin(dir: &Path) {
-    let mut create = process::command(dir, "http://127.0.0.1:9")
-        .args(["admin", "create", "--username", "root"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        writeln!(create.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    }
-    assert!(create.wait().unwrap().success());
+    process::create_admin(dir, "http://127.0.0.1:9");
 }
 
 async fn admin_token(client: &Client, admin: &str) -> String {

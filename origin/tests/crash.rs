@@ -16,7 +16,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -395,17 +394,7 @@ async fn killed_at_random_moments_the_origin_loses_nothing_it_acknowledged() {
     let (edge_url, delivered) = stand_in_edge().await;
 
     // The super-admin, created by the CLI before the first start.
-    let mut create = process::command(dir.path(), &edge_url)
-        .args(["admin", "create", "--username", "root"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        writeln!(create.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    }
-    assert!(create.wait().unwrap().success());
+    process::create_admin(dir.path(), &edge_url);
 
     let mut origin = process::start(dir.path(), &edge_url, &[], &client).await;
     let admin_login = client

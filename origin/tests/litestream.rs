@@ -70,17 +70,7 @@ async fn a_litestream_replica_restores_every_acknowledged_write() {
         .build()
         .unwrap();
 
-    let mut create = process::command(live.path(), "http://127.0.0.1:9")
-        .args(["admin", "create", "--username", "root"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        writeln!(create.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    }
-    assert!(create.wait().unwrap().success());
+    process::create_admin(live.path(), "http://127.0.0.1:9");
     let origin = process::start(
         live.path(),
         "http://127.0.0.1:9",

@@ -20,17 +20,7 @@ const SIGN_INS: usize = 6;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_the_requests_in_flight_then_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let mut create = process::command(dir.path(), "http://127.0.0.1:9")
-        .args(["admin", "create", "--username", "root"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        writeln!(create.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    }
-    assert!(create.wait().unwrap().success());
+    process::create_admin(dir.path(), "http://127.0.0.1:9");
     // One hashing thread: the sign-ins queue behind each other, so they are still in flight
     // when the signal arrives.
     let client = Client::builder()
@@ -155,17 +145,7 @@ async fn spawn_stand_in_edge() -> (String, StandInEdge) {
 async fn sigterm_delivers_the_pending_edge_outbox_before_exiting() {
     let dir = tempfile::tempdir().unwrap();
     let (edge_url, edge) = spawn_stand_in_edge().await;
-    let mut create = process::command(dir.path(), &edge_url)
-        .args(["admin", "create", "--username", "root"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        writeln!(create.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    }
-    assert!(create.wait().unwrap().success());
+    process::create_admin(dir.path(), &edge_url);
     let client = Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

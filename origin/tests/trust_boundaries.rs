@@ -15,21 +15,6 @@ use support::{PASSWORD, TestApp, json_of, print_error, store_error};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-async fn admin_call(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Value,
-) -> Response {
-    app.admin_request(method, path)
-        .header("token", token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
 fn audit_entries(app: &TestApp) -> i64 {
     app.count("SELECT count(*) FROM audit_log")
 }
@@ -47,23 +32,23 @@ async fn admin_holding(app: &TestApp, role: &str, permissions: &[&str]) -> (Stri
             row.get(0)
         })
         .unwrap();
-    let saved = admin_call(
-        app,
-        root,
-        Method::POST,
-        "/admin/roles",
-        json!({ "name": role, "permissions": permissions }),
-    )
-    .await;
+    let saved = app
+        .admin_call(
+            root,
+            Method::POST,
+            "/admin/roles",
+            json!({ "name": role, "permissions": permissions }),
+        )
+        .await;
     json_of(saved, 201).await;
-    let assigned = admin_call(
-        app,
-        root,
-        Method::PUT,
-        &format!("/admin/users/{user_id}"),
-        json!({ "roles": [role] }),
-    )
-    .await;
+    let assigned = app
+        .admin_call(
+            root,
+            Method::PUT,
+            &format!("/admin/users/{user_id}"),
+            json!({ "roles": [role] }),
+        )
+        .await;
     json_of(assigned, 200).await;
     let login = app.print_login(&phone, PASSWORD, true).await;
     (
@@ -104,34 +89,34 @@ async fn an_admin_cannot_grant_itself_or_any_role_permissions_it_lacks() {
     let audited = audit_entries(&app);
 
     // Its own role, with all 15 permissions: the self-promotion the review found.
-    let own = admin_call(
-        &app,
-        &token,
-        Method::POST,
-        "/admin/roles",
-        json!({ "name": "用户", "permissions": shared::PERMISSIONS }),
-    )
-    .await;
+    let own = app
+        .admin_call(
+            &token,
+            Method::POST,
+            "/admin/roles",
+            json!({ "name": "用户", "permissions": shared::PERMISSIONS }),
+        )
+        .await;
     print_error(own, 403, 10003).await;
     // A new role holding a permission it lacks.
-    let finance = admin_call(
-        &app,
-        &token,
-        Method::POST,
-        "/admin/roles",
-        json!({ "name": "财务", "permissions": ["财务管理"] }),
-    )
-    .await;
+    let finance = app
+        .admin_call(
+            &token,
+            Method::POST,
+            "/admin/roles",
+            json!({ "name": "财务", "permissions": ["财务管理"] }),
+        )
+        .await;
     print_error(finance, 403, 10003).await;
     // Even its own role with only the permission it has: it may not change a role it holds.
-    let same = admin_call(
-        &app,
-        &token,
-        Method::POST,
-        "/admin/roles",
-        json!({ "name": "用户", "permissions": ["用户管理"] }),
-    )
-    .await;
+    let same = app
+        .admin_call(
+            &token,
+            Method::POST,
+            "/admin/roles",
+            json!({ "name": "用户", "permissions": ["用户管理"] }),
+        )
+        .await;
     print_error(same, 403, 10003).await;
 
     assert_eq!(permissions_of_role(&app, "用户"), vec!["用户管理"]);
@@ -145,18 +130,20 @@ async fn an_admin_cannot_grant_itself_or_any_role_permissions_it_lacks() {
         "refusals leave no audit entry"
     );
     // So it still cannot read the audit log or move money.
-    let log = admin_call(&app, &token, Method::GET, "/admin/audit_log", json!({})).await;
+    let log = app
+        .admin_call(&token, Method::GET, "/admin/audit_log", json!({}))
+        .await;
     print_error(log, 403, 10003).await;
 
     // What it holds, it may hand out in a new role.
-    let within = admin_call(
-        &app,
-        &token,
-        Method::POST,
-        "/admin/roles",
-        json!({ "name": "用户助理", "permissions": ["用户管理"] }),
-    )
-    .await;
+    let within = app
+        .admin_call(
+            &token,
+            Method::POST,
+            "/admin/roles",
+            json!({ "name": "用户助理", "permissions": ["用户管理"] }),
+        )
+        .await;
     json_of(within, 201).await;
     assert_eq!(audit_entries(&app), audited + 1);
 }
@@ -170,8 +157,7 @@ async fn only_a_super_admin_touches_super_admin_and_roles_go_only_to_holders_of_
     let root = app.admin_token().await;
     let root_id = root_id(&app);
     json_of(
-        admin_call(
-            &app,
+        app.admin_call(
             &root,
             Method::POST,
             "/admin/roles",
@@ -203,7 +189,9 @@ async fn only_a_super_admin_touches_super_admin_and_roles_go_only_to_holders_of_
         ),
     ];
     for (path, body) in refused {
-        let response = admin_call(&app, &token, Method::PUT, &path, body.clone()).await;
+        let response = app
+            .admin_call(&token, Method::PUT, &path, body.clone())
+            .await;
         let error = print_error(response, 403, 10003).await;
         assert!(error["message"].is_string(), "{path} {body}: {error}");
     }
@@ -224,8 +212,7 @@ async fn only_a_super_admin_touches_super_admin_and_roles_go_only_to_holders_of_
     );
     // Taking away a role whose powers it lacks is refused too.
     json_of(
-        admin_call(
-            &app,
+        app.admin_call(
             &root,
             Method::PUT,
             &format!("/admin/users/{other}"),
@@ -235,20 +222,19 @@ async fn only_a_super_admin_touches_super_admin_and_roles_go_only_to_holders_of_
         200,
     )
     .await;
-    let strip = admin_call(
-        &app,
-        &token,
-        Method::PUT,
-        &format!("/admin/users/{other}"),
-        json!({ "roles": [] }),
-    )
-    .await;
+    let strip = app
+        .admin_call(
+            &token,
+            Method::PUT,
+            &format!("/admin/users/{other}"),
+            json!({ "roles": [] }),
+        )
+        .await;
     print_error(strip, 403, 10003).await;
 
     // Within its powers it works: a role of 用户管理 only, and disabling a plain member.
     json_of(
-        admin_call(
-            &app,
+        app.admin_call(
             &token,
             Method::PUT,
             &format!("/admin/users/{member}"),
@@ -260,8 +246,7 @@ async fn only_a_super_admin_touches_super_admin_and_roles_go_only_to_holders_of_
     .await;
     // And a super-admin may grant super-admin.
     json_of(
-        admin_call(
-            &app,
+        app.admin_call(
             &root,
             Method::PUT,
             &format!("/admin/users/{member}"),
@@ -346,8 +331,7 @@ async fn support_agents_see_who_was_sent_a_code_but_not_the_code_and_every_read_
 
     // Invitations go through the same audited path as every other admin write.
     let invitation = json_of(
-        admin_call(
-            &app,
+        app.admin_call(
             &root,
             Method::POST,
             "/admin/invitation_codes",
@@ -652,8 +636,7 @@ async fn enabling_or_disabling_an_admin_needs_every_power_it_holds() {
     let (_, finance) = app.member().await;
     let root = app.admin_token().await;
     json_of(
-        admin_call(
-            &app,
+        app.admin_call(
             &root,
             Method::POST,
             "/admin/roles",
@@ -664,8 +647,7 @@ async fn enabling_or_disabling_an_admin_needs_every_power_it_holds() {
     )
     .await;
     json_of(
-        admin_call(
-            &app,
+        app.admin_call(
             &root,
             Method::PUT,
             &format!("/admin/users/{finance}"),
@@ -676,14 +658,14 @@ async fn enabling_or_disabling_an_admin_needs_every_power_it_holds() {
     )
     .await;
     for disabled in [false, true] {
-        let response = admin_call(
-            &app,
-            &token,
-            Method::PUT,
-            &format!("/admin/users/{finance}"),
-            json!({ "disabled": disabled }),
-        )
-        .await;
+        let response = app
+            .admin_call(
+                &token,
+                Method::PUT,
+                &format!("/admin/users/{finance}"),
+                json!({ "disabled": disabled }),
+            )
+            .await;
         print_error(response, 403, 10003).await;
     }
     assert_eq!(
@@ -1218,14 +1200,14 @@ async fn a_path_id_that_is_not_a_positive_integer_is_the_dialects_404() {
         .unwrap();
     store_error(store, 404, 40004).await;
     let root = app.admin_token().await;
-    let admin = admin_call(
-        &app,
-        &root,
-        Method::PUT,
-        "/admin/users/%FF",
-        json!({ "disabled": true }),
-    )
-    .await;
+    let admin = app
+        .admin_call(
+            &root,
+            Method::PUT,
+            "/admin/users/%FF",
+            json!({ "disabled": true }),
+        )
+        .await;
     print_error(admin, 404, 999).await;
 }
 

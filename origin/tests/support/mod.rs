@@ -90,6 +90,22 @@ impl TestApp {
         self.count("SELECT count(*) FROM users WHERE account IS NOT 'root'")
     }
 
+    /// A JSON request to the admin listener with an admin token.
+    pub async fn admin_call(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Value,
+    ) -> Response {
+        self.admin_request(method, path)
+            .header("token", token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn admin_request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client
             .request(method, format!("{}{}", self.admin, path))

@@ -86,3 +86,19 @@ pub async fn start(
     }
     panic!("the origin did not come up");
 }
+
+/// Creates (or resets) the super-admin `root` with the test password through the CLI, as an
+/// operator would before the first start.
+pub fn create_admin(dir: &Path, edge_url: &str) {
+    let mut create = command(dir, edge_url)
+        .args(["admin", "create", "--username", "root"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        writeln!(create.stdin.take().unwrap(), "{}", super::PASSWORD).unwrap();
+    }
+    assert!(create.wait().unwrap().success());
+}
