@@ -143,8 +143,9 @@ enum GiftAction {
     Create {
         #[arg(long)]
         name: String,
-        #[arg(long)]
-        points: i64,
+        /// Points the gift costs (the API's `accumulate_points`).
+        #[arg(long = "accumulate-points", alias = "points")]
+        accumulate_points: i64,
         #[arg(long)]
         stock: i64,
     },
@@ -257,7 +258,7 @@ async fn task(state: &AppState, command: Command) -> anyhow::Result<()> {
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
             let user_id = identity::create_super_admin(state, username.clone(), password)
                 .await
-                .map_err(|error| anyhow::anyhow!("{error}"))?;
+                .map_err(task_error)?;
             println!("super-admin {username} (user id {user_id}) is ready");
             Ok(())
         }
@@ -268,11 +269,11 @@ async fn task(state: &AppState, command: Command) -> anyhow::Result<()> {
                     expires_in_days,
                 },
         } => {
-            let invitation = NewInvitation::new(uses, expires_in_days)
-                .map_err(|problem| anyhow::anyhow!("{problem:?}"))?;
+            let invitation =
+                NewInvitation::new(uses, expires_in_days).map_err(|p| task_error(p.into()))?;
             let invitation = admin::create_invitation(state, Actor::cli(), invitation)
                 .await
-                .map_err(|error| anyhow::anyhow!("{error}"))?;
+                .map_err(task_error)?;
             println!("{}", invitation.code);
             Ok(())
         }
@@ -313,10 +314,25 @@ async fn task(state: &AppState, command: Command) -> anyhow::Result<()> {
     }
 }
 
+/// An error as a person at a terminal should read it: the field and what is wrong with it,
+/// never a Rust value.
 fn task_error(error: AppError) -> anyhow::Error {
     match error {
-        AppError::Problem(problem, _) => anyhow::anyhow!("{}", problem.message()),
+        AppError::Problem(problem, _) => match problem.field() {
+            Some(field) => anyhow::anyhow!("{field}: {}", problem.message()),
+            None => anyhow::anyhow!("{}", problem.message()),
+        },
         AppError::Internal(error) => error,
+    }
+}
+
+/// [`task_error`], saying which user was not found.
+fn user_error(id: i64) -> impl Fn(AppError) -> anyhow::Error {
+    move |error| match error {
+        AppError::Problem(shared::Problem::NotFound, _) => {
+            anyhow::anyhow!("there is no user with id {id}")
+        }
+        other => task_error(other),
     }
 }
 
@@ -327,7 +343,7 @@ async fn user_task(state: &AppState, id: i64, action: UserAction) -> anyhow::Res
             let disabled = matches!(action, UserAction::Disable);
             admin::update_user(state, actor, id, Some(disabled), None)
                 .await
-                .map_err(task_error)?;
+                .map_err(user_error(id))?;
             println!(
                 "user {id} {}",
                 if disabled { "disabled" } else { "enabled" }
@@ -336,20 +352,20 @@ async fn user_task(state: &AppState, id: i64, action: UserAction) -> anyhow::Res
         UserAction::Roles { roles } => {
             admin::update_user(state, actor, id, None, Some(roles))
                 .await
-                .map_err(task_error)?;
+                .map_err(user_error(id))?;
             println!("user {id} roles replaced");
         }
         UserAction::Points { number, describe } => {
             let surplus = admin::adjust(state, actor, id, Ledger::Points, number, describe)
                 .await
-                .map_err(task_error)?;
+                .map_err(user_error(id))?;
             println!("points now {surplus}");
         }
         UserAction::Balance { amount, describe } => {
             let delta = parse_cents("amount", &amount).map_err(|p| task_error(p.into()))?;
             let surplus = admin::adjust(state, actor, id, Ledger::Balance, delta, describe)
                 .await
-                .map_err(task_error)?;
+                .map_err(user_error(id))?;
             println!("balance now {}", format_cents(surplus));
         }
     }
@@ -360,16 +376,16 @@ async fn gift_task(state: &AppState, action: GiftAction) -> anyhow::Result<()> {
     match action {
         GiftAction::Create {
             name,
-            points,
+            accumulate_points,
             stock,
         } => {
             anyhow::ensure!(
-                points > 0 && stock >= 0,
-                "points must be > 0 and stock >= 0"
+                accumulate_points > 0 && stock >= 0,
+                "accumulate-points must be > 0 and stock >= 0"
             );
             let gift = NewGift {
                 name,
-                accumulate_points: points,
+                accumulate_points,
                 stock,
                 image: None,
             };

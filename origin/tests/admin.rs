@@ -658,6 +658,29 @@ async fn the_cli_runs_back_office_tasks_with_an_audit_trail() {
     ]);
     assert!(!ok);
     assert!(err.contains("积分不足"), "{err}");
+    // Errors are written for a person: which user, which field, never a Rust value.
+    let (ok, _, err) = run(&["user", "--id", "999999", "disable"]);
+    assert!(!ok);
+    assert!(err.contains("there is no user with id 999999"), "{err}");
+    let (ok, _, err) = run(&["invite", "create", "--uses", "0"]);
+    assert!(!ok);
+    assert!(
+        err.contains("uses: ") && !err.contains("Invalid {"),
+        "{err}"
+    );
+    // Flags are named like the API fields they set (the old name still works).
+    let (ok, out, err) = run(&[
+        "gift",
+        "create",
+        "--name",
+        "保温杯",
+        "--accumulate-points",
+        "500",
+        "--stock",
+        "2",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.trim().parse::<i64>().is_ok(), "{out}");
     let (ok, out, _) = run(&[
         "user",
         "--id",
@@ -695,7 +718,7 @@ async fn the_cli_runs_back_office_tasks_with_an_audit_trail() {
     let audited =
         app.count("SELECT count(*) FROM audit_log WHERE actor = 'cli' AND actor_id IS NULL");
     assert_eq!(
-        audited, 5,
-        "points, balance, goods, message, disable; not the refused one"
+        audited, 6,
+        "points, balance, gift, goods, message, disable; not the refused ones"
     );
 }

@@ -254,7 +254,8 @@ impl Problem {
     }
 
     /// The field a validation-like problem is about, for the `errors` object.
-    fn field(&self) -> Option<&str> {
+    /// The parameter a problem is about, if it is about one.
+    pub fn field(&self) -> Option<&str> {
         match self {
             Problem::Invalid { field, .. }
             | Problem::BadAccountFormat { field, .. }

@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
 use shared::Problem;
 use shared::claims::TokenType;
 use shared::headers::PRINT_TOKEN;
@@ -24,17 +24,15 @@ use crate::clock;
 use crate::db::{roles, sessions};
 use crate::error::AppError;
 
-/// The token a request presents: the print `token` header, or `Authorization: Bearer`.
+/// The token a request presents: the print `token` header, or `Authorization: Bearer` — the
+/// rule the edge applies too (`shared::claims::presented_token`).
 pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
-    if let Some(token) = headers.get(PRINT_TOKEN).and_then(|v| v.to_str().ok()) {
-        return Some(token.trim()).filter(|t| !t.is_empty());
-    }
-    let authorization = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = authorization.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    shared::claims::presented_token(header(PRINT_TOKEN), header(AUTHORIZATION.as_str()))
 }
 
 /// A signed-in user with a live session.
