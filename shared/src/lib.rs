@@ -35,6 +35,57 @@ pub mod headers {
     pub const PRINT_TOKEN: &str = "token";
 }
 
+/// A back-office permission of the print document. Handlers name the one they need by this
+/// enum; the database stores [`Permission::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    Search,
+    HomeRecommendation,
+    News,
+    HelpCentre,
+    Activities,
+    Scenarios,
+    Goods,
+    Orders,
+    Points,
+    Users,
+    SupportTools,
+    Coupons,
+    Finance,
+    Delivery,
+    DataCentre,
+}
+
+impl Permission {
+    /// Every permission, in the document's order.
+    pub const ALL: [Permission; 15] = [
+        Permission::Search,
+        Permission::HomeRecommendation,
+        Permission::News,
+        Permission::HelpCentre,
+        Permission::Activities,
+        Permission::Scenarios,
+        Permission::Goods,
+        Permission::Orders,
+        Permission::Points,
+        Permission::Users,
+        Permission::SupportTools,
+        Permission::Coupons,
+        Permission::Finance,
+        Permission::Delivery,
+        Permission::DataCentre,
+    ];
+
+    /// The document's name for it.
+    pub fn name(self) -> &'static str {
+        PERMISSIONS[self as usize]
+    }
+
+    pub fn parse(name: &str) -> Option<Permission> {
+        Permission::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
 /// The fifteen back-office permission names of the print document, in its order.
 pub const PERMISSIONS: [&str; 15] = [
     "搜索管理",
@@ -67,6 +118,18 @@ pub fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn each_permission_is_named_as_the_document_names_it() {
+        use super::Permission;
+        assert_eq!(Permission::Users.name(), "用户管理");
+        assert_eq!(Permission::SupportTools.name(), "客服工具管理");
+        assert_eq!(Permission::DataCentre.name(), "数据中心");
+        for permission in Permission::ALL {
+            assert_eq!(Permission::parse(permission.name()), Some(permission));
+        }
+        assert_eq!(Permission::parse("超级权限"), None);
+    }
+
     #[test]
     fn constant_time_eq_compares_contents_and_lengths() {
         assert!(super::constant_time_eq(b"abc", b"abc"));

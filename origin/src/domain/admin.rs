@@ -416,7 +416,7 @@ pub async fn save_role(
 ) -> AppResult<i64> {
     if let Some(unknown) = permissions
         .iter()
-        .find(|permission| !shared::PERMISSIONS.contains(&permission.as_str()))
+        .find(|permission| shared::Permission::parse(permission).is_none())
     {
         return Err(Problem::invalid("permissions", format!("权限不存在：{unknown}")).into());
     }

@@ -9,9 +9,9 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::middleware::{self, Next};
 use axum::routing::{MethodRouter, get, on};
-use shared::Problem;
 use shared::money::parse_cents;
 use shared::policy::{Limit, Method};
+use shared::{Permission, Problem};
 
 use crate::AppState;
 use crate::clock;
@@ -27,16 +27,6 @@ use crate::http::params::Params;
 use crate::http::path::PathId;
 use crate::http::reply::Reply;
 use crate::http::views::{self, Page};
-
-// The permission each endpoint needs, from the document's list of 15.
-pub const USERS: &str = "用户管理";
-pub const SUPPORT_TOOLS: &str = "客服工具管理";
-pub const POINTS: &str = "积分管理";
-pub const FINANCE: &str = "财务管理";
-pub const COUPONS: &str = "优惠券管理";
-pub const GOODS: &str = "商品管理";
-pub const DELIVERY: &str = "配送管理";
-pub const DATA_CENTRE: &str = "数据中心";
 
 /// Every admin route, named once: the router and the OpenAPI document are made from this table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -139,7 +129,7 @@ pub struct AdminCaller {
 
 impl AdminCaller {
     /// The actor, once the admin is known to hold `permission`.
-    async fn holding(self, state: &AppState, permission: &'static str) -> AppResult<Actor> {
+    async fn holding(self, state: &AppState, permission: Permission) -> AppResult<Actor> {
         require_permission(state, &self.caller, permission).await?;
         Ok(self.actor)
     }
@@ -197,7 +187,7 @@ async fn list_outbox(
     admin: AdminCaller,
     params: Params,
 ) -> AppResult<Reply> {
-    let actor = admin.holding(&state, SUPPORT_TOOLS).await?;
+    let actor = admin.holding(&state, Permission::SupportTools).await?;
     if !state.notifier.has_outbox() {
         return Err(Problem::NotFound.into());
     }
@@ -225,7 +215,7 @@ async fn create_invitation(
     admin: AdminCaller,
     params: Params,
 ) -> AppResult<Reply> {
-    let actor = admin.holding(&state, USERS).await?;
+    let actor = admin.holding(&state, Permission::Users).await?;
     let invitation = NewInvitation::new(
         params.required_integer("uses", 1, 1_000_000)?,
         params.integer("expires_in_days", 1, 3650)?,
@@ -243,7 +233,7 @@ async fn search_users(
     admin: AdminCaller,
     params: Params,
 ) -> AppResult<Reply> {
-    admin.holding(&state, USERS).await?;
+    admin.holding(&state, Permission::Users).await?;
     let query = params.optional_text("q", 100)?;
     let page = admin::search_users(&state, query, params.page()?).await?;
     let offset = state.config.time_offset;
@@ -257,7 +247,7 @@ async fn update_user(
     PathId(user_id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
-    let actor = admin.holding(&state, USERS).await?;
+    let actor = admin.holding(&state, Permission::Users).await?;
     let disabled = match params.get("disabled") {
         Some(_) => Some(params.flag("disabled")?),
         None => None,
@@ -295,7 +285,7 @@ async fn adjust_points(
     PathId(id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
-    let actor = admin.holding(&state, POINTS).await?;
+    let actor = admin.holding(&state, Permission::Points).await?;
     let delta = params.required_integer("number", -1_000_000_000, 1_000_000_000)?;
     let surplus = adjust(state, actor, id, Ledger::Points, delta, &params).await?;
     Ok(Reply::print(
@@ -310,7 +300,7 @@ async fn adjust_balance(
     PathId(id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
-    let actor = admin.holding(&state, FINANCE).await?;
+    let actor = admin.holding(&state, Permission::Finance).await?;
     let delta = parse_cents("amount", params.required("amount")?)?;
     if delta.abs() > 10_000_000_000 {
         return Err(Problem::invalid("amount", "amount 超出范围").into());
@@ -330,7 +320,7 @@ async fn grant_coupon(
     PathId(user_id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
-    let actor = admin.holding(&state, COUPONS).await?;
+    let actor = admin.holding(&state, Permission::Coupons).await?;
     let kind = params.required("type")?.trim().to_owned();
     if kind != "满减" && kind != "抵扣" {
         return Err(Problem::invalid("type", "type 只能是 满减 或 抵扣").into());
@@ -375,7 +365,7 @@ async fn send_message(
     admin: AdminCaller,
     params: Params,
 ) -> AppResult<Reply> {
-    let actor = admin.holding(&state, SUPPORT_TOOLS).await?;
+    let actor = admin.holding(&state, Permission::SupportTools).await?;
     let all = params.flag("all")?;
     let user_id = params.integer("user_id", 1, i64::MAX)?;
     let recipients = match (user_id, all) {
@@ -405,7 +395,7 @@ async fn create_goods(
     admin: AdminCaller,
     params: Params,
 ) -> AppResult<Reply> {
-    let actor = admin.holding(&state, GOODS).await?;
+    let actor = admin.holding(&state, Permission::Goods).await?;
     let name = params.text("name", 100)?;
     let price_cents = parse_cents("price", params.required("price")?)?;
     if price_cents < 0 {
@@ -420,7 +410,7 @@ async fn create_gift(
     admin: AdminCaller,
     params: Params,
 ) -> AppResult<Reply> {
-    let actor = admin.holding(&state, POINTS).await?;
+    let actor = admin.holding(&state, Permission::Points).await?;
     let gift = NewGift {
         name: params.text("name", 100)?,
         accumulate_points: params.required_integer("accumulate_points", 1, 1_000_000_000)?,
@@ -437,7 +427,7 @@ async fn ship_gift_order(
     PathId(order_id): PathId,
     params: Params,
 ) -> AppResult<Reply> {
-    let actor = admin.holding(&state, DELIVERY).await?;
+    let actor = admin.holding(&state, Permission::Delivery).await?;
     let express_company = params.text("express_company", 50)?;
     let tracking_no = params.text("tracking_no", 64)?;
     admin::ship_gift_order(&state, actor, order_id, express_company, tracking_no).await?;
@@ -449,7 +439,7 @@ async fn audit_log(
     admin: AdminCaller,
     params: Params,
 ) -> AppResult<Reply> {
-    admin.holding(&state, DATA_CENTRE).await?;
+    admin.holding(&state, Permission::DataCentre).await?;
     let page = admin::audit_log(&state, params.page()?).await?;
     let offset = state.config.time_offset;
     let data = Page::of(page, |row| views::AuditEntry::of(row, offset));
@@ -457,7 +447,7 @@ async fn audit_log(
 }
 
 async fn list_roles(State(state): State<AppState>, admin: AdminCaller) -> AppResult<Reply> {
-    admin.holding(&state, USERS).await?;
+    admin.holding(&state, Permission::Users).await?;
     let roles = admin::roles(&state).await?;
     let data: Vec<_> = roles.iter().map(views::Role::of).collect();
     Ok(Reply::print(StatusCode::OK, data))
@@ -468,7 +458,7 @@ async fn save_role(
     admin: AdminCaller,
     params: Params,
 ) -> AppResult<Reply> {
-    let actor = admin.holding(&state, USERS).await?;
+    let actor = admin.holding(&state, Permission::Users).await?;
     let name = params.text("name", 50)?;
     let permissions: Vec<String> = params
         .all("permissions")

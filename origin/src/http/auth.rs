@@ -127,7 +127,7 @@ impl VerifiedTokens {
 pub async fn require_permission(
     state: &AppState,
     caller: &Caller,
-    permission: &'static str,
+    permission: shared::Permission,
 ) -> Result<(), AppError> {
     if !caller.admin {
         return Err(Problem::PermissionDenied.into());
@@ -135,7 +135,7 @@ pub async fn require_permission(
     let user_id = caller.user_id;
     let allowed = state
         .db
-        .read(move |conn| roles::has_permission(conn, user_id, permission))
+        .read(move |conn| roles::has_permission(conn, user_id, permission.name()))
         .await?;
     if allowed {
         Ok(())
