@@ -425,6 +425,61 @@ pub const ROUTES: &[Route] = &[
     ),
 ];
 
+/// Every route of the admin API (private listener), named once beside the client routes: the
+/// origin's admin router and the admin OpenAPI document are both made from this table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AdminRoute {
+    Login,
+    Outbox,
+    InvitationCreate,
+    UserSearch,
+    UserUpdate,
+    Points,
+    Balance,
+    CouponGrant,
+    MessageSend,
+    GoodsCreate,
+    GiftCreate,
+    GiftOrderShip,
+    AuditLog,
+    Roles,
+    RoleSave,
+}
+
+pub const ADMIN_ROUTES: &[(AdminRoute, Method, &str)] = &[
+    (AdminRoute::Login, Method::Post, "/admin/login"),
+    (AdminRoute::Outbox, Method::Get, "/admin/outbox"),
+    (
+        AdminRoute::InvitationCreate,
+        Method::Post,
+        "/admin/invitation_codes",
+    ),
+    (AdminRoute::UserSearch, Method::Get, "/admin/users"),
+    (AdminRoute::UserUpdate, Method::Put, "/admin/users/{id}"),
+    (AdminRoute::Points, Method::Post, "/admin/users/{id}/points"),
+    (
+        AdminRoute::Balance,
+        Method::Post,
+        "/admin/users/{id}/balance",
+    ),
+    (
+        AdminRoute::CouponGrant,
+        Method::Post,
+        "/admin/users/{id}/coupons",
+    ),
+    (AdminRoute::MessageSend, Method::Post, "/admin/messages"),
+    (AdminRoute::GoodsCreate, Method::Post, "/admin/goods"),
+    (AdminRoute::GiftCreate, Method::Post, "/admin/gifts"),
+    (
+        AdminRoute::GiftOrderShip,
+        Method::Put,
+        "/admin/gift_orders/{id}/ship",
+    ),
+    (AdminRoute::AuditLog, Method::Get, "/admin/audit_log"),
+    (AdminRoute::Roles, Method::Get, "/admin/roles"),
+    (AdminRoute::RoleSave, Method::Post, "/admin/roles"),
+];
+
 /// The outcome of looking a request up in the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {

@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::middleware::{self, Next};
 use axum::routing::{MethodRouter, get, on};
 use shared::money::parse_cents;
-use shared::policy::{Limit, Method};
+use shared::policy::{ADMIN_ROUTES, AdminRoute, Limit, Method};
 use shared::{Permission, Problem};
 
 use crate::AppState;
@@ -27,60 +27,6 @@ use crate::http::params::Params;
 use crate::http::path::PathId;
 use crate::http::reply::Reply;
 use crate::http::views::{self, Page};
-
-/// Every admin route, named once: the router and the OpenAPI document are made from this table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AdminRoute {
-    Login,
-    Outbox,
-    InvitationCreate,
-    UserSearch,
-    UserUpdate,
-    Points,
-    Balance,
-    CouponGrant,
-    MessageSend,
-    GoodsCreate,
-    GiftCreate,
-    GiftOrderShip,
-    AuditLog,
-    Roles,
-    RoleSave,
-}
-
-pub const ADMIN_ROUTES: &[(AdminRoute, Method, &str)] = &[
-    (AdminRoute::Login, Method::Post, "/admin/login"),
-    (AdminRoute::Outbox, Method::Get, "/admin/outbox"),
-    (
-        AdminRoute::InvitationCreate,
-        Method::Post,
-        "/admin/invitation_codes",
-    ),
-    (AdminRoute::UserSearch, Method::Get, "/admin/users"),
-    (AdminRoute::UserUpdate, Method::Put, "/admin/users/{id}"),
-    (AdminRoute::Points, Method::Post, "/admin/users/{id}/points"),
-    (
-        AdminRoute::Balance,
-        Method::Post,
-        "/admin/users/{id}/balance",
-    ),
-    (
-        AdminRoute::CouponGrant,
-        Method::Post,
-        "/admin/users/{id}/coupons",
-    ),
-    (AdminRoute::MessageSend, Method::Post, "/admin/messages"),
-    (AdminRoute::GoodsCreate, Method::Post, "/admin/goods"),
-    (AdminRoute::GiftCreate, Method::Post, "/admin/gifts"),
-    (
-        AdminRoute::GiftOrderShip,
-        Method::Put,
-        "/admin/gift_orders/{id}/ship",
-    ),
-    (AdminRoute::AuditLog, Method::Get, "/admin/audit_log"),
-    (AdminRoute::Roles, Method::Get, "/admin/roles"),
-    (AdminRoute::RoleSave, Method::Post, "/admin/roles"),
-];
 
 fn handler(state: &AppState, id: AdminRoute, method: Method) -> MethodRouter<AppState> {
     let method = super::filter(method);

@@ -19,7 +19,7 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use shared::policy::{Auth, Method, ROUTES, Route, RouteId};
+use shared::policy::{ADMIN_ROUTES, AdminRoute, Auth, Method, ROUTES, Route, RouteId};
 use shared::problem::{PRINT_ERROR_CODES, STORE_CODES};
 use shared::{Dialect, Problem};
 use utoipa::PartialSchema;
@@ -35,7 +35,6 @@ use utoipa::openapi::{
 };
 
 use crate::error::AppError;
-use crate::http::admin::{ADMIN_ROUTES, AdminRoute};
 use crate::http::views::{self as v, Page};
 
 /// Which document.
