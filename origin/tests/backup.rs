@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use reqwest::Client;
 use serde_json::Value;
-use support::PASSWORD;
 use support::process;
 
 const WRITERS: usize = 4;
@@ -38,31 +37,6 @@ fn create_admin(dir: &Path) {
     process::create_admin(dir, "http://127.0.0.1:9");
 }
 
-async fn admin_token(client: &Client, admin: &str) -> String {
-    let body: Value = client
-        .post(format!("{admin}/admin/login"))
-        .form(&[("username", "root"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["data"]["access_token"].as_str().unwrap().to_owned()
-}
-
-fn codes_in(database: &Path) -> Vec<String> {
-    let connection = rusqlite::Connection::open(database).unwrap();
-    let mut statement = connection
-        .prepare("SELECT code FROM invitation_codes")
-        .unwrap();
-    statement
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_taken_under_writes_restores_with_every_write_acknowledged_before_it() {
     let live = tempfile::tempdir().unwrap();
@@ -73,7 +47,7 @@ async fn a_snapshot_taken_under_writes_restores_with_every_write_acknowledged_be
         .unwrap();
     create_admin(live.path());
     let origin = process::start(live.path(), "http://127.0.0.1:9", &[], &client).await;
-    let token = admin_token(&client, &origin.admin).await;
+    let token = process::admin_token(&client, &origin.admin).await;
 
     let written = Arc::new(Mutex::new(Vec::<Written>::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -130,7 +104,8 @@ async fn a_snapshot_taken_under_writes_restores_with_every_write_acknowledged_be
     }
 
     // A restore under the running server is refused, and changes nothing.
-    let live_codes_before = codes_in(&live.path().join("origin.sqlite3")).len();
+    let live_codes_before =
+        process::codes_in::<Vec<String>>(&live.path().join("origin.sqlite3")).len();
     let refused = run_origin(
         live.path(),
         &["restore", "--from", snapshot.to_str().unwrap()],
@@ -142,7 +117,7 @@ async fn a_snapshot_taken_under_writes_restores_with_every_write_acknowledged_be
         String::from_utf8_lossy(&refused.stderr)
     );
     assert_eq!(
-        codes_in(&live.path().join("origin.sqlite3")).len(),
+        process::codes_in::<Vec<String>>(&live.path().join("origin.sqlite3")).len(),
         live_codes_before
     );
 
@@ -167,7 +142,10 @@ async fn a_snapshot_taken_under_writes_restores_with_every_write_acknowledged_be
         .unwrap();
     assert_eq!(integrity, "ok");
     drop(connection);
-    let in_snapshot: std::collections::HashSet<String> = codes_in(&database).into_iter().collect();
+    let in_snapshot: std::collections::HashSet<String> =
+        process::codes_in::<Vec<String>>(&database)
+            .into_iter()
+            .collect();
     let written = std::mem::take(&mut *written.lock().unwrap());
     let before: Vec<&Written> = written
         .iter()
@@ -229,7 +207,7 @@ async fn a_restore_keeps_the_replaced_database_aside_and_refuses_a_damaged_snaps
             .success()
     );
     let database = dir.path().join("origin.sqlite3");
-    assert_eq!(codes_in(&database).len(), 1);
+    assert_eq!(process::codes_in::<Vec<String>>(&database).len(), 1);
 
     // Litestream's state about the old file, as Litestream leaves it beside the database.
     let litestream_state = dir.path().join(".origin.sqlite3-litestream");
@@ -240,7 +218,7 @@ async fn a_restore_keeps_the_replaced_database_aside_and_refuses_a_damaged_snaps
         &["restore", "--from", snapshot.to_str().unwrap()],
     );
     assert!(restored.status.success());
-    assert_eq!(codes_in(&database).len(), 0);
+    assert_eq!(process::codes_in::<Vec<String>>(&database).len(), 0);
     assert!(!litestream_state.exists());
     assert!(std::fs::read_dir(dir.path()).unwrap().any(|entry| {
         entry
@@ -260,7 +238,10 @@ async fn a_restore_keeps_the_replaced_database_aside_and_refuses_a_damaged_snaps
         })
         .collect();
     assert_eq!(aside.len(), 1, "{aside:?}");
-    assert_eq!(codes_in(&dir.path().join(&aside[0])).len(), 1);
+    assert_eq!(
+        process::codes_in::<Vec<String>>(&dir.path().join(&aside[0])).len(),
+        1
+    );
 
     // A damaged snapshot: pages overwritten in the middle of the file.
     let damaged = backups.path().join("damaged.sqlite3");

@@ -68,17 +68,7 @@ async fn readyz_is_503_while_edge_instructions_pile_up() {
     assert_eq!(readiness(&app).await.0, 200);
     // The test app's edge is unreachable, so queued instructions stay queued.
     for user in 1..=2 {
-        app.state
-            .db
-            .write(move |tx| {
-                origin::db::edge_outbox::enqueue(
-                    tx,
-                    &[shared::invalidate::Instruction::Bump { user }],
-                    origin::clock::now() - 30,
-                )
-            })
-            .await
-            .unwrap();
+        app.queue_edge_bump(user, 30).await;
     }
     let (status, body) = readiness(&app).await;
     assert_eq!(status, 503, "{body}");

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use reqwest::Client;
 use serde_json::Value;
-use support::PASSWORD;
 use support::process;
 
 const WRITERS: usize = 4;
@@ -45,18 +44,6 @@ impl Drop for Replicating {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn codes_in(database: &Path) -> HashSet<String> {
-    let connection = rusqlite::Connection::open(database).unwrap();
-    let mut statement = connection
-        .prepare("SELECT code FROM invitation_codes")
-        .unwrap();
-    statement
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,16 +79,7 @@ async fn a_litestream_replica_restores_every_acknowledged_write() {
             .unwrap(),
     );
 
-    let token: Value = client
-        .post(format!("{}/admin/login", origin.admin))
-        .form(&[("username", "root"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["data"]["access_token"].as_str().unwrap().to_owned();
+    let token = process::admin_token(&client, &origin.admin).await;
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..WRITERS)
@@ -158,7 +136,9 @@ async fn a_litestream_replica_restores_every_acknowledged_write() {
             .output()
             .unwrap();
         let missing = if restore.status.success() {
-            acknowledged.difference(&codes_in(&database)).count()
+            acknowledged
+                .difference(&process::codes_in::<HashSet<String>>(&database))
+                .count()
         } else {
             acknowledged.len()
         };

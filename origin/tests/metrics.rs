@@ -380,17 +380,7 @@ async fn futures_statuses(
 async fn the_edge_outbox_backlog_is_reported() {
     let app = TestApp::spawn().await;
     for user in 1..=3 {
-        app.state
-            .db
-            .write(move |tx| {
-                origin::db::edge_outbox::enqueue(
-                    tx,
-                    &[shared::invalidate::Instruction::Bump { user }],
-                    origin::clock::now() - 60,
-                )
-            })
-            .await
-            .unwrap();
+        app.queue_edge_bump(user, 60).await;
     }
     let scrape = Scrape::of(&app).await;
     assert_eq!(scrape.value("origin_edge_outbox_pending", &[]), Some(3.0));

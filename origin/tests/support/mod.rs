@@ -111,6 +111,22 @@ impl TestApp {
             .request(method, format!("{}{}", self.admin, path))
     }
 
+    /// Queues an edge instruction for `user` as if written `age_secs` ago; the test app's edge
+    /// is unreachable, so it stays queued.
+    pub async fn queue_edge_bump(&self, user: i64, age_secs: i64) {
+        self.state
+            .db
+            .write(move |tx| {
+                origin::db::edge_outbox::enqueue(
+                    tx,
+                    &[shared::invalidate::Instruction::Bump { user }],
+                    origin::clock::now() - age_secs,
+                )
+            })
+            .await
+            .unwrap();
+    }
+
     /// A direct connection to the test's SQLite file, to assert effects.
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.state.config.database_path()).unwrap()

@@ -102,3 +102,30 @@ pub fn create_admin(dir: &Path, edge_url: &str) {
     }
     assert!(create.wait().unwrap().success());
 }
+
+/// An admin token for `root` from the admin listener's own sign-in (`POST /admin/login`).
+pub async fn admin_token(client: &Client, admin: &str) -> String {
+    let body: serde_json::Value = client
+        .post(format!("{admin}/admin/login"))
+        .form(&[("username", "root"), ("password", super::PASSWORD)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["data"]["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The invitation codes in a database file (the writes the restore tests count).
+pub fn codes_in<C: FromIterator<String>>(database: &Path) -> C {
+    let connection = rusqlite::Connection::open(database).unwrap();
+    let mut statement = connection
+        .prepare("SELECT code FROM invitation_codes")
+        .unwrap();
+    statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<C>>()
+        .unwrap()
+}
