@@ -7,8 +7,10 @@
 
 use std::collections::BTreeMap;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::money::{format_cents, parse_cents};
+use utoipa::ToSchema;
 
 use crate::config::Secret;
 use crate::ids::{constant_time_eq, keyed_hash};
@@ -34,6 +36,20 @@ pub trait PaymentProvider: Send + Sync {
 
 pub struct SandboxProvider {
     secret: Secret,
+}
+
+/// The sandbox gateway's callback, a form, as [`SandboxProvider::verify`] reads it (the API
+/// documents show this type).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SandboxNotice {
+    /// The order paid (`order_no` of the recharge order).
+    pub order_no: String,
+    /// The amount paid, in yuan with two decimals (`"12.50"`).
+    pub amount: String,
+    /// The gateway's own id of the payment; a repeated one is a replay.
+    pub trade_no: String,
+    /// HMAC-SHA256 of every other field (sorted by name, `k=v` joined by `&`), hex.
+    pub sign: String,
 }
 
 impl SandboxProvider {
@@ -74,19 +90,22 @@ impl PaymentProvider for SandboxProvider {
         if !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
             return Err("bad signature".into());
         }
-        let field = |name: &str| {
-            fields
-                .get(name)
-                .filter(|value| !value.trim().is_empty())
-                .cloned()
-                .ok_or_else(|| format!("missing {name}"))
+        let notice: SandboxNotice = serde_json::to_value(fields)
+            .and_then(serde_json::from_value)
+            .map_err(|error| format!("bad form: {error}"))?;
+        let field = |name: &str, value: String| {
+            if value.trim().is_empty() {
+                Err(format!("missing {name}"))
+            } else {
+                Ok(value)
+            }
         };
-        let amount = field("amount")?;
+        let amount = field("amount", notice.amount)?;
         let amount_cents = parse_cents("amount", &amount).map_err(|_| "bad amount".to_owned())?;
         Ok(Notification {
-            order_no: field("order_no")?,
+            order_no: field("order_no", notice.order_no)?,
             amount_cents,
-            trade_no: field("trade_no")?,
+            trade_no: field("trade_no", notice.trade_no)?,
         })
     }
 }

@@ -71,7 +71,10 @@ pub fn is_email(raw: &str) -> bool {
     !local.is_empty() && local.len() <= 64 && domain.contains('.') && labels_ok
 }
 
-/// Account names: `^[A-Za-z0-9]{3,32}$`, and not a phone number in any accepted spelling
+/// The shape of an account name, as the documents state it (see [`is_account_name`]).
+pub const ACCOUNT_NAME_PATTERN: &str = "^[A-Za-z0-9]{3,32}$";
+
+/// Account names: [`ACCOUNT_NAME_PATTERN`], and not a phone number in any accepted spelling
 /// (`8613912345678` is a phone), so that a sign-in name can never mean two users.
 pub fn is_account_name(raw: &str) -> bool {
     (3..=32).contains(&raw.len())

@@ -2,194 +2,270 @@
 //! the print's `users/self/addresses` are the same rows under different field names.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use shared::Problem;
 use shared::validate::{self, NAME_MAX_CHARS};
+use utoipa::openapi::schema::ObjectBuilder;
 
 use crate::AppState;
 use crate::db::addresses::AddressFields;
 use crate::domain::addresses;
 use crate::error::AppResult;
 use crate::http::auth::Caller;
+use crate::http::input::{Field, Flag, Given, Input, OptionalFlag, Phone, Text};
 use crate::http::params::Params;
 use crate::http::path::PathId;
-use crate::http::reply::Reply;
+use crate::http::reply::{PrintDone, PrintOk, StoreOk};
 use crate::http::views::{PrintAddress, StoreAddress};
+use crate::input;
 
 const DETAIL_MAX_CHARS: usize = 255;
 
-/// A dialect's names for the fields that differ (SPEC §1).
-struct FieldNames {
-    contact_name: &'static str,
-    contact_phone: &'static str,
-    district: &'static str,
-    address: &'static str,
-    zip: Option<&'static str>,
-}
+type Name = Text<NAME_MAX_CHARS>;
+type Detail = Text<DETAIL_MAX_CHARS>;
 
-const STORE: FieldNames = FieldNames {
-    contact_name: "contact_name",
-    contact_phone: "contact_phone",
-    district: "district",
-    address: "address",
-    zip: Some("zip"),
-};
+/// A contact phone: required, and any sent value (even blank) is judged as a phone.
+pub struct ContactPhone;
 
-const PRINT: FieldNames = FieldNames {
-    contact_name: "name",
-    contact_phone: "phone",
-    district: "county",
-    address: "detail",
-    zip: None,
-};
+impl Field for ContactPhone {
+    type Value = String;
 
-/// Reads and validates the address fields; on create every field is required.
-fn fields(params: &Params, names: &FieldNames, create: bool) -> Result<AddressFields, Problem> {
-    let text = |name: &str, max: usize| -> Result<Option<String>, Problem> {
+    fn read(params: &Params, name: &'static str) -> Result<String, Problem> {
         match params.get(name) {
-            None if create => Err(Problem::invalid(name, format!("{name} 不能为空"))),
-            None => Ok(None),
-            Some(raw) => validate::text(name, raw, max).map(Some),
+            None => Err(Problem::invalid(name, format!("{name} 不能为空"))),
+            Some(raw) => validate::phone(name, raw),
         }
-    };
-    let contact_phone = match params.get(names.contact_phone) {
-        None if create => {
-            return Err(Problem::invalid(
-                names.contact_phone,
-                format!("{} 不能为空", names.contact_phone),
-            ));
-        }
-        None => None,
-        Some(raw) => Some(validate::phone(names.contact_phone, raw)?),
-    };
-    let zip = match names.zip {
-        None => None,
-        Some(name) => {
-            let zip = text(name, 6)?;
-            if let Some(zip) = &zip
-                && !(zip.len() == 6 && zip.bytes().all(|b| b.is_ascii_digit()))
-            {
-                return Err(Problem::invalid(name, "邮编必须是 6 位数字"));
-            }
-            zip
-        }
-    };
-    Ok(AddressFields {
-        contact_name: text(names.contact_name, NAME_MAX_CHARS)?,
-        contact_phone,
-        province: text("province", NAME_MAX_CHARS)?,
-        city: text("city", NAME_MAX_CHARS)?,
-        district: text(names.district, NAME_MAX_CHARS)?,
-        address: text(names.address, DETAIL_MAX_CHARS)?,
-        zip,
-    })
+    }
+
+    fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
+        Phone::document(name, description, object)
+    }
 }
 
-/// `is_default`, if sent.
-fn default_flag(params: &Params) -> Result<Option<bool>, Problem> {
-    params
-        .get("is_default")
-        .map(|_| params.flag("is_default"))
-        .transpose()
+/// A postcode: six digits.
+pub struct Zip;
+
+impl Field for Zip {
+    type Value = String;
+
+    fn read(params: &Params, name: &'static str) -> Result<String, Problem> {
+        let zip = params.text(name, 6)?;
+        if !(zip.len() == 6 && zip.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(Problem::invalid(name, "邮编必须是 6 位数字"));
+        }
+        Ok(zip)
+    }
+
+    fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
+        let property = ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[0-9]{6}$"))
+            .description((!description.is_empty()).then_some(description));
+        object.property(name, property).required(name)
+    }
+}
+
+input! {
+    /// A new shipping address (store names).
+    pub struct StoreAddressRequest {
+        contact_phone: ContactPhone,
+        zip: Zip,
+        contact_name: Name,
+        province: Name,
+        city: Name,
+        district: Name,
+        address: Detail,
+        is_default: Flag,
+    }
+}
+
+input! {
+    /// A change to a shipping address: any subset of its fields (store names).
+    pub struct StoreAddressChange {
+        contact_phone: Given<ContactPhone>,
+        zip: Given<Zip>,
+        contact_name: Given<Name>,
+        province: Given<Name>,
+        city: Given<Name>,
+        district: Given<Name>,
+        address: Given<Detail>,
+        is_default: OptionalFlag,
+    }
+}
+
+input! {
+    /// A new address (print names).
+    pub struct PrintAddressRequest {
+        phone: ContactPhone,
+        name: Name,
+        province: Name,
+        city: Name,
+        county: Name,
+        detail: Detail,
+        is_default: Flag,
+    }
+}
+
+input! {
+    /// A change to an address: any subset of its fields (print names).
+    pub struct PrintAddressChange {
+        phone: Given<ContactPhone>,
+        name: Given<Name>,
+        province: Given<Name>,
+        city: Given<Name>,
+        county: Given<Name>,
+        detail: Given<Detail>,
+        is_default: OptionalFlag,
+    }
+}
+
+fn all(
+    contact_name: String,
+    contact_phone: String,
+    [province, city, district, address]: [String; 4],
+    zip: Option<String>,
+) -> AddressFields {
+    AddressFields {
+        contact_name: Some(contact_name),
+        contact_phone: Some(contact_phone),
+        province: Some(province),
+        city: Some(city),
+        district: Some(district),
+        address: Some(address),
+        zip,
+    }
 }
 
 // -- Store ------------------------------------------------------------------------------------
 
-pub async fn store_list(State(state): State<AppState>, caller: Caller) -> AppResult<Reply> {
+pub async fn store_list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> AppResult<StoreOk<Vec<StoreAddress>>> {
     let rows = addresses::list(&state, caller.user_id, false).await?;
-    Ok(Reply::store(
-        StatusCode::OK,
+    let offset = state.config.time_offset;
+    Ok(StoreOk::new(
         rows.iter()
-            .map(|row| StoreAddress::of(row, state.config.time_offset))
-            .collect::<Vec<_>>(),
+            .map(|row| StoreAddress::of(row, offset))
+            .collect(),
     ))
 }
 
 pub async fn store_create(
     State(state): State<AppState>,
     caller: Caller,
-    params: Params,
-) -> AppResult<Reply> {
-    let fields = fields(&params, &STORE, true)?;
-    let make_default = default_flag(&params)?.unwrap_or(false);
+    Input(request): Input<StoreAddressRequest>,
+) -> AppResult<StoreOk<StoreAddress, 201>> {
+    let fields = all(
+        request.contact_name,
+        request.contact_phone,
+        [
+            request.province,
+            request.city,
+            request.district,
+            request.address,
+        ],
+        Some(request.zip),
+    );
     let (row, instructions) =
-        addresses::create(&state, caller.user_id, fields, make_default).await?;
-    Ok(Reply::store(
-        StatusCode::CREATED,
-        StoreAddress::of(&row, state.config.time_offset),
-    )
-    .invalidate(instructions))
+        addresses::create(&state, caller.user_id, fields, request.is_default).await?;
+    let offset = state.config.time_offset;
+    Ok(StoreOk::new(StoreAddress::of(&row, offset)).invalidate(instructions))
 }
 
 pub async fn store_update(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
-    params: Params,
-) -> AppResult<Reply> {
-    let fields = fields(&params, &STORE, false)?;
+    Input(change): Input<StoreAddressChange>,
+) -> AppResult<StoreOk<StoreAddress>> {
+    let fields = AddressFields {
+        contact_name: change.contact_name,
+        contact_phone: change.contact_phone,
+        province: change.province,
+        city: change.city,
+        district: change.district,
+        address: change.address,
+        zip: change.zip,
+    };
     let (row, instructions) =
-        addresses::update(&state, caller.user_id, id, fields, default_flag(&params)?).await?;
-    Ok(Reply::store(
-        StatusCode::OK,
-        StoreAddress::of(&row, state.config.time_offset),
-    )
-    .invalidate(instructions))
+        addresses::update(&state, caller.user_id, id, fields, change.is_default).await?;
+    let offset = state.config.time_offset;
+    Ok(StoreOk::new(StoreAddress::of(&row, offset)).invalidate(instructions))
 }
 
 pub async fn store_delete(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
-) -> AppResult<Reply> {
+) -> AppResult<StoreOk<()>> {
     let instructions = addresses::delete(&state, caller.user_id, id).await?;
-    Ok(Reply::store(StatusCode::OK, ()).invalidate(instructions))
+    Ok(StoreOk::new(()).invalidate(instructions))
 }
 
 // -- Print ------------------------------------------------------------------------------------
 
+input! {
+    pub struct AddressesQuery {
+        /// Only the default address.
+        is_default: Flag,
+    }
+}
+
 pub async fn print_list(
     State(state): State<AppState>,
     caller: Caller,
-    params: Params,
-) -> AppResult<Reply> {
-    let only_default = params.flag("is_default")?;
-    let rows = addresses::list(&state, caller.user_id, only_default).await?;
-    Ok(Reply::print(
-        StatusCode::OK,
-        rows.iter().map(PrintAddress::of).collect::<Vec<_>>(),
-    ))
+    Input(query): Input<AddressesQuery>,
+) -> AppResult<PrintOk<Vec<PrintAddress>>> {
+    let rows = addresses::list(&state, caller.user_id, query.is_default).await?;
+    Ok(PrintOk::new(rows.iter().map(PrintAddress::of).collect()))
 }
 
 pub async fn print_create(
     State(state): State<AppState>,
     caller: Caller,
-    params: Params,
-) -> AppResult<Reply> {
-    let fields = fields(&params, &PRINT, true)?;
-    let make_default = default_flag(&params)?.unwrap_or(false);
+    Input(request): Input<PrintAddressRequest>,
+) -> AppResult<PrintOk<PrintAddress, 201>> {
+    let fields = all(
+        request.name,
+        request.phone,
+        [
+            request.province,
+            request.city,
+            request.county,
+            request.detail,
+        ],
+        None,
+    );
     let (row, instructions) =
-        addresses::create(&state, caller.user_id, fields, make_default).await?;
-    Ok(Reply::print(StatusCode::CREATED, PrintAddress::of(&row)).invalidate(instructions))
+        addresses::create(&state, caller.user_id, fields, request.is_default).await?;
+    Ok(PrintOk::new(PrintAddress::of(&row)).invalidate(instructions))
 }
 
 pub async fn print_update(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
-    params: Params,
-) -> AppResult<Reply> {
-    let fields = fields(&params, &PRINT, false)?;
+    Input(change): Input<PrintAddressChange>,
+) -> AppResult<PrintDone> {
+    let fields = AddressFields {
+        contact_name: change.name,
+        contact_phone: change.phone,
+        province: change.province,
+        city: change.city,
+        district: change.county,
+        address: change.detail,
+        zip: None,
+    };
     let (_, instructions) =
-        addresses::update(&state, caller.user_id, id, fields, default_flag(&params)?).await?;
-    Ok(Reply::print_message(StatusCode::OK, "地址已更新").invalidate(instructions))
+        addresses::update(&state, caller.user_id, id, fields, change.is_default).await?;
+    Ok(PrintDone::new("地址已更新").invalidate(instructions))
 }
 
 pub async fn print_delete(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
-) -> AppResult<Reply> {
+) -> AppResult<PrintDone> {
     let instructions = addresses::delete(&state, caller.user_id, id).await?;
-    Ok(Reply::print_message(StatusCode::OK, "地址已删除").invalidate(instructions))
+    Ok(PrintDone::new("地址已删除").invalidate(instructions))
 }

@@ -1,17 +1,18 @@
 //! The back-office API on the private listener, in the print envelope. Every endpoint needs an
 //! admin session holding its permission.
 
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::middleware::{self, Next};
-use axum::routing::{MethodRouter, get, on};
-use shared::money::parse_cents;
+use axum::routing::get;
 use shared::policy::{ADMIN_ROUTES, AdminRoute, Limit, Method};
+use shared::validate::EMAIL_MAX_CHARS;
 use shared::{Permission, Problem};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use crate::AppState;
 use crate::clock;
@@ -22,35 +23,83 @@ use crate::domain::admin::{self, CouponGrant, Message, NewGift, NewInvitation, R
 use crate::domain::identity::{self, SignInDoor};
 use crate::error::{AppError, AppResult};
 use crate::http::auth::{Caller, require_permission};
+use crate::http::endpoint::{DescribeArg, Endpoint, endpoint};
+use crate::http::input::{
+    Field, Flag, Input, Int, Names, OptionalFlag, OptionalInt, OptionalText, PageQuery, Paging,
+    Secret, SignedYuan, Text, Yuan,
+};
 use crate::http::openapi;
 use crate::http::params::Params;
 use crate::http::path::PathId;
-use crate::http::reply::Reply;
+use crate::http::reply::{PrintDone, PrintOk};
 use crate::http::views::{self, Page};
+use crate::input;
 
-fn handler(state: &AppState, id: AdminRoute, method: Method) -> MethodRouter<AppState> {
-    let method = super::filter(method);
+const TAG: &str = "admin";
+
+/// Every admin route's endpoint; the match is exhaustive, like the public table's.
+pub(crate) fn endpoint_of(id: AdminRoute, method: Method) -> Endpoint {
+    let m = super::filter(method);
     match id {
-        AdminRoute::Login => on(method, login).layer(middleware::from_fn_with_state(
-            state.clone(),
-            |State(state): State<AppState>, request: Request, next: Next| {
-                super::count_network(state, super::Listener::Admin, Limit::SignIn, request, next)
-            },
-        )),
-        AdminRoute::Outbox => on(method, list_outbox),
-        AdminRoute::InvitationCreate => on(method, create_invitation),
-        AdminRoute::UserSearch => on(method, search_users),
-        AdminRoute::UserUpdate => on(method, update_user),
-        AdminRoute::Points => on(method, adjust_points),
-        AdminRoute::Balance => on(method, adjust_balance),
-        AdminRoute::CouponGrant => on(method, grant_coupon),
-        AdminRoute::MessageSend => on(method, send_message),
-        AdminRoute::GoodsCreate => on(method, create_goods),
-        AdminRoute::GiftCreate => on(method, create_gift),
-        AdminRoute::GiftOrderShip => on(method, ship_gift_order),
-        AdminRoute::AuditLog => on(method, audit_log),
-        AdminRoute::Roles => on(method, list_roles),
-        AdminRoute::RoleSave => on(method, save_role),
+        AdminRoute::Login => endpoint(
+            m,
+            login,
+            "Sign in to the back office (holders of a role only), counted apart from the public sign-in",
+            TAG,
+        ),
+        AdminRoute::Outbox => endpoint(
+            m,
+            list_outbox,
+            "Codes the development notifier wrote instead of sending (404 with a real notifier)",
+            TAG,
+        )
+        .also(&[404]),
+        AdminRoute::InvitationCreate => endpoint(
+            m,
+            create_invitation,
+            "Create an invitation code (用户管理)",
+            TAG,
+        ),
+        AdminRoute::UserSearch => endpoint(m, search_users, "Find users (用户管理)", TAG),
+        AdminRoute::UserUpdate => endpoint(
+            m,
+            update_user,
+            "Disable or enable a user, or replace their roles (用户管理)",
+            TAG,
+        ),
+        AdminRoute::Points => endpoint(m, adjust_points, "Credit or debit points (积分管理)", TAG),
+        AdminRoute::Balance => endpoint(
+            m,
+            adjust_balance,
+            "Credit or debit the balance (财务管理)",
+            TAG,
+        ),
+        AdminRoute::CouponGrant => endpoint(m, grant_coupon, "Grant a coupon (优惠券管理)", TAG),
+        AdminRoute::MessageSend => endpoint(
+            m,
+            send_message,
+            "Send a message to one user or everyone (客服工具管理)",
+            TAG,
+        )
+        .also(&[404]),
+        AdminRoute::GoodsCreate => endpoint(m, create_goods, "Add goods (商品管理)", TAG),
+        AdminRoute::GiftCreate => {
+            endpoint(m, create_gift, "Offer a gift for points (积分管理)", TAG)
+        }
+        AdminRoute::GiftOrderShip => endpoint(
+            m,
+            ship_gift_order,
+            "Mark a gift order shipped (配送管理)",
+            TAG,
+        ),
+        AdminRoute::AuditLog => endpoint(m, audit_log, "The audit log (数据中心)", TAG),
+        AdminRoute::Roles => endpoint(m, list_roles, "Roles and their permissions (用户管理)", TAG),
+        AdminRoute::RoleSave => endpoint(
+            m,
+            save_role,
+            "Create a role or replace its permissions (用户管理)",
+            TAG,
+        ),
     }
 }
 
@@ -60,10 +109,78 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/admin/docs", get(openapi::admin_docs_index))
         .route("/admin/docs/{file}", get(openapi::admin_docs_asset));
     for (id, method, path) in ADMIN_ROUTES {
-        router = router.route(path, handler(state, *id, *method));
+        let mut method_router = endpoint_of(*id, *method).router;
+        if *id == AdminRoute::Login {
+            method_router = method_router.layer(middleware::from_fn_with_state(
+                state.clone(),
+                |State(state): State<AppState>, request: Request, next: Next| {
+                    super::count_network(
+                        state,
+                        super::Listener::Admin,
+                        Limit::SignIn,
+                        request,
+                        next,
+                    )
+                },
+            ));
+        }
+        router = router.route(path, method_router);
     }
     router
 }
+
+/// The permission a back-office handler needs, as a type, so that the check runs as the
+/// handler's first extractor: before any parameter is read, a caller without it learns nothing.
+pub trait Needs {
+    const PERMISSION: Permission;
+}
+
+macro_rules! needs {
+    ($($name:ident),*) => {
+        /// Permission markers for [`Admin`].
+        pub mod needs {
+            $(
+                pub struct $name;
+
+                impl super::Needs for $name {
+                    const PERMISSION: shared::Permission = shared::Permission::$name;
+                }
+            )*
+        }
+    };
+}
+
+needs!(
+    SupportTools,
+    Users,
+    Points,
+    Finance,
+    Coupons,
+    Goods,
+    Delivery,
+    DataCentre
+);
+
+/// A signed-in admin holding `P`'s permission, as the audit log names them.
+pub struct Admin<P> {
+    pub actor: Actor,
+    permission: PhantomData<P>,
+}
+
+impl<P: Needs> FromRequestParts<AppState> for Admin<P> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let admin = AdminCaller::from_request_parts(parts, state).await?;
+        require_permission(state, &admin.caller, P::PERMISSION).await?;
+        Ok(Admin {
+            actor: admin.actor,
+            permission: PhantomData,
+        })
+    }
+}
+
+impl<P> DescribeArg for Admin<P> {}
 
 /// A signed-in admin as the audit log names them: id, account (or phone / e-mail), and the
 /// peer address of the private listener (no proxy sits in front of it, so no header is
@@ -71,14 +188,6 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 pub struct AdminCaller {
     pub caller: Caller,
     pub actor: Actor,
-}
-
-impl AdminCaller {
-    /// The actor, once the admin is known to hold `permission`.
-    async fn holding(self, state: &AppState, permission: Permission) -> AppResult<Actor> {
-        require_permission(state, &self.caller, permission).await?;
-        Ok(self.actor)
-    }
 }
 
 impl FromRequestParts<AppState> for AdminCaller {
@@ -112,178 +221,317 @@ impl FromRequestParts<AppState> for AdminCaller {
     }
 }
 
+input! {
+    pub struct AdminLoginRequest {
+        /// Account name, phone or e-mail of a user holding a role.
+        username: Text<EMAIL_MAX_CHARS>,
+        password: Secret,
+    }
+}
+
 /// `POST /admin/login`: the back office's own sign-in, on the private listener, with a failed-
 /// attempt counter of its own (SPEC §7), so that wrong passwords sent to the public API cannot
 /// lock an admin out of the back office. Only holders of a role get a token (with the admin
 /// flag); the listener counts sign-ins per client network like the public one.
-async fn login(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
-    let username = params.text("username", shared::validate::EMAIL_MAX_CHARS)?;
-    let password = params.required("password")?.to_owned();
+async fn login(
+    State(state): State<AppState>,
+    Input(request): Input<AdminLoginRequest>,
+) -> AppResult<PrintOk<views::PrintTokens>> {
+    let door = SignInDoor::AdminListener;
     let tokens =
-        identity::login_with_password(&state, username, password, true, SignInDoor::AdminListener)
+        identity::login_with_password(&state, request.username, request.password, true, door)
             .await?;
-    Ok(Reply::print(
-        StatusCode::OK,
-        views::PrintTokens::of(&tokens),
-    ))
+    Ok(PrintOk::new(views::PrintTokens::of(&tokens)))
+}
+
+/// A closed set of words, `sms`, `mail` or `captcha`; absent is `None`.
+pub struct OutboxChannel;
+
+impl Field for OutboxChannel {
+    type Value = Option<String>;
+
+    fn read(params: &Params, name: &'static str) -> Result<Option<String>, Problem> {
+        let channel = params.get(name).map(str::to_owned);
+        if let Some(channel) = &channel
+            && !["sms", "mail", "captcha"].contains(&channel.as_str())
+        {
+            return Err(Problem::invalid(
+                name,
+                "channel 只能是 sms、mail 或 captcha",
+            ));
+        }
+        Ok(channel)
+    }
+
+    fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
+        let property = ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                Type::String,
+                Type::Null,
+            ]))
+            .pattern(Some("^(sms|mail|captcha)$"))
+            .description((!description.is_empty()).then_some(description));
+        object.property(name, property)
+    }
+}
+
+input! {
+    pub struct OutboxQuery {
+        /// A phone (any spelling), e-mail or captcha key.
+        to: OptionalText<EMAIL_MAX_CHARS>,
+        channel: OutboxChannel,
+    }
 }
 
 async fn list_outbox(
     State(state): State<AppState>,
-    admin: AdminCaller,
-    params: Params,
-) -> AppResult<Reply> {
-    let actor = admin.holding(&state, Permission::SupportTools).await?;
+    Admin { actor, .. }: Admin<needs::SupportTools>,
+    Input(query): Input<OutboxQuery>,
+) -> AppResult<PrintOk<Vec<views::OutboxEntry>>> {
     if !state.notifier.has_outbox() {
         return Err(Problem::NotFound.into());
     }
     // A phone in any spelling finds the messages sent to its canonical form (SPEC §4).
-    let to = params
-        .optional_text("to", shared::validate::EMAIL_MAX_CHARS)?
+    let to = query
+        .to
         .map(|to| shared::validate::canonical_phone(&to).unwrap_or(to));
-    let channel = params.get("channel").map(str::to_owned);
-    if let Some(channel) = &channel
-        && !["sms", "mail", "captcha"].contains(&channel.as_str())
-    {
-        return Err(Problem::invalid("channel", "channel 只能是 sms、mail 或 captcha").into());
-    }
-    let (rows, codes_shown) = admin::read_outbox(&state, actor, to, channel).await?;
+    let (rows, codes_shown) = admin::read_outbox(&state, actor, to, query.channel).await?;
     let offset = state.config.time_offset;
-    let rows: Vec<_> = rows
-        .iter()
-        .map(|row| views::OutboxEntry::of(row, codes_shown, offset))
-        .collect();
-    Ok(Reply::print(StatusCode::OK, rows))
+    Ok(PrintOk::new(
+        rows.iter()
+            .map(|row| views::OutboxEntry::of(row, codes_shown, offset))
+            .collect(),
+    ))
+}
+
+input! {
+    pub struct InvitationRequest {
+        uses: Int<1, 1_000_000>,
+        expires_in_days: OptionalInt<1, 3650>,
+    }
 }
 
 async fn create_invitation(
     State(state): State<AppState>,
-    admin: AdminCaller,
-    params: Params,
-) -> AppResult<Reply> {
-    let actor = admin.holding(&state, Permission::Users).await?;
-    let invitation = NewInvitation::new(
-        params.required_integer("uses", 1, 1_000_000)?,
-        params.integer("expires_in_days", 1, 3650)?,
-    )?;
+    Admin { actor, .. }: Admin<needs::Users>,
+    Input(request): Input<InvitationRequest>,
+) -> AppResult<PrintOk<views::InvitationCode, 201>> {
+    let invitation = NewInvitation::new(request.uses, request.expires_in_days)?;
     let invitation = admin::create_invitation(&state, actor, invitation).await?;
     let offset = state.config.time_offset;
-    Ok(Reply::print(
-        StatusCode::CREATED,
-        views::InvitationCode::of(&invitation, offset),
-    ))
+    Ok(PrintOk::new(views::InvitationCode::of(&invitation, offset)))
+}
+
+input! {
+    pub struct UserSearchQuery {
+        /// Part of an account name, phone, e-mail or nickname.
+        q: OptionalText<100>,
+        page: Paging,
+    }
 }
 
 async fn search_users(
     State(state): State<AppState>,
-    admin: AdminCaller,
-    params: Params,
-) -> AppResult<Reply> {
-    admin.holding(&state, Permission::Users).await?;
-    let query = params.optional_text("q", 100)?;
-    let page = admin::search_users(&state, query, params.page()?).await?;
+    _: Admin<needs::Users>,
+    Input(query): Input<UserSearchQuery>,
+) -> AppResult<PrintOk<Page<views::AdminUserView>>> {
+    let page = admin::search_users(&state, query.q, query.page).await?;
     let offset = state.config.time_offset;
-    let data = Page::of(page, |row| views::AdminUserView::of(row, offset));
-    Ok(Reply::print(StatusCode::OK, data))
+    Ok(PrintOk::new(Page::of(page, |row| {
+        views::AdminUserView::of(row, offset)
+    })))
+}
+
+input! {
+    /// At least one of the two.
+    pub struct UserUpdateRequest {
+        disabled: OptionalFlag,
+        /// Replaces the user's roles (names).
+        roles: Names,
+    }
 }
 
 async fn update_user(
     State(state): State<AppState>,
-    admin: AdminCaller,
+    Admin { actor, .. }: Admin<needs::Users>,
     PathId(user_id): PathId,
-    params: Params,
-) -> AppResult<Reply> {
-    let actor = admin.holding(&state, Permission::Users).await?;
-    let disabled = match params.get("disabled") {
-        Some(_) => Some(params.flag("disabled")?),
-        None => None,
-    };
-    let roles = params.has("roles").then(|| {
-        params
-            .all("roles")
-            .iter()
-            .map(|role| role.trim().to_owned())
-            .filter(|role| !role.is_empty())
-            .collect::<Vec<_>>()
-    });
-    if disabled.is_none() && roles.is_none() {
+    Input(request): Input<UserUpdateRequest>,
+) -> AppResult<PrintDone> {
+    let roles = request
+        .roles
+        .map(|roles| roles.into_iter().filter(|role| !role.is_empty()).collect());
+    if request.disabled.is_none() && roles.is_none() {
         return Err(Problem::invalid("disabled", "请提供 disabled 或 roles").into());
     }
-    admin::update_user(&state, actor, user_id, disabled, roles).await?;
-    Ok(Reply::print_message(StatusCode::OK, "用户已更新"))
+    admin::update_user(&state, actor, user_id, request.disabled, roles).await?;
+    Ok(PrintDone::new("用户已更新"))
 }
 
-async fn adjust(
-    state: AppState,
-    actor: Actor,
-    user_id: i64,
-    ledger: Ledger,
-    delta: i64,
-    params: &Params,
-) -> AppResult<i64> {
-    let describe = params.text("describe", 100)?;
-    admin::adjust(&state, actor, user_id, ledger, delta, describe).await
+input! {
+    pub struct PointsAdjustRequest {
+        /// Signed: positive credits, negative debits (refused below zero).
+        number: Int<-1_000_000_000, 1_000_000_000>,
+        describe: Text<100>,
+    }
 }
 
 async fn adjust_points(
     State(state): State<AppState>,
-    admin: AdminCaller,
+    Admin { actor, .. }: Admin<needs::Points>,
     PathId(id): PathId,
-    params: Params,
-) -> AppResult<Reply> {
-    let actor = admin.holding(&state, Permission::Points).await?;
-    let delta = params.required_integer("number", -1_000_000_000, 1_000_000_000)?;
-    let surplus = adjust(state, actor, id, Ledger::Points, delta, &params).await?;
-    Ok(Reply::print(
-        StatusCode::CREATED,
-        views::PointsSurplus { surplus },
-    ))
+    Input(request): Input<PointsAdjustRequest>,
+) -> AppResult<PrintOk<views::PointsSurplus, 201>> {
+    let surplus = admin::adjust(
+        &state,
+        actor,
+        id,
+        Ledger::Points,
+        request.number,
+        request.describe,
+    )
+    .await?;
+    Ok(PrintOk::new(views::PointsSurplus { surplus }))
+}
+
+/// A signed amount of money within ±100 000 000 yuan.
+pub struct BalanceDelta;
+
+impl Field for BalanceDelta {
+    type Value = i64;
+
+    fn read(params: &Params, name: &'static str) -> Result<i64, Problem> {
+        let delta = SignedYuan::read(params, name)?;
+        if delta.abs() > 10_000_000_000 {
+            return Err(Problem::invalid(name, "amount 超出范围"));
+        }
+        Ok(delta)
+    }
+
+    fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
+        SignedYuan::document(name, description, object)
+    }
+}
+
+input! {
+    pub struct BalanceAdjustRequest {
+        /// Signed decimal yuan (`"-3.50"`); refused below zero.
+        amount: BalanceDelta,
+        describe: Text<100>,
+    }
 }
 
 async fn adjust_balance(
     State(state): State<AppState>,
-    admin: AdminCaller,
+    Admin { actor, .. }: Admin<needs::Finance>,
     PathId(id): PathId,
-    params: Params,
-) -> AppResult<Reply> {
-    let actor = admin.holding(&state, Permission::Finance).await?;
-    let delta = parse_cents("amount", params.required("amount")?)?;
-    if delta.abs() > 10_000_000_000 {
-        return Err(Problem::invalid("amount", "amount 超出范围").into());
+    Input(request): Input<BalanceAdjustRequest>,
+) -> AppResult<PrintOk<views::BalanceSurplus, 201>> {
+    let surplus = admin::adjust(
+        &state,
+        actor,
+        id,
+        Ledger::Balance,
+        request.amount,
+        request.describe,
+    )
+    .await?;
+    Ok(PrintOk::new(views::BalanceSurplus {
+        surplus: shared::money::format_cents(surplus),
+    }))
+}
+
+/// `满减` or `抵扣`.
+pub struct CouponKind;
+
+impl Field for CouponKind {
+    type Value = String;
+
+    fn read(params: &Params, name: &'static str) -> Result<String, Problem> {
+        let kind = params.required(name)?.trim().to_owned();
+        if kind != "满减" && kind != "抵扣" {
+            return Err(Problem::invalid(name, "type 只能是 满减 或 抵扣"));
+        }
+        Ok(kind)
     }
-    let surplus = adjust(state, actor, id, Ledger::Balance, delta, &params).await?;
-    Ok(Reply::print(
-        StatusCode::CREATED,
-        views::BalanceSurplus {
-            surplus: shared::money::format_cents(surplus),
-        },
-    ))
+
+    fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
+        let property = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(["满减", "抵扣"]))
+            .description((!description.is_empty()).then_some(description));
+        object.property(name, property).required(name)
+    }
+}
+
+/// Money more than zero.
+pub struct PositiveYuan;
+
+impl Field for PositiveYuan {
+    type Value = i64;
+
+    fn read(params: &Params, name: &'static str) -> Result<i64, Problem> {
+        let cents = Yuan::read(params, name)?;
+        if cents <= 0 {
+            return Err(Problem::invalid(name, format!("{name} 必须大于 0")));
+        }
+        Ok(cents)
+    }
+
+    fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
+        Yuan::document(name, description, object)
+    }
+}
+
+/// Optional money; blank or negative is none.
+pub struct Threshold;
+
+impl Field for Threshold {
+    type Value = Option<i64>;
+
+    fn read(params: &Params, name: &'static str) -> Result<Option<i64>, Problem> {
+        Ok(match params.get(name).map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(shared::money::parse_cents(name, raw)?).filter(|cents| *cents >= 0),
+        })
+    }
+
+    fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
+        let property = ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                Type::String,
+                Type::Null,
+            ]))
+            .description((!description.is_empty()).then_some(description));
+        object.property(name, property)
+    }
+}
+
+input! {
+    pub struct CouponGrantRequest {
+        /// 满减 (needs `satisfy`) or 抵扣.
+        kind as "type": CouponKind,
+        /// Decimal yuan, more than zero.
+        quota: PositiveYuan,
+        /// The spend a 满减 coupon needs, decimal yuan.
+        satisfy: Threshold,
+        /// `2026-12-31 23:59:59`, in the future.
+        finished_at: Secret,
+        name: Text<50>,
+    }
 }
 
 async fn grant_coupon(
     State(state): State<AppState>,
-    admin: AdminCaller,
+    Admin { actor, .. }: Admin<needs::Coupons>,
     PathId(user_id): PathId,
-    params: Params,
-) -> AppResult<Reply> {
-    let actor = admin.holding(&state, Permission::Coupons).await?;
-    let kind = params.required("type")?.trim().to_owned();
-    if kind != "满减" && kind != "抵扣" {
-        return Err(Problem::invalid("type", "type 只能是 满减 或 抵扣").into());
-    }
-    let quota_cents = parse_cents("quota", params.required("quota")?)?;
-    if quota_cents <= 0 {
-        return Err(Problem::invalid("quota", "quota 必须大于 0").into());
-    }
-    let satisfy_cents = match params.get("satisfy").map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => Some(parse_cents("satisfy", raw)?).filter(|cents| *cents >= 0),
-    };
-    if kind == "满减" && satisfy_cents.is_none() {
+    Input(request): Input<CouponGrantRequest>,
+) -> AppResult<PrintOk<views::Created, 201>> {
+    let kind = request.kind;
+    if kind == "满减" && request.satisfy.is_none() {
         return Err(Problem::invalid("satisfy", "满减券需要 satisfy（不小于 0 的金额）").into());
     }
-    let finished_at = clock::parse(params.required("finished_at")?, state.config.time_offset)
-        .ok_or_else(|| {
+    let finished_at =
+        clock::parse(&request.finished_at, state.config.time_offset).ok_or_else(|| {
             Problem::invalid(
                 "finished_at",
                 "finished_at 必须是日期时间，如 2026-12-31 23:59:59",
@@ -293,124 +541,178 @@ async fn grant_coupon(
         return Err(Problem::invalid("finished_at", "finished_at 必须晚于现在").into());
     }
     let grant = CouponGrant {
-        name: params.text("name", 50)?,
-        satisfy_cents: satisfy_cents.filter(|_| kind == "满减"),
+        name: request.name,
+        satisfy_cents: request.satisfy.filter(|_| kind == "满减"),
         kind,
-        quota_cents,
+        quota_cents: request.quota,
         finished_at,
     };
     let coupon_id = admin::grant_coupon(&state, actor, user_id, grant).await?;
-    Ok(Reply::print(
-        StatusCode::CREATED,
-        views::Created { id: coupon_id },
-    ))
+    Ok(PrintOk::new(views::Created { id: coupon_id }))
+}
+
+/// `user_id` or `all=true`, not both.
+pub struct MessageRecipients;
+
+impl Field for MessageRecipients {
+    type Value = Recipients;
+
+    fn read(params: &Params, _name: &'static str) -> Result<Recipients, Problem> {
+        let all = Flag::read(params, "all")?;
+        let user_id = OptionalInt::<1, { i64::MAX }>::read(params, "user_id")?;
+        match (user_id, all) {
+            (Some(user_id), false) => Ok(Recipients::One(user_id)),
+            (None, true) => Ok(Recipients::All),
+            _ => Err(Problem::invalid(
+                "user_id",
+                "请提供 user_id 或 all=true（二选一）",
+            )),
+        }
+    }
+
+    fn document(_name: &'static str, _description: &str, object: ObjectBuilder) -> ObjectBuilder {
+        let object = OptionalInt::<1, { i64::MAX }>::document("user_id", "", object);
+        Flag::document("all", "", object)
+    }
+}
+
+input! {
+    /// `user_id` or `all=true`, not both.
+    pub struct MessageRequest {
+        recipients: MessageRecipients,
+        sender: OptionalText<50>,
+        title: Text<100>,
+        body: Text<2000>,
+    }
 }
 
 async fn send_message(
     State(state): State<AppState>,
-    admin: AdminCaller,
-    params: Params,
-) -> AppResult<Reply> {
-    let actor = admin.holding(&state, Permission::SupportTools).await?;
-    let all = params.flag("all")?;
-    let user_id = params.integer("user_id", 1, i64::MAX)?;
-    let recipients = match (user_id, all) {
-        (Some(user_id), false) => Recipients::One(user_id),
-        (None, true) => Recipients::All,
-        _ => {
-            return Err(Problem::invalid("user_id", "请提供 user_id 或 all=true（二选一）").into());
-        }
-    };
-    let sender = params
-        .optional_text("sender", 50)?
-        .unwrap_or_else(|| "系统".to_owned());
+    Admin { actor, .. }: Admin<needs::SupportTools>,
+    Input(request): Input<MessageRequest>,
+) -> AppResult<PrintOk<views::Recipients, 201>> {
     let message = Message {
-        sender,
-        title: params.text("title", 100)?,
-        body: params.text("body", 2000)?,
+        sender: request.sender.unwrap_or_else(|| "系统".to_owned()),
+        title: request.title,
+        body: request.body,
     };
-    let count = admin::send_message(&state, actor, recipients, message).await?;
-    Ok(Reply::print(
-        StatusCode::CREATED,
-        views::Recipients { recipients: count },
-    ))
+    let count = admin::send_message(&state, actor, request.recipients, message).await?;
+    Ok(PrintOk::new(views::Recipients { recipients: count }))
+}
+
+/// Money, not negative.
+pub struct Price;
+
+impl Field for Price {
+    type Value = i64;
+
+    fn read(params: &Params, name: &'static str) -> Result<i64, Problem> {
+        let cents = Yuan::read(params, name)?;
+        if cents < 0 {
+            return Err(Problem::invalid(name, format!("{name} 不能为负")));
+        }
+        Ok(cents)
+    }
+
+    fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
+        Yuan::document(name, description, object)
+    }
+}
+
+input! {
+    pub struct GoodsRequest {
+        name: Text<100>,
+        /// Decimal yuan, not negative.
+        price: Price,
+    }
 }
 
 async fn create_goods(
     State(state): State<AppState>,
-    admin: AdminCaller,
-    params: Params,
-) -> AppResult<Reply> {
-    let actor = admin.holding(&state, Permission::Goods).await?;
-    let name = params.text("name", 100)?;
-    let price_cents = parse_cents("price", params.required("price")?)?;
-    if price_cents < 0 {
-        return Err(Problem::invalid("price", "price 不能为负").into());
+    Admin { actor, .. }: Admin<needs::Goods>,
+    Input(request): Input<GoodsRequest>,
+) -> AppResult<PrintOk<views::Created, 201>> {
+    let id = admin::create_goods(&state, actor, request.name, request.price).await?;
+    Ok(PrintOk::new(views::Created { id }))
+}
+
+input! {
+    pub struct GiftRequest {
+        name: Text<100>,
+        accumulate_points: Int<1, 1_000_000_000>,
+        stock: Int<0, 1_000_000_000>,
+        /// An image upload's id.
+        image: OptionalInt<1, { i64::MAX }>,
     }
-    let id = admin::create_goods(&state, actor, name, price_cents).await?;
-    Ok(Reply::print(StatusCode::CREATED, views::Created { id }))
 }
 
 async fn create_gift(
     State(state): State<AppState>,
-    admin: AdminCaller,
-    params: Params,
-) -> AppResult<Reply> {
-    let actor = admin.holding(&state, Permission::Points).await?;
+    Admin { actor, .. }: Admin<needs::Points>,
+    Input(request): Input<GiftRequest>,
+) -> AppResult<PrintOk<views::Created, 201>> {
     let gift = NewGift {
-        name: params.text("name", 100)?,
-        accumulate_points: params.required_integer("accumulate_points", 1, 1_000_000_000)?,
-        stock: params.required_integer("stock", 0, 1_000_000_000)?,
-        image: params.integer("image", 1, i64::MAX)?,
+        name: request.name,
+        accumulate_points: request.accumulate_points,
+        stock: request.stock,
+        image: request.image,
     };
     let id = admin::create_gift(&state, actor, gift).await?;
-    Ok(Reply::print(StatusCode::CREATED, views::Created { id }))
+    Ok(PrintOk::new(views::Created { id }))
+}
+
+input! {
+    pub struct ShipRequest {
+        express_company: Text<50>,
+        tracking_no: Text<64>,
+    }
 }
 
 async fn ship_gift_order(
     State(state): State<AppState>,
-    admin: AdminCaller,
+    Admin { actor, .. }: Admin<needs::Delivery>,
     PathId(order_id): PathId,
-    params: Params,
-) -> AppResult<Reply> {
-    let actor = admin.holding(&state, Permission::Delivery).await?;
-    let express_company = params.text("express_company", 50)?;
-    let tracking_no = params.text("tracking_no", 64)?;
-    admin::ship_gift_order(&state, actor, order_id, express_company, tracking_no).await?;
-    Ok(Reply::print_message(StatusCode::OK, "已发货"))
+    Input(request): Input<ShipRequest>,
+) -> AppResult<PrintDone> {
+    let (company, tracking_no) = (request.express_company, request.tracking_no);
+    admin::ship_gift_order(&state, actor, order_id, company, tracking_no).await?;
+    Ok(PrintDone::new("已发货"))
 }
 
 async fn audit_log(
     State(state): State<AppState>,
-    admin: AdminCaller,
-    params: Params,
-) -> AppResult<Reply> {
-    admin.holding(&state, Permission::DataCentre).await?;
-    let page = admin::audit_log(&state, params.page()?).await?;
+    _: Admin<needs::DataCentre>,
+    Input(query): Input<PageQuery>,
+) -> AppResult<PrintOk<Page<views::AuditEntry>>> {
+    let page = admin::audit_log(&state, query.page).await?;
     let offset = state.config.time_offset;
-    let data = Page::of(page, |row| views::AuditEntry::of(row, offset));
-    Ok(Reply::print(StatusCode::OK, data))
+    Ok(PrintOk::new(Page::of(page, |row| {
+        views::AuditEntry::of(row, offset)
+    })))
 }
 
-async fn list_roles(State(state): State<AppState>, admin: AdminCaller) -> AppResult<Reply> {
-    admin.holding(&state, Permission::Users).await?;
+async fn list_roles(
+    State(state): State<AppState>,
+    _: Admin<needs::Users>,
+) -> AppResult<PrintOk<Vec<views::Role>>> {
     let roles = admin::roles(&state).await?;
-    let data: Vec<_> = roles.iter().map(views::Role::of).collect();
-    Ok(Reply::print(StatusCode::OK, data))
+    Ok(PrintOk::new(roles.iter().map(views::Role::of).collect()))
+}
+
+input! {
+    pub struct RoleRequest {
+        name: Text<50>,
+        /// Permission names from the print document's list.
+        permissions: Names,
+    }
 }
 
 async fn save_role(
     State(state): State<AppState>,
-    admin: AdminCaller,
-    params: Params,
-) -> AppResult<Reply> {
-    let actor = admin.holding(&state, Permission::Users).await?;
-    let name = params.text("name", 50)?;
-    let permissions: Vec<String> = params
-        .all("permissions")
-        .iter()
-        .map(|p| p.trim().to_owned())
-        .collect();
-    let id = admin::save_role(&state, actor, name, permissions).await?;
-    Ok(Reply::print(StatusCode::CREATED, views::Created { id }))
+    Admin { actor, .. }: Admin<needs::Users>,
+    Input(request): Input<RoleRequest>,
+) -> AppResult<PrintOk<views::Created, 201>> {
+    let permissions = request.permissions.unwrap_or_default();
+    let id = admin::save_role(&state, actor, request.name, permissions).await?;
+    Ok(PrintOk::new(views::Created { id }))
 }

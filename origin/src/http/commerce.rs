@@ -1,84 +1,166 @@
 //! Gifts, gift orders, recharge orders and payment callbacks (print dialect).
 
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::Problem;
-use shared::money::{format_cents, parse_cents};
+use shared::money::format_cents;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use crate::AppState;
 use crate::domain::commerce::{self, Settlement};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::http::auth::Caller;
+use crate::http::endpoint::{DescribeArg, DescribeReply, InputDoc, SuccessDoc};
+use crate::http::input::{Field, Input, Int, OptionalInt, PageQuery, Paging, Yuan};
+use crate::http::openapi::Components;
 use crate::http::params::Params;
 use crate::http::path::PathText;
-use crate::http::reply::Reply;
+use crate::http::reply::PrintOk;
 use crate::http::views::{self, Page};
+use crate::input;
 use crate::ops::metrics::PaymentCallback;
+use crate::payments::SandboxNotice;
 
-pub async fn gifts(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
-    let page = commerce::gifts(&state, params.page()?).await?;
-    Ok(Reply::print(
-        StatusCode::OK,
-        Page::of(page, views::Gift::of),
-    ))
+pub async fn gifts(
+    State(state): State<AppState>,
+    Input(query): Input<PageQuery>,
+) -> AppResult<PrintOk<Page<views::Gift>>> {
+    let page = commerce::gifts(&state, query.page).await?;
+    Ok(PrintOk::new(Page::of(page, views::Gift::of)))
+}
+
+type Id = Int<1, { i64::MAX }>;
+
+input! {
+    pub struct GiftOrderRequest {
+        gift_id: Id,
+        /// One of the caller's addresses.
+        address_id: Id,
+    }
 }
 
 pub async fn redeem(
     State(state): State<AppState>,
     caller: Caller,
-    params: Params,
-) -> AppResult<Reply> {
-    let gift_id = params.required_integer("gift_id", 1, i64::MAX)?;
-    let address_id = params.required_integer("address_id", 1, i64::MAX)?;
+    Input(request): Input<GiftOrderRequest>,
+) -> AppResult<PrintOk<views::OrderNo, 201>> {
     let (order_no, instructions) =
-        commerce::redeem(&state, caller.user_id, gift_id, address_id).await?;
-    Ok(Reply::print(StatusCode::CREATED, views::OrderNo { order_no }).invalidate(instructions))
+        commerce::redeem(&state, caller.user_id, request.gift_id, request.address_id).await?;
+    Ok(PrintOk::new(views::OrderNo { order_no }).invalidate(instructions))
+}
+
+input! {
+    pub struct GiftOrdersQuery {
+        page: Paging,
+        /// 1 not shipped, 2 shipped.
+        status: OptionalInt<1, 2>,
+    }
 }
 
 pub async fn gift_orders(
     State(state): State<AppState>,
     caller: Caller,
-    params: Params,
-) -> AppResult<Reply> {
-    let request = params.page()?;
-    let shipped = params.integer("status", 1, 2)?.map(|status| status == 2);
-    let page = commerce::gift_orders(&state, caller.user_id, shipped, request).await?;
+    Input(query): Input<GiftOrdersQuery>,
+) -> AppResult<PrintOk<Page<views::GiftOrder>>> {
+    let shipped = query.status.map(|status| status == 2);
+    let page = commerce::gift_orders(&state, caller.user_id, shipped, query.page).await?;
     let offset = state.config.time_offset;
-    let data = Page::of(page, |order| views::GiftOrder::of(order, offset));
-    Ok(Reply::print(StatusCode::OK, data))
+    Ok(PrintOk::new(Page::of(page, |order| {
+        views::GiftOrder::of(order, offset)
+    })))
+}
+
+/// `alipay` or `wechat`.
+pub struct PayType;
+
+impl Field for PayType {
+    type Value = String;
+
+    fn read(params: &Params, name: &'static str) -> Result<String, Problem> {
+        let pay_type = params.required(name)?.trim();
+        if !["alipay", "wechat"].contains(&pay_type) {
+            return Err(Problem::invalid(name, "pay_type 只能是 alipay 或 wechat"));
+        }
+        Ok(pay_type.to_owned())
+    }
+
+    fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
+        let property = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^(alipay|wechat)$"))
+            .description((!description.is_empty()).then_some(description));
+        object.property(name, property).required(name)
+    }
+}
+
+input! {
+    pub struct RechargeRequest {
+        /// Decimal yuan, at most two places (`"12.50"`).
+        price: Yuan,
+        pay_type: PayType,
+    }
 }
 
 pub async fn create_recharge(
     State(state): State<AppState>,
     caller: Caller,
-    params: Params,
-) -> AppResult<Reply> {
-    let price = parse_cents("price", params.required("price")?)?;
-    let pay_type = params.required("pay_type")?.trim();
-    if !["alipay", "wechat"].contains(&pay_type) {
-        return Err(Problem::invalid("pay_type", "pay_type 只能是 alipay 或 wechat").into());
-    }
+    Input(request): Input<RechargeRequest>,
+) -> AppResult<PrintOk<views::RechargeCreated, 201>> {
+    let price = request.price;
     let (order, instructions) =
-        commerce::create_recharge(&state, caller.user_id, price, pay_type).await?;
+        commerce::create_recharge(&state, caller.user_id, price, &request.pay_type).await?;
     let data = views::RechargeCreated {
         order_no: order.order_no,
         price: format_cents(price),
-        pay_type: pay_type.to_owned(),
+        pay_type: request.pay_type,
         pay_params: order.pay_params,
     };
-    Ok(Reply::print(StatusCode::CREATED, data).invalidate(instructions))
+    Ok(PrintOk::new(data).invalidate(instructions))
 }
 
 pub async fn recharge_orders(
     State(state): State<AppState>,
     caller: Caller,
-    params: Params,
-) -> AppResult<Reply> {
-    let page = commerce::recharge_orders(&state, caller.user_id, params.page()?).await?;
+    Input(query): Input<PageQuery>,
+) -> AppResult<PrintOk<Page<views::RechargeOrder>>> {
+    let page = commerce::recharge_orders(&state, caller.user_id, query.page).await?;
     let offset = state.config.time_offset;
-    let data = Page::of(page, |order| views::RechargeOrder::of(order, offset));
-    Ok(Reply::print(StatusCode::OK, data))
+    Ok(PrintOk::new(Page::of(page, |order| {
+        views::RechargeOrder::of(order, offset)
+    })))
+}
+
+/// A gateway's signed form, every field kept for its signature check.
+pub struct GatewayForm(pub Params);
+
+impl<S: Send + Sync> FromRequest<S> for GatewayForm {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Params::from_request(request, state).await.map(GatewayForm)
+    }
+}
+
+impl DescribeArg for GatewayForm {
+    fn describe(input: &mut InputDoc, components: &mut Components) {
+        *input = InputDoc::GatewayForm(components.input::<SandboxNotice>());
+    }
+}
+
+/// The gateway's answer: `success` or `fail` as plain text.
+pub struct GatewayReply(Response);
+
+impl IntoResponse for GatewayReply {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+impl DescribeReply for GatewayReply {
+    fn success(_components: &mut Components) -> SuccessDoc {
+        SuccessDoc::GatewayText
+    }
 }
 
 /// A payment provider's callback. Answers as gateways expect: `success` (200) once the payment
@@ -87,8 +169,8 @@ pub async fn recharge_orders(
 pub async fn payment_notify(
     State(state): State<AppState>,
     PathText(provider): PathText,
-    params: Params,
-) -> AppResult<Response> {
+    GatewayForm(params): GatewayForm,
+) -> AppResult<GatewayReply> {
     let provider = state.payment_provider(&provider).ok_or(Problem::NotFound)?;
     let outcome = match provider.verify(&params.values_by_name()) {
         Ok(notification) => commerce::settle(&state, provider, notification).await?,
@@ -105,10 +187,12 @@ pub async fn payment_notify(
     state
         .metrics
         .count_payment_callback(provider.name(), result);
-    Ok((
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        body,
-    )
-        .into_response())
+    Ok(GatewayReply(
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            body,
+        )
+            .into_response(),
+    ))
 }

@@ -1,7 +1,6 @@
 //! The print dialect's member-centre lists: messages, coupons, points and balance records.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 
 use crate::AppState;
 use crate::db::coupons::CouponStatus;
@@ -9,98 +8,131 @@ use crate::db::ledgers::{Direction, Ledger};
 use crate::domain::{member, profile};
 use crate::error::AppResult;
 use crate::http::auth::Caller;
-use crate::http::params::Params;
+use crate::http::input::{Input, OptionalInt, Paging};
 use crate::http::path::PathId;
-use crate::http::reply::Reply;
+use crate::http::reply::{PrintDone, PrintOk};
 use crate::http::views::{self, Page};
+use crate::input;
 
-/// An id in the path: anything but a positive integer names nothing.
+input! {
+    pub struct MessagesQuery {
+        page: Paging,
+        /// 0 unread only, 1 read only.
+        is_read: OptionalInt<0, 1>,
+    }
+}
+
 pub async fn messages(
     State(state): State<AppState>,
     caller: Caller,
-    params: Params,
-) -> AppResult<Reply> {
-    let request = params.page()?;
-    let read = params.integer("is_read", 0, 1)?.map(|flag| flag == 1);
+    Input(query): Input<MessagesQuery>,
+) -> AppResult<PrintOk<Page<views::Message>>> {
+    let read = query.is_read.map(|flag| flag == 1);
     let user = profile::user(&state, caller.user_id).await?;
-    let page = member::messages(&state, caller.user_id, read, request).await?;
+    let page = member::messages(&state, caller.user_id, read, query.page).await?;
     let offset = state.config.time_offset;
-    let data = Page::of(page, |message| views::Message::of(message, &user, offset));
-    Ok(Reply::print(StatusCode::OK, data))
+    Ok(PrintOk::new(Page::of(page, |message| {
+        views::Message::of(message, &user, offset)
+    })))
 }
 
-pub async fn unread_count(State(state): State<AppState>, caller: Caller) -> AppResult<Reply> {
+pub async fn unread_count(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> AppResult<PrintOk<views::Count>> {
     let count = member::unread_count(&state, caller.user_id).await?;
-    Ok(Reply::print(StatusCode::OK, views::Count { count }))
+    Ok(PrintOk::new(views::Count { count }))
 }
 
 pub async fn mark_read(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId,
-) -> AppResult<Reply> {
+) -> AppResult<PrintDone> {
     let instructions = member::mark_read(&state, caller.user_id, id).await?;
-    Ok(Reply::print_message(StatusCode::OK, "已标记为已读").invalidate(instructions))
+    Ok(PrintDone::new("已标记为已读").invalidate(instructions))
 }
 
-pub async fn mark_all_read(State(state): State<AppState>, caller: Caller) -> AppResult<Reply> {
+pub async fn mark_all_read(State(state): State<AppState>, caller: Caller) -> AppResult<PrintDone> {
     let instructions = member::mark_all_read(&state, caller.user_id).await?;
-    Ok(Reply::print_message(StatusCode::OK, "已全部标记为已读").invalidate(instructions))
+    Ok(PrintDone::new("已全部标记为已读").invalidate(instructions))
+}
+
+input! {
+    pub struct CouponsQuery {
+        page: Paging,
+        /// 1 usable, 2 used, 3 expired.
+        kind as "type": OptionalInt<1, 3>,
+    }
 }
 
 pub async fn coupons(
     State(state): State<AppState>,
     caller: Caller,
-    params: Params,
-) -> AppResult<Reply> {
-    let request = params.page()?;
-    let status = params.integer("type", 1, 3)?.map(CouponStatus::from_code);
-    let page = member::coupons(&state, caller.user_id, status, request).await?;
+    Input(query): Input<CouponsQuery>,
+) -> AppResult<PrintOk<Page<views::Coupon>>> {
+    let status = query.kind.map(CouponStatus::from_code);
+    let page = member::coupons(&state, caller.user_id, status, query.page).await?;
     let offset = state.config.time_offset;
-    let data = Page::of(page, |coupon| views::Coupon::of(coupon, offset));
-    Ok(Reply::print(StatusCode::OK, data))
+    Ok(PrintOk::new(Page::of(page, |coupon| {
+        views::Coupon::of(coupon, offset)
+    })))
 }
 
-async fn ledger(
-    state: AppState,
-    caller: Caller,
-    params: Params,
-    ledger: Ledger,
-) -> AppResult<Reply> {
-    let request = params.page()?;
-    let direction = params.integer("type", 1, 2)?.map(|code| {
-        if code == 1 {
-            Direction::Income
-        } else {
-            Direction::Expense
-        }
-    });
-    let page = member::ledger(&state, ledger, caller.user_id, direction, request).await?;
-    let offset = state.config.time_offset;
-    Ok(match ledger {
-        Ledger::Points => Reply::print(
-            StatusCode::OK,
-            Page::of(page, |entry| views::PointsRecord::of(entry, offset)),
-        ),
-        Ledger::Balance => Reply::print(
-            StatusCode::OK,
-            Page::of(page, |entry| views::BalanceRecord::of(entry, offset)),
-        ),
-    })
+input! {
+    pub struct LedgerQuery {
+        page: Paging,
+        /// 1 income, 2 expense.
+        kind as "type": OptionalInt<1, 2>,
+    }
+}
+
+impl LedgerQuery {
+    fn direction(&self) -> Option<Direction> {
+        self.kind.map(|code| {
+            if code == 1 {
+                Direction::Income
+            } else {
+                Direction::Expense
+            }
+        })
+    }
 }
 
 pub async fn points_records(
     State(state): State<AppState>,
     caller: Caller,
-    params: Params,
-) -> AppResult<Reply> {
-    ledger(state, caller, params, Ledger::Points).await
+    Input(query): Input<LedgerQuery>,
+) -> AppResult<PrintOk<Page<views::PointsRecord>>> {
+    let page = member::ledger(
+        &state,
+        Ledger::Points,
+        caller.user_id,
+        query.direction(),
+        query.page,
+    )
+    .await?;
+    let offset = state.config.time_offset;
+    Ok(PrintOk::new(Page::of(page, |entry| {
+        views::PointsRecord::of(entry, offset)
+    })))
 }
 
 pub async fn balance_records(
     State(state): State<AppState>,
     caller: Caller,
-    params: Params,
-) -> AppResult<Reply> {
-    ledger(state, caller, params, Ledger::Balance).await
+    Input(query): Input<LedgerQuery>,
+) -> AppResult<PrintOk<Page<views::BalanceRecord>>> {
+    let page = member::ledger(
+        &state,
+        Ledger::Balance,
+        caller.user_id,
+        query.direction(),
+        query.page,
+    )
+    .await?;
+    let offset = state.config.time_offset;
+    Ok(PrintOk::new(Page::of(page, |entry| {
+        views::BalanceRecord::of(entry, offset)
+    })))
 }

@@ -7,6 +7,8 @@ pub mod admin;
 pub mod auth;
 pub mod comments;
 pub mod commerce;
+pub mod endpoint;
+pub mod input;
 pub mod member;
 pub mod openapi;
 pub mod params;
@@ -26,7 +28,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodFilter, MethodRouter, on};
+use axum::routing::MethodFilter;
 use sha2::{Digest, Sha256};
 use shared::headers::{CLIENT_IP, EDGE_SECRET, REQUEST_ID};
 use shared::policy::{Limit, Method, ROUTES, RouteId};
@@ -37,6 +39,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::AppState;
 use crate::error::{AppError, ProblemResponse};
+use crate::http::endpoint::{Endpoint, endpoint, undocumented};
 
 /// The client's network (SPEC §6: an IPv4 address, or an IPv6 /64), from `x-client-ip` as the
 /// edge saw it (trusted only because the edge secret was checked first), else the peer
@@ -128,61 +131,209 @@ pub(crate) fn filter(method: Method) -> MethodFilter {
     }
 }
 
-/// The handler of every row of the policy table. The match is exhaustive, so a row without a
-/// handler does not compile.
-fn handler(id: RouteId, method: Method) -> MethodRouter<AppState> {
-    let method = filter(method);
+/// What the upload limits add (SPEC §5): the daily count (429) and the disk's free-space
+/// reserve (507). The quota is a 413, which every write lists already.
+const UPLOAD_LIMITS: &[u16] = &[429, 507];
+
+/// The endpoint of every row of the policy table: its handler and, from the handler's types,
+/// its description in the API documents. The match is exhaustive, so a row without a handler
+/// does not compile.
+pub(crate) fn endpoint_of(id: RouteId, method: Method) -> Endpoint {
+    let m = filter(method);
     match id {
-        RouteId::Jwks => on(method, jwks),
-        RouteId::OpenApi => on(method, openapi::public_document),
-        RouteId::Docs => on(method, openapi::public_docs_index),
-        RouteId::DocsAsset => on(method, openapi::public_docs_asset),
-        RouteId::ResponseCode => on(method, store::response_code),
-        RouteId::Captchas => on(method, store::captchas),
-        RouteId::StoreRegister => on(method, store::register),
-        RouteId::StoreLogin => on(method, store::login),
-        RouteId::StoreLogout => on(method, store::logout),
-        RouteId::StoreRefresh => on(method, store::refresh),
-        RouteId::StoreMe => on(method, store::me),
-        RouteId::Sms => on(method, print::sms),
-        RouteId::Mail => on(method, print::mail),
-        RouteId::PrintRegister => on(method, print::register),
-        RouteId::PrintLogin => on(method, print::login),
-        RouteId::PrintRefresh => on(method, print::refresh),
-        RouteId::Repassword => on(method, print::repassword),
-        RouteId::WechatLogin => on(method, print::wechat_login),
-        RouteId::SelfShow => on(method, print::show_self),
-        RouteId::SelfUpdate => on(method, print::update_self),
-        RouteId::LoginModeBind => on(method, print::bind_login_mode),
-        RouteId::LoginModeUnbind => on(method, print::unbind_login_mode),
-        RouteId::StoreAddressList => on(method, addresses::store_list),
-        RouteId::StoreAddressCreate => on(method, addresses::store_create),
-        RouteId::StoreAddressUpdate => on(method, addresses::store_update),
-        RouteId::StoreAddressDelete => on(method, addresses::store_delete),
-        RouteId::PrintAddressList => on(method, addresses::print_list),
-        RouteId::PrintAddressCreate => on(method, addresses::print_create),
-        RouteId::PrintAddressUpdate => on(method, addresses::print_update),
-        RouteId::PrintAddressDelete => on(method, addresses::print_delete),
-        RouteId::SelfPermissions => on(method, print::permissions),
-        RouteId::Messages => on(method, member::messages),
-        RouteId::MessagesUnreadCount => on(method, member::unread_count),
-        RouteId::MessageRead => on(method, member::mark_read),
-        RouteId::MessagesReadAll => on(method, member::mark_all_read),
-        RouteId::Coupons => on(method, member::coupons),
-        RouteId::PointsRecords => on(method, member::points_records),
-        RouteId::BalanceRecords => on(method, member::balance_records),
-        RouteId::Images => on(method, uploads::images),
-        RouteId::Files => on(method, uploads::files),
-        RouteId::Storage => on(method, uploads::storage),
-        RouteId::SelfComments => on(method, comments::of_self),
-        RouteId::CommentCreate => on(method, comments::create),
-        RouteId::GoodsComments => on(method, comments::of_goods),
-        RouteId::RechargeOrders => on(method, commerce::recharge_orders),
-        RouteId::RechargeOrderCreate => on(method, commerce::create_recharge),
-        RouteId::PaymentNotify => on(method, commerce::payment_notify),
-        RouteId::Gifts => on(method, commerce::gifts),
-        RouteId::GiftOrderCreate => on(method, commerce::redeem),
-        RouteId::GiftOrders => on(method, commerce::gift_orders),
+        RouteId::Jwks => undocumented(m, jwks),
+        RouteId::OpenApi => undocumented(m, openapi::public_document),
+        RouteId::Docs => undocumented(m, openapi::public_docs_index),
+        RouteId::DocsAsset => undocumented(m, openapi::public_docs_asset),
+        // Store.
+        RouteId::ResponseCode => {
+            endpoint(m, store::response_code, "The response code table", "meta")
+        }
+        RouteId::Captchas => endpoint(
+            m,
+            store::captchas,
+            "A captcha image for registration",
+            "auth",
+        ),
+        RouteId::StoreRegister => endpoint(
+            m,
+            store::register,
+            "Register with an invitation code and a captcha",
+            "auth",
+        ),
+        RouteId::StoreLogin => {
+            endpoint(m, store::login, "Sign in with a password", "auth").also(&[429])
+        }
+        RouteId::StoreLogout => endpoint(m, store::logout, "Sign out", "auth"),
+        RouteId::StoreRefresh => endpoint(
+            m,
+            store::refresh,
+            "A new access token for the current (or recently expired) one",
+            "auth",
+        ),
+        RouteId::StoreMe => endpoint(m, store::me, "The signed-in user", "auth"),
+        RouteId::StoreAddressList => endpoint(
+            m,
+            addresses::store_list,
+            "The user's shipping addresses",
+            "addresses",
+        ),
+        RouteId::StoreAddressCreate => endpoint(
+            m,
+            addresses::store_create,
+            "Add a shipping address",
+            "addresses",
+        ),
+        RouteId::StoreAddressUpdate => endpoint(
+            m,
+            addresses::store_update,
+            "Change a shipping address",
+            "addresses",
+        ),
+        RouteId::StoreAddressDelete => endpoint(
+            m,
+            addresses::store_delete,
+            "Delete a shipping address",
+            "addresses",
+        ),
+        // Print: identity and profile.
+        RouteId::Sms => endpoint(m, print::sms, "Send a verification code by SMS", "auth"),
+        RouteId::Mail => endpoint(m, print::mail, "Send a verification code by e-mail", "auth"),
+        RouteId::PrintRegister => endpoint(
+            m,
+            print::register,
+            "Register with a verified phone or e-mail",
+            "auth",
+        ),
+        RouteId::PrintLogin => {
+            endpoint(m, print::login, "Sign in with a code or a password", "auth").also(&[429])
+        }
+        RouteId::PrintRefresh => endpoint(
+            m,
+            print::refresh,
+            "New tokens for a refresh token (sent in the `token` header)",
+            "auth",
+        ),
+        RouteId::Repassword => endpoint(
+            m,
+            print::repassword,
+            "Reset the password with a verification code",
+            "auth",
+        ),
+        RouteId::WechatLogin => endpoint(
+            m,
+            print::wechat_login,
+            "Sign in with WeChat (not available yet)",
+            "auth",
+        )
+        .also(&[501]),
+        RouteId::SelfShow => endpoint(
+            m,
+            print::show_self,
+            "The signed-in user's profile, level, points and balance",
+            "profile",
+        ),
+        RouteId::SelfUpdate => endpoint(
+            m,
+            print::update_self,
+            "Change nickname, sex or avatar",
+            "profile",
+        ),
+        RouteId::LoginModeBind => endpoint(
+            m,
+            print::bind_login_mode,
+            "Bind a verified phone or e-mail to the account (replacing a bound one needs the password, or a code sent to it)",
+            "profile",
+        ),
+        RouteId::LoginModeUnbind => endpoint(
+            m,
+            print::unbind_login_mode,
+            "Unbind the phone or e-mail (needs the password, or a code sent to it)",
+            "profile",
+        ),
+        RouteId::SelfPermissions => endpoint(
+            m,
+            print::permissions,
+            "The permission names the user holds",
+            "profile",
+        ),
+        RouteId::PrintAddressList => endpoint(
+            m,
+            addresses::print_list,
+            "The user's addresses",
+            "addresses",
+        ),
+        RouteId::PrintAddressCreate => {
+            endpoint(m, addresses::print_create, "Add an address", "addresses")
+        }
+        RouteId::PrintAddressUpdate => {
+            endpoint(m, addresses::print_update, "Change an address", "addresses")
+        }
+        RouteId::PrintAddressDelete => {
+            endpoint(m, addresses::print_delete, "Delete an address", "addresses")
+        }
+        // Print: member centre.
+        RouteId::Messages => endpoint(m, member::messages, "The user's messages", "messages"),
+        RouteId::MessagesUnreadCount => endpoint(
+            m,
+            member::unread_count,
+            "How many messages are unread",
+            "messages",
+        ),
+        RouteId::MessageRead => endpoint(m, member::mark_read, "Mark a message read", "messages"),
+        RouteId::MessagesReadAll => endpoint(
+            m,
+            member::mark_all_read,
+            "Mark every message read",
+            "messages",
+        ),
+        RouteId::Coupons => endpoint(m, member::coupons, "The user's coupons", "wallet"),
+        RouteId::PointsRecords => {
+            endpoint(m, member::points_records, "The points ledger", "wallet")
+        }
+        RouteId::BalanceRecords => {
+            endpoint(m, member::balance_records, "The balance ledger", "wallet")
+        }
+        RouteId::Images => endpoint(
+            m,
+            uploads::images,
+            "Upload images (PNG, JPEG, GIF, WebP; 5 MiB each)",
+            "uploads",
+        )
+        .also(UPLOAD_LIMITS),
+        RouteId::Files => {
+            endpoint(m, uploads::files, "Upload files (20 MiB each)", "uploads").also(UPLOAD_LIMITS)
+        }
+        RouteId::Storage => endpoint(m, uploads::storage, "An uploaded file's bytes", "uploads"),
+        RouteId::SelfComments => endpoint(m, comments::of_self, "The user's comments", "comments"),
+        RouteId::CommentCreate => endpoint(m, comments::create, "Comment on goods", "comments"),
+        RouteId::GoodsComments => endpoint(m, comments::of_goods, "Comments on goods", "comments"),
+        // Print: commerce.
+        RouteId::RechargeOrders => endpoint(
+            m,
+            commerce::recharge_orders,
+            "The user's recharge orders",
+            "wallet",
+        ),
+        RouteId::RechargeOrderCreate => endpoint(
+            m,
+            commerce::create_recharge,
+            "Start a balance recharge",
+            "wallet",
+        ),
+        RouteId::PaymentNotify => endpoint(
+            m,
+            commerce::payment_notify,
+            "A payment gateway's callback: `success` once settled (also for a replay), `fail` (400) for anything not believed",
+            "wallet",
+        ),
+        RouteId::Gifts => endpoint(m, commerce::gifts, "Gifts on offer for points", "gifts"),
+        RouteId::GiftOrderCreate => {
+            endpoint(m, commerce::redeem, "Redeem a gift with points", "gifts")
+        }
+        RouteId::GiftOrders => {
+            endpoint(m, commerce::gift_orders, "The user's gift orders", "gifts")
+        }
     }
 }
 
@@ -201,7 +352,8 @@ pub fn public_router(state: AppState) -> Router {
         // A body declared over the route's limit is refused before any of it is read; one that
         // does not declare its length stops at the limit in the extractors that honour it.
         let limit = route.body_limit;
-        let mut method_router = handler(route.id, route.method)
+        let mut method_router = endpoint_of(route.id, route.method)
+            .router
             .layer(DefaultBodyLimit::max(
                 usize::try_from(limit).unwrap_or(usize::MAX),
             ))

@@ -1,14 +1,13 @@
 //! The print dialect (`003_…`): parameters in, `{status, code, data | message}` out.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-
+use axum::http::HeaderMap;
 use shared::Problem;
-
 use shared::validate;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 use crate::AppState;
-
 use crate::db::codes::Channel;
 use crate::db::users::LoginColumn;
 use crate::domain::identity::{self, RefreshStyle, SignInDoor};
@@ -16,192 +15,365 @@ use crate::domain::{login_modes, profile};
 use crate::error::AppResult;
 use crate::http::ClientNetwork;
 use crate::http::auth::{Caller, presented_token};
+use crate::http::input::{
+    Email, Field, Flag, FromParams, Given, Input, OptionalInt, Password, Phone, Secret, Text,
+};
 use crate::http::params::Params;
-use crate::http::reply::Reply;
+use crate::http::reply::{PrintDone, PrintOk};
 use crate::http::views;
+use crate::input;
+
+input! {
+    pub struct SmsRequest {
+        phone: Phone,
+        /// The code is for a new account: refused if the phone is already registered.
+        is_register: Flag,
+    }
+}
 
 pub async fn sms(
     State(state): State<AppState>,
     ClientNetwork(network): ClientNetwork,
-    params: Params,
-) -> AppResult<Reply> {
-    let phone = validate::phone("phone", params.required("phone")?)?;
-    let is_register = params.flag("is_register")?;
-    let token = identity::send_code(&state, Channel::Sms, phone, is_register, network).await?;
-    Ok(Reply::print(
-        StatusCode::CREATED,
-        views::VerificationToken {
-            verification_token: token,
-        },
-    ))
+    Input(request): Input<SmsRequest>,
+) -> AppResult<PrintOk<views::VerificationToken, 201>> {
+    let channel = Channel::Sms;
+    let token =
+        identity::send_code(&state, channel, request.phone, request.is_register, network).await?;
+    Ok(PrintOk::new(views::VerificationToken {
+        verification_token: token,
+    }))
+}
+
+input! {
+    pub struct MailRequest {
+        email: Email,
+        /// The code is for a new account: refused if the address is already registered.
+        is_register: Flag,
+    }
 }
 
 pub async fn mail(
     State(state): State<AppState>,
     ClientNetwork(network): ClientNetwork,
-    params: Params,
-) -> AppResult<Reply> {
-    let email = validate::email("email", params.required("email")?)?;
-    let is_register = params.flag("is_register")?;
-    let token = identity::send_code(&state, Channel::Mail, email, is_register, network).await?;
-    Ok(Reply::print(
-        StatusCode::CREATED,
-        views::VerificationToken {
-            verification_token: token,
-        },
-    ))
+    Input(request): Input<MailRequest>,
+) -> AppResult<PrintOk<views::VerificationToken, 201>> {
+    let channel = Channel::Mail;
+    let token =
+        identity::send_code(&state, channel, request.email, request.is_register, network).await?;
+    Ok(PrintOk::new(views::VerificationToken {
+        verification_token: token,
+    }))
 }
 
-/// `(verification_token, verification_code)`, both required.
-fn code_params(params: &Params) -> Result<(String, String), Problem> {
-    let token = params.text("verification_token", 64)?;
-    let code = params.text("verification_code", 16)?;
-    Ok((token, code))
+/// A verification token from `POST /api/sms` or `POST /api/mail`.
+type VerificationToken = Text<64>;
+/// The code that was sent.
+type VerificationCode = Text<16>;
+
+input! {
+    /// A verified phone or e-mail and a new password (registration and password reset).
+    pub struct PrintRegisterRequest {
+        /// From `POST /api/sms` or `POST /api/mail`.
+        verification_token: VerificationToken,
+        verification_code: VerificationCode,
+        password: Password,
+    }
 }
 
-pub async fn register(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
-    let (token, code) = code_params(&params)?;
-    let password = validate::password("password", params.required("password")?)?;
-    let tokens = identity::register_with_code(&state, token, code, password).await?;
-    Ok(Reply::print(
-        StatusCode::CREATED,
-        views::PrintTokens::of(&tokens),
-    ))
+pub async fn register(
+    State(state): State<AppState>,
+    Input(request): Input<PrintRegisterRequest>,
+) -> AppResult<PrintOk<views::PrintTokens, 201>> {
+    let tokens = identity::register_with_code(
+        &state,
+        request.verification_token,
+        request.verification_code,
+        request.password,
+    )
+    .await?;
+    Ok(PrintOk::new(views::PrintTokens::of(&tokens)))
 }
 
-pub async fn login(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
-    let tokens = if params.get("verification_token").is_some()
-        || params.get("verification_code").is_some()
-    {
-        let (token, code) = code_params(&params)?;
-        identity::login_with_code(&state, token, code).await?
-    } else {
-        let username = params.text("username", validate::EMAIL_MAX_CHARS)?;
-        let password = params.required("password")?.to_owned();
-        let as_admin = params.flag("is_admin")?;
-        identity::login_with_password(&state, username, password, as_admin, SignInDoor::Public)
-            .await?
+/// Either a code or a password; a code is used when either code field is present.
+pub enum PrintLoginRequest {
+    Code {
+        token: String,
+        code: String,
+    },
+    Password {
+        username: String,
+        password: String,
+        as_admin: bool,
+    },
+}
+
+impl FromParams for PrintLoginRequest {
+    fn from_params(params: &Params) -> Result<Self, Problem> {
+        if params.get("verification_token").is_some() || params.get("verification_code").is_some() {
+            return Ok(PrintLoginRequest::Code {
+                token: VerificationToken::read(params, "verification_token")?,
+                code: VerificationCode::read(params, "verification_code")?,
+            });
+        }
+        Ok(PrintLoginRequest::Password {
+            username: Text::<{ validate::EMAIL_MAX_CHARS }>::read(params, "username")?,
+            password: Secret::read(params, "password")?,
+            as_admin: Flag::read(params, "is_admin")?,
+        })
+    }
+}
+
+impl utoipa::PartialSchema for PrintLoginRequest {
+    fn schema() -> RefOr<Schema> {
+        let object = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "Either a code (`verification_token` + `verification_code`) or a password \
+             (`username` + `password`); a code is used when either code field is present.",
+            ));
+        let object = Given::<VerificationToken>::document("verification_token", "", object);
+        let object = Given::<VerificationCode>::document("verification_code", "", object);
+        let object = Given::<Text<{ validate::EMAIL_MAX_CHARS }>>::document(
+            "username",
+            "Account name, phone or e-mail.",
+            object,
+        );
+        let object = Given::<Secret>::document("password", "", object);
+        Flag::document(
+            "is_admin",
+            "Sign in to the back office: refused unless the user holds a role.",
+            object,
+        )
+        .into()
+    }
+}
+
+impl utoipa::ToSchema for PrintLoginRequest {}
+
+pub async fn login(
+    State(state): State<AppState>,
+    Input(request): Input<PrintLoginRequest>,
+) -> AppResult<PrintOk<views::PrintTokens>> {
+    let tokens = match request {
+        PrintLoginRequest::Code { token, code } => {
+            identity::login_with_code(&state, token, code).await?
+        }
+        PrintLoginRequest::Password {
+            username,
+            password,
+            as_admin,
+        } => {
+            let door = SignInDoor::Public;
+            identity::login_with_password(&state, username, password, as_admin, door).await?
+        }
     };
-    Ok(Reply::print(
-        StatusCode::OK,
-        views::PrintTokens::of(&tokens),
-    ))
+    Ok(PrintOk::new(views::PrintTokens::of(&tokens)))
 }
 
-pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Reply> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> AppResult<PrintOk<views::PrintTokens>> {
     let token = presented_token(&headers).ok_or(Problem::Unauthenticated)?;
     let (tokens, instructions) =
         identity::refresh(&state, RefreshStyle::PrintRefreshToken, token).await?;
-    Ok(Reply::print(StatusCode::OK, views::PrintTokens::of(&tokens)).invalidate(instructions))
+    Ok(PrintOk::new(views::PrintTokens::of(&tokens)).invalidate(instructions))
 }
 
-pub async fn repassword(State(state): State<AppState>, params: Params) -> AppResult<Reply> {
-    let (token, code) = code_params(&params)?;
-    let password = validate::password("password", params.required("password")?)?;
-    let instructions = identity::reset_password(&state, token, code, password).await?;
-    Ok(Reply::print_message(StatusCode::OK, "密码修改成功").invalidate(instructions))
+pub async fn repassword(
+    State(state): State<AppState>,
+    Input(request): Input<PrintRegisterRequest>,
+) -> AppResult<PrintDone> {
+    let instructions = identity::reset_password(
+        &state,
+        request.verification_token,
+        request.verification_code,
+        request.password,
+    )
+    .await?;
+    Ok(PrintDone::new("密码修改成功").invalidate(instructions))
 }
 
-pub async fn wechat_login() -> AppResult<Reply> {
+pub async fn wechat_login() -> AppResult<PrintDone> {
     Err(Problem::NotImplemented.into())
 }
 
-pub async fn show_self(State(state): State<AppState>, caller: Caller) -> AppResult<Reply> {
+pub async fn show_self(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> AppResult<PrintOk<views::PrintSelf>> {
     let profile = profile::load(&state, caller.user_id).await?;
-    Ok(Reply::print(
-        StatusCode::OK,
-        views::PrintSelf::of(&profile, state.config.time_offset),
-    ))
+    let offset = state.config.time_offset;
+    Ok(PrintOk::new(views::PrintSelf::of(&profile, offset)))
+}
+
+/// What a request offers beyond its token to replace or remove a bound channel: `password`, or
+/// a code sent to that channel (`old_verification_token`, `old_verification_code`).
+pub struct ChannelProof;
+
+impl Field for ChannelProof {
+    type Value = login_modes::Proof;
+
+    fn read(params: &Params, _name: &'static str) -> Result<login_modes::Proof, Problem> {
+        if let Some(password) = params.get("password") {
+            if password.chars().count() > validate::PASSWORD_MAX_CHARS {
+                return Err(Problem::invalid(
+                    "password",
+                    "密码长度必须是 8 到 64 个字符",
+                ));
+            }
+            return Ok(login_modes::Proof::Password(password.to_owned()));
+        }
+        if params.get("old_verification_token").is_some()
+            || params.get("old_verification_code").is_some()
+        {
+            return Ok(login_modes::Proof::Code {
+                token: VerificationToken::read(params, "old_verification_token")?,
+                code: VerificationCode::read(params, "old_verification_code")?,
+            });
+        }
+        Ok(login_modes::Proof::None)
+    }
+
+    fn document(_name: &'static str, _description: &str, object: ObjectBuilder) -> ObjectBuilder {
+        let object = Given::<Text<{ validate::PASSWORD_MAX_CHARS }>>::document(
+            "password",
+            "The account's current password (required when it has one and a bound phone or \
+             e-mail is replaced or removed).",
+            object,
+        );
+        let object = Given::<VerificationToken>::document(
+            "old_verification_token",
+            "Without a password: a code sent to the phone or e-mail being replaced or removed.",
+            object,
+        );
+        Given::<VerificationCode>::document("old_verification_code", "", object)
+    }
+}
+
+input! {
+    pub struct BindRequest {
+        verification_token: VerificationToken,
+        verification_code: VerificationCode,
+        proof: ChannelProof,
+    }
 }
 
 pub async fn bind_login_mode(
     State(state): State<AppState>,
     caller: Caller,
-    params: Params,
-) -> AppResult<Reply> {
-    let (token, code) = code_params(&params)?;
-    let proof = proof_params(&params)?;
-    let instructions = login_modes::bind(&state, caller.user_id, token, code, proof).await?;
-    Ok(Reply::print_message(StatusCode::OK, "绑定成功").invalidate(instructions))
+    Input(request): Input<BindRequest>,
+) -> AppResult<PrintDone> {
+    let instructions = login_modes::bind(
+        &state,
+        caller.user_id,
+        request.verification_token,
+        request.verification_code,
+        request.proof,
+    )
+    .await?;
+    Ok(PrintDone::new("绑定成功").invalidate(instructions))
+}
+
+/// `type`: `phone` or `email`.
+pub struct ChannelKind;
+
+impl Field for ChannelKind {
+    type Value = LoginColumn;
+
+    fn read(params: &Params, name: &'static str) -> Result<LoginColumn, Problem> {
+        match params.required(name)? {
+            "phone" => Ok(LoginColumn::Phone),
+            "email" => Ok(LoginColumn::Email),
+            _ => Err(Problem::invalid(name, "type 只能是 phone 或 email")),
+        }
+    }
+
+    fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
+        let property = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^(phone|email)$"))
+            .description((!description.is_empty()).then_some(description));
+        object.property(name, property).required(name)
+    }
+}
+
+input! {
+    pub struct UnbindRequest {
+        kind as "type": ChannelKind,
+        proof: ChannelProof,
+    }
 }
 
 pub async fn unbind_login_mode(
     State(state): State<AppState>,
     caller: Caller,
-    params: Params,
-) -> AppResult<Reply> {
-    let column = match params.required("type")? {
-        "phone" => LoginColumn::Phone,
-        "email" => LoginColumn::Email,
-        _ => return Err(Problem::invalid("type", "type 只能是 phone 或 email").into()),
-    };
-    let proof = proof_params(&params)?;
-    let instructions = login_modes::unbind(&state, caller.user_id, column, proof).await?;
-    Ok(Reply::print_message(StatusCode::OK, "解绑成功").invalidate(instructions))
+    Input(request): Input<UnbindRequest>,
+) -> AppResult<PrintDone> {
+    let instructions =
+        login_modes::unbind(&state, caller.user_id, request.kind, request.proof).await?;
+    Ok(PrintDone::new("解绑成功").invalidate(instructions))
 }
 
-/// What a request offers beyond its token to replace or remove a bound channel: `password`, or
-/// a code sent to that channel (`old_verification_token`, `old_verification_code`).
-fn proof_params(params: &Params) -> Result<login_modes::Proof, Problem> {
-    if let Some(password) = params.get("password") {
-        if password.chars().count() > validate::PASSWORD_MAX_CHARS {
+/// An avatar is an absolute http(s) URL or a path on this host (an upload's `src`), or empty
+/// to remove it; at most 255 characters.
+pub struct Avatar;
+
+impl Field for Avatar {
+    type Value = Option<String>;
+
+    fn read(params: &Params, name: &'static str) -> Result<Option<String>, Problem> {
+        let Some(raw) = params.get(name) else {
+            return Ok(None);
+        };
+        let avatar = raw.trim();
+        let well_formed = avatar.is_empty()
+            || ((avatar.starts_with("https://")
+                || avatar.starts_with("http://")
+                || avatar.starts_with('/'))
+                && !avatar.chars().any(char::is_whitespace));
+        if !well_formed || avatar.chars().count() > 255 {
             return Err(Problem::invalid(
-                "password",
-                "密码长度必须是 8 到 64 个字符",
+                name,
+                "avatar 必须是 http(s) 链接或本站路径，且不超过 255 个字符",
             ));
         }
-        return Ok(login_modes::Proof::Password(password.to_owned()));
+        Ok(Some(avatar.to_owned()))
     }
-    if params.get("old_verification_token").is_some()
-        || params.get("old_verification_code").is_some()
-    {
-        return Ok(login_modes::Proof::Code {
-            token: params.text("old_verification_token", 64)?,
-            code: params.text("old_verification_code", 16)?,
-        });
+
+    fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
+        crate::http::input::OptionalText::<255>::document(name, description, object)
     }
-    Ok(login_modes::Proof::None)
+}
+
+input! {
+    pub struct SelfUpdateRequest {
+        nickname: Given<Text<{ validate::NAME_MAX_CHARS }>>,
+        /// 0 unknown, 1 male, 2 female.
+        sex: OptionalInt<0, 2>,
+        /// An http(s) URL or a path on this host (an upload's `src`); empty removes it.
+        avatar: Avatar,
+    }
 }
 
 pub async fn update_self(
     State(state): State<AppState>,
     caller: Caller,
-    params: Params,
-) -> AppResult<Reply> {
-    let nickname = params
-        .get("nickname")
-        .map(|raw| validate::text("nickname", raw, validate::NAME_MAX_CHARS))
-        .transpose()?;
-    let sex = params.integer("sex", 0, 2)?;
-    let avatar = params.get("avatar").map(validate_avatar).transpose()?;
+    Input(request): Input<SelfUpdateRequest>,
+) -> AppResult<PrintDone> {
     let change = profile::ProfileChange {
-        nickname,
-        sex,
-        avatar,
+        nickname: request.nickname,
+        sex: request.sex,
+        avatar: request.avatar,
     };
     let instructions = profile::update(&state, caller.user_id, change).await?;
-    Ok(Reply::print_message(StatusCode::OK, "资料已更新").invalidate(instructions))
+    Ok(PrintDone::new("资料已更新").invalidate(instructions))
 }
 
-/// An avatar is an absolute http(s) URL or a path on this host (an upload's `src`), or empty
-/// to remove it.
-fn validate_avatar(raw: &str) -> Result<String, Problem> {
-    let avatar = raw.trim();
-    let well_formed = avatar.is_empty()
-        || ((avatar.starts_with("https://")
-            || avatar.starts_with("http://")
-            || avatar.starts_with('/'))
-            && !avatar.chars().any(char::is_whitespace));
-    if !well_formed || avatar.chars().count() > 255 {
-        return Err(Problem::invalid(
-            "avatar",
-            "avatar 必须是 http(s) 链接或本站路径，且不超过 255 个字符",
-        ));
-    }
-    Ok(avatar.to_owned())
-}
-
-pub async fn permissions(State(state): State<AppState>, caller: Caller) -> AppResult<Reply> {
+pub async fn permissions(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> AppResult<PrintOk<Vec<String>>> {
     let names = profile::permissions(&state, caller.user_id, caller.admin).await?;
-    Ok(Reply::print(StatusCode::OK, names))
+    Ok(PrintOk::new(names))
 }

@@ -1,4 +1,8 @@
 //! Successful replies in both envelopes, and the edge instructions that travel with them.
+//!
+//! Handlers answer with a typed reply — [`StoreOk`], [`PrintOk`], [`PrintDone`] — whose type
+//! says the status and the `data` schema, so the API documents read both from the handler's
+//! signature ([`crate::http::endpoint`]).
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode};
@@ -8,6 +12,13 @@ use serde_json::Value;
 use shared::envelope;
 use shared::headers::EDGE_INVALIDATE;
 use shared::invalidate::{self, Instruction};
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+
+use crate::http::endpoint::{DescribeReply, SuccessDoc};
+use crate::http::openapi::Components;
+use crate::http::views::Page;
 
 pub struct Reply {
     status: StatusCode,
@@ -66,5 +77,130 @@ pub fn attach_instructions(response: &mut Response, instructions: &[Instruction]
     }
     if let Ok(value) = HeaderValue::from_str(&invalidate::encode(instructions)) {
         response.headers_mut().insert(EDGE_INVALIDATE, value);
+    }
+}
+
+/// A view type: a `data` object the documents name by its schema. Implemented for each view
+/// (`http::views`), so a handler can only answer with a type the documents know.
+pub trait View: Serialize + ToSchema {}
+
+impl View for String {}
+
+/// What can stand in `data`, with its schema.
+pub trait Data: Serialize {
+    /// `None`: `data` is null.
+    fn schema(components: &mut Components) -> Option<RefOr<Schema>>;
+}
+
+impl<T: View> Data for T {
+    fn schema(components: &mut Components) -> Option<RefOr<Schema>> {
+        Some(components.of::<T>())
+    }
+}
+
+impl<T: View> Data for Vec<T> {
+    fn schema(components: &mut Components) -> Option<RefOr<Schema>> {
+        Some(components.list_of::<T>())
+    }
+}
+
+impl<T: View> Data for Page<T> {
+    fn schema(components: &mut Components) -> Option<RefOr<Schema>> {
+        Some(components.page_of::<T>())
+    }
+}
+
+impl Data for () {
+    fn schema(_components: &mut Components) -> Option<RefOr<Schema>> {
+        None
+    }
+}
+
+fn status_of(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).expect("a reply's status is a valid code")
+}
+
+macro_rules! data_reply {
+    ($(#[doc = $doc:literal])* $name:ident, $constructor:ident) => {
+        $(#[doc = $doc])*
+        pub struct $name<T, const STATUS: u16 = 200> {
+            data: T,
+            instructions: Vec<Instruction>,
+        }
+
+        impl<T: Data, const STATUS: u16> $name<T, STATUS> {
+            pub fn new(data: T) -> Self {
+                $name {
+                    data,
+                    instructions: Vec::new(),
+                }
+            }
+
+            /// Tells the edge what this write changed.
+            pub fn invalidate(mut self, instructions: Vec<Instruction>) -> Self {
+                self.instructions.extend(instructions);
+                self
+            }
+        }
+
+        impl<T: Data, const STATUS: u16> IntoResponse for $name<T, STATUS> {
+            fn into_response(self) -> Response {
+                Reply::$constructor(status_of(STATUS), self.data)
+                    .invalidate(self.instructions)
+                    .into_response()
+            }
+        }
+
+        impl<T: Data, const STATUS: u16> DescribeReply for $name<T, STATUS> {
+            fn success(components: &mut Components) -> SuccessDoc {
+                SuccessDoc::Data(status_of(STATUS), T::schema(components))
+            }
+        }
+    };
+}
+
+data_reply!(
+    /// `{code: 20001, message: "操作成功", data}` with status `STATUS`.
+    StoreOk,
+    store
+);
+data_reply!(
+    /// `{status: "success", code: STATUS, data}`.
+    PrintOk,
+    print
+);
+
+/// `{status: "success", code: STATUS, message}`: a print write with nothing to return.
+pub struct PrintDone<const STATUS: u16 = 200> {
+    message: &'static str,
+    instructions: Vec<Instruction>,
+}
+
+impl<const STATUS: u16> PrintDone<STATUS> {
+    pub fn new(message: &'static str) -> Self {
+        PrintDone {
+            message,
+            instructions: Vec::new(),
+        }
+    }
+
+    /// Tells the edge what this write changed.
+    pub fn invalidate(mut self, instructions: Vec<Instruction>) -> Self {
+        self.instructions.extend(instructions);
+        self
+    }
+}
+
+impl<const STATUS: u16> IntoResponse for PrintDone<STATUS> {
+    fn into_response(self) -> Response {
+        Reply::print_message(status_of(STATUS), self.message)
+            .invalidate(self.instructions)
+            .into_response()
+    }
+}
+
+impl<const STATUS: u16> DescribeReply for PrintDone<STATUS> {
+    fn success(_components: &mut Components) -> SuccessDoc {
+        SuccessDoc::Message(status_of(STATUS))
     }
 }

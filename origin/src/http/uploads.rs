@@ -17,8 +17,10 @@ use crate::db::uploads::Kind;
 use crate::domain::uploads::{self, Received};
 use crate::error::{AppError, AppResult};
 use crate::http::auth::Caller;
+use crate::http::endpoint::{DescribeArg, DescribeReply, InputDoc, SuccessDoc};
+use crate::http::openapi::Components;
 use crate::http::path::PathText;
-use crate::http::reply::Reply;
+use crate::http::reply::PrintOk;
 use crate::http::views;
 use crate::storage::{Sniffed, WriteError};
 
@@ -27,11 +29,43 @@ pub const MAX_PARTS: usize = 20;
 /// File names are kept to this many characters.
 const MAX_NAME_CHARS: usize = 255;
 
+/// The request whose multipart parts are the files (read as they stream in).
+pub struct Parts(Request);
+
+impl<S: Send + Sync> FromRequest<S> for Parts {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Parts(request))
+    }
+}
+
+impl DescribeArg for Parts {
+    fn describe(input: &mut InputDoc, _components: &mut Components) {
+        *input = InputDoc::Files;
+    }
+}
+
+/// A stored file's bytes (or a 304).
+pub struct Stored(Response);
+
+impl IntoResponse for Stored {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+impl DescribeReply for Stored {
+    fn success(_components: &mut Components) -> SuccessDoc {
+        SuccessDoc::Bytes
+    }
+}
+
 pub async fn images(
     State(state): State<AppState>,
     caller: Caller,
-    request: Request,
-) -> AppResult<Reply> {
+    Parts(request): Parts,
+) -> AppResult<PrintOk<Vec<views::Image>, 201>> {
     uploads::admit(&state, caller.user_id).await?;
     let parts = receive(
         &state,
@@ -51,23 +85,21 @@ pub async fn images(
     )
     .await?;
     let rows = uploads::save(&state, caller.user_id, Kind::Image, parts).await?;
-    let data: Vec<_> = rows.iter().map(views::Image::of).collect();
-    Ok(Reply::print(StatusCode::CREATED, data))
+    Ok(PrintOk::new(rows.iter().map(views::Image::of).collect()))
 }
 
 pub async fn files(
     State(state): State<AppState>,
     caller: Caller,
-    request: Request,
-) -> AppResult<Reply> {
+    Parts(request): Parts,
+) -> AppResult<PrintOk<Vec<views::File>, 201>> {
     uploads::admit(&state, caller.user_id).await?;
     let parts = receive(&state, request, RouteId::Files, FILE_PART_LIMIT, |_, _| {
         Ok(())
     })
     .await?;
     let rows = uploads::save(&state, caller.user_id, Kind::File, parts).await?;
-    let data: Vec<_> = rows.iter().map(views::File::of).collect();
-    Ok(Reply::print(StatusCode::CREATED, data))
+    Ok(PrintOk::new(rows.iter().map(views::File::of).collect()))
 }
 
 fn multipart_problem(error: &MultipartError, route: RouteId) -> Problem {
@@ -174,7 +206,7 @@ pub async fn storage(
     State(state): State<AppState>,
     PathText(key): PathText,
     headers: HeaderMap,
-) -> AppResult<Response> {
+) -> AppResult<Stored> {
     let (blob, path) = uploads::find(&state, &key).await?;
     let etag = format!("\"{}\"", blob.sha256);
     let mut response = if if_none_match(&headers, &etag) {
@@ -216,7 +248,7 @@ pub async fn storage(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; sandbox"),
     );
-    Ok(response)
+    Ok(Stored(response))
 }
 
 fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {

@@ -813,3 +813,51 @@ impl Role {
         }
     }
 }
+
+/// Every view can stand in an answer's `data` (`http::reply::View`).
+macro_rules! views {
+    ($($view:ident),* $(,)?) => {
+        $(impl crate::http::reply::View for $view {})*
+    };
+}
+
+views!(
+    Captcha,
+    StoreUser,
+    StoreToken,
+    StoreRegistered,
+    StoreAddress,
+    VerificationToken,
+    PrintTokens,
+    MemberLevelView,
+    PrintSelf,
+    PrintAddress,
+    Image,
+    File,
+    UserRef,
+    Message,
+    Count,
+    Coupon,
+    PointsRecord,
+    BalanceRecord,
+    GoodsRef,
+    CommentAuthor,
+    Created,
+    Comment,
+    Gift,
+    OrderNo,
+    ShipTo,
+    GiftRef,
+    GiftOrder,
+    RechargeCreated,
+    RechargeOrder,
+    OutboxEntry,
+    InvitationCode,
+    AdminUserView,
+    PointsSurplus,
+    BalanceSurplus,
+    Recipients,
+    Actor,
+    AuditEntry,
+    Role
+);
