@@ -349,6 +349,7 @@ input! {
         /// Replaces the user's roles (names).
         roles: Names,
     }
+    example: serde_json::json!({ "disabled": true })
 }
 
 async fn update_user(
@@ -584,6 +585,7 @@ input! {
         title: Text<100>,
         body: Text<2000>,
     }
+    example: serde_json::json!({ "all": true, "title": "通知", "body": "门店国庆休息三天。" })
 }
 
 async fn send_message(

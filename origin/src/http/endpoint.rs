@@ -11,6 +11,7 @@ use axum::handler::Handler;
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::routing::{MethodFilter, MethodRouter, on};
+use shared::Problem;
 use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
@@ -21,14 +22,16 @@ use crate::http::ClientNetwork;
 use crate::http::auth::Caller;
 use crate::http::input::{FromParams, Input};
 use crate::http::openapi::Components;
+use crate::http::params::Params;
 use crate::http::path::{PathId, PathText};
 
 /// What an operation reads besides its path parameters.
 pub enum InputDoc {
     None,
     /// Parameters: the query of a GET, otherwise a JSON, form or multipart body (every write
-    /// accepts all three).
-    Params(RefOr<Schema>),
+    /// accepts all three); with the handler's own reading of them (what the documents'
+    /// examples are checked with).
+    Params(RefOr<Schema>, fn(&Params) -> Result<(), Problem>),
     /// Files as multipart parts.
     Files,
     /// A payment gateway's signed form.
@@ -70,7 +73,9 @@ impl DescribeArg for HeaderMap {}
 
 impl<T: FromParams + ToSchema> DescribeArg for Input<T> {
     fn describe(input: &mut InputDoc, components: &mut Components) {
-        *input = InputDoc::Params(components.input::<T>());
+        *input = InputDoc::Params(components.input::<T>(), |params| {
+            T::from_params(params).map(drop)
+        });
     }
 }
 

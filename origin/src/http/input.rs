@@ -64,7 +64,9 @@ impl<S: Send + Sync, T: FromParams> FromRequest<S> for Input<T> {
 }
 
 /// Declares an input struct: its fields' types are [`Field`]s, the struct holds their values.
-/// A field whose wire name is not an identifier is written `kind as "type": Choice<…>`.
+/// A field whose wire name is not an identifier is written `kind as "type": Choice<…>`. An
+/// `example: json!(…)` after the struct is the documents' example body (where the required
+/// fields alone are not a valid request).
 #[macro_export]
 macro_rules! input {
     (
@@ -75,6 +77,7 @@ macro_rules! input {
                 $field:ident $(as $wire:literal)? : $kind:ty
             ),* $(,)?
         }
+        $(example: $example:expr)?
     ) => {
         $(#[doc = $doc])*
         $vis struct $name {
@@ -104,7 +107,8 @@ macro_rules! input {
                 let description = $crate::http::input::doc_text(&[$($doc),*]);
                 let object = ::utoipa::openapi::schema::ObjectBuilder::new()
                     .schema_type(::utoipa::openapi::schema::Type::Object)
-                    .description((!description.is_empty()).then_some(description));
+                    .description((!description.is_empty()).then_some(description))
+                    $(.examples([$example]))?;
                 $(
                     let object = <$kind as $crate::http::input::Field>::document(
                         $crate::input!(@wire $field $($wire)?),

@@ -55,7 +55,7 @@ impl Params {
         Ok(params)
     }
 
-    fn from_json(raw: &[u8]) -> Result<Params, Problem> {
+    pub(crate) fn from_json(raw: &[u8]) -> Result<Params, Problem> {
         let value: Value = serde_json::from_slice(raw)
             .map_err(|error| Problem::invalid("body", format!("请求体不是合法的 JSON：{error}")))?;
         let Value::Object(object) = value else {

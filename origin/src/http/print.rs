@@ -131,6 +131,10 @@ impl utoipa::PartialSchema for PrintLoginRequest {
                 "Either a code (`verification_token` + `verification_code`) or a password \
              (`username` + `password`); a code is used when either code field is present.",
             ));
+        let object = object.examples([serde_json::json!({
+            "username": "alice01",
+            "password": "password123",
+        })]);
         let object = Given::<VerificationToken>::document("verification_token", "", object);
         let object = Given::<VerificationCode>::document("verification_code", "", object);
         let object = Given::<Text<{ validate::EMAIL_MAX_CHARS }>>::document(

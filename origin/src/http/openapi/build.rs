@@ -294,10 +294,10 @@ fn build_operation(
         .parameters(Some(path_parameters(facts.path)));
     match &shape.input {
         InputDoc::None => {}
-        InputDoc::Params(schema) if facts.method == Method::Get => {
+        InputDoc::Params(schema, _) if facts.method == Method::Get => {
             builder = builder.parameters(Some(query_parameters(schema, components)));
         }
-        InputDoc::Params(schema) => {
+        InputDoc::Params(schema, _) => {
             let body = RequestBodyBuilder::new()
                 .content("application/json", json_content(schema.clone()))
                 .content(
@@ -405,6 +405,10 @@ fn build_operation(
             Api::Store => {
                 builder.security(SecurityRequirement::new("bearer", Vec::<String>::new()))
             }
+            // The print refresh takes the *refresh* token where others take the access token.
+            Api::Print if facts.auth == Auth::Refresh => {
+                builder.security(SecurityRequirement::new("refresh", Vec::<String>::new()))
+            }
             Api::Print | Api::Admin => builder
                 .security(SecurityRequirement::new("token", Vec::<String>::new()))
                 .security(SecurityRequirement::new("bearer", Vec::<String>::new())),
@@ -484,8 +488,22 @@ pub(super) fn build(api: Api) -> OpenApi {
         )
         .security_scheme(
             "token",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("token"))),
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "token",
+                "The access token",
+            ))),
         );
+    let component_builder = if api == Api::Print {
+        component_builder.security_scheme(
+            "refresh",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "token",
+                "The refresh token (from sign-in or the last refresh)",
+            ))),
+        )
+    } else {
+        component_builder
+    };
     OpenApiBuilder::new()
         .info(
             InfoBuilder::new()

@@ -1,6 +1,8 @@
 //! A Postman collection (format v2.1) made from an OpenAPI document: one folder per tag, one
-//! request per operation, with `{{baseUrl}}` and `{{token}}` variables. Bodies are JSON with
-//! each documented field present and empty, so the request shows what to fill in.
+//! request per operation, with `{{baseUrl}}`, `{{token}}`, `{{refresh_token}}`,
+//! `{{verification_token}}` and `{{captcha_key}}` variables. Bodies are valid requests: the
+//! schema's own example when it has one, otherwise every required field with a value its
+//! schema accepts (a test sends each through the handler's own input parsing).
 
 use serde_json::{Map, Value, json};
 
@@ -17,7 +19,7 @@ pub fn collection(api: Api, document: &Value) -> Value {
         };
         for (method, operation) in item {
             let tag = operation["tags"][0].as_str().unwrap_or("other").to_owned();
-            let request = request(api, document, path, method, operation);
+            let request = request(document, path, method, operation);
             match folders.iter_mut().find(|(name, _)| *name == tag) {
                 Some((_, items)) => items.push(request),
                 None => folders.push((tag, vec![request])),
@@ -36,7 +38,10 @@ pub fn collection(api: Api, document: &Value) -> Value {
         },
         "variable": [
             { "key": "baseUrl", "value": base_url },
-            { "key": "token", "value": "" },
+            { "key": "token", "value": "", "description": "The access token" },
+            { "key": "refresh_token", "value": "", "description": "The print refresh token" },
+            { "key": "verification_token", "value": "", "description": "From POST /api/sms or /api/mail" },
+            { "key": "captcha_key", "value": "", "description": "From POST /api/captchas" },
         ],
         "item": folders
             .into_iter()
@@ -45,7 +50,7 @@ pub fn collection(api: Api, document: &Value) -> Value {
     })
 }
 
-fn request(api: Api, document: &Value, path: &str, method: &str, operation: &Value) -> Value {
+fn request(document: &Value, path: &str, method: &str, operation: &Value) -> Value {
     let parameters = operation["parameters"]
         .as_array()
         .cloned()
@@ -67,11 +72,17 @@ fn request(api: Api, document: &Value, path: &str, method: &str, operation: &Val
         )
         .collect();
     let mut headers = Vec::new();
-    if operation.get("security").is_some() {
-        headers.push(match api {
-            Api::Store => json!({ "key": "Authorization", "value": "Bearer {{token}}" }),
-            Api::Print | Api::Admin => json!({ "key": "token", "value": "{{token}}" }),
-        });
+    // The first scheme the operation names decides the header.
+    let scheme = operation["security"][0]
+        .as_object()
+        .and_then(|requirement| requirement.keys().next().cloned());
+    match scheme.as_deref() {
+        Some("bearer") => {
+            headers.push(json!({ "key": "Authorization", "value": "Bearer {{token}}" }));
+        }
+        Some("refresh") => headers.push(json!({ "key": "token", "value": "{{refresh_token}}" })),
+        Some(_) => headers.push(json!({ "key": "token", "value": "{{token}}" })),
+        None => {}
     }
     let mut request = json!({
         "method": method.to_ascii_uppercase(),
@@ -88,7 +99,7 @@ fn request(api: Api, document: &Value, path: &str, method: &str, operation: &Val
     if let Some(schema) = body["application/json"]["schema"].as_object() {
         request["body"] = json!({
             "mode": "raw",
-            "raw": serde_json::to_string_pretty(&blank(document, schema)).unwrap_or_default(),
+            "raw": serde_json::to_string_pretty(&example(document, schema)).unwrap_or_default(),
             "options": { "raw": { "language": "json" } },
         });
         if let Some(headers) = request["header"].as_array_mut() {
@@ -100,12 +111,17 @@ fn request(api: Api, document: &Value, path: &str, method: &str, operation: &Val
             "formdata": [{ "key": "file", "type": "file", "src": [] }],
         });
     } else if let Some(schema) = body["application/x-www-form-urlencoded"]["schema"].as_object() {
-        let fields: Vec<Value> = blank(document, schema)
+        let fields: Vec<Value> = example(document, schema)
             .as_object()
             .map(|fields| {
                 fields
-                    .keys()
-                    .map(|key| json!({ "key": key, "value": "" }))
+                    .iter()
+                    .map(|(key, value)| {
+                        let value = value
+                            .as_str()
+                            .map_or_else(|| value.to_string(), str::to_owned);
+                        json!({ "key": key, "value": value })
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -114,8 +130,8 @@ fn request(api: Api, document: &Value, path: &str, method: &str, operation: &Val
     json!({ "name": operation["summary"], "request": request })
 }
 
-/// `{field: ""}` for each property of a (referenced) object schema.
-fn blank(document: &Value, schema: &Map<String, Value>) -> Value {
+/// A body its schema accepts: the schema's example, or each required property with a value.
+pub(super) fn example(document: &Value, schema: &Map<String, Value>) -> Value {
     let resolved = match schema.get("$ref").and_then(Value::as_str) {
         Some(reference) => {
             let name = reference.rsplit('/').next().unwrap_or_default();
@@ -123,14 +139,76 @@ fn blank(document: &Value, schema: &Map<String, Value>) -> Value {
         }
         None => &Value::Object(schema.clone()),
     };
+    if let Some(example) = resolved["examples"].get(0) {
+        return example.clone();
+    }
+    let required: Vec<&str> = resolved["required"]
+        .as_array()
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     let fields: Map<String, Value> = resolved["properties"]
         .as_object()
         .map(|properties| {
             properties
-                .keys()
-                .map(|key| (key.clone(), Value::String(String::new())))
+                .iter()
+                .filter(|(name, _)| required.contains(&name.as_str()))
+                .map(|(name, property)| (name.clone(), value_for(name, property)))
                 .collect()
         })
         .unwrap_or_default();
     Value::Object(fields)
+}
+
+/// A value `property` accepts; tokens from earlier requests are collection variables.
+fn value_for(name: &str, property: &Value) -> Value {
+    match name {
+        "verification_token" | "captcha_key" => return json!(format!("{{{{{name}}}}}")),
+        "captcha_code" => return json!("ab12"),
+        "verification_code" => return json!("123456"),
+        _ => {}
+    }
+    if let Some(first) = property["enum"].get(0) {
+        return first.clone();
+    }
+    let kind = match &property["type"] {
+        Value::Array(kinds) => kinds.iter().find(|kind| *kind != "null").cloned(),
+        kind => Some(kind.clone()),
+    };
+    match kind.as_ref().and_then(Value::as_str) {
+        Some("integer") => property["minimum"]
+            .as_i64()
+            .map_or(json!(1), |min| json!(min.max(1))),
+        Some("boolean") => json!(false),
+        Some("array") => json!([]),
+        _ => json!(string_for(property)),
+    }
+}
+
+fn string_for(property: &Value) -> String {
+    if property["format"] == "email" {
+        return "user@example.com".into();
+    }
+    match property["pattern"].as_str() {
+        Some(pattern) if pattern.starts_with("^(1[3-9]") => "13800138000",
+        Some(pattern) if pattern.starts_with("^[A-Za-z0-9]") => "alice01",
+        Some(pattern) if pattern.contains("[0-9]{6}") => "100000",
+        Some(pattern) if pattern.contains("[0-9]+(") => "10.00",
+        Some(pattern) => {
+            return pattern
+                .trim_start_matches("^(")
+                .split(['|', ')'])
+                .next()
+                .unwrap_or("text")
+                .to_owned();
+        }
+        None if property["minLength"].as_u64().unwrap_or(0) >= 8 => "password123",
+        None if property["description"]
+            .as_str()
+            .is_some_and(|text| text.contains("2026-12-31")) =>
+        {
+            "2030-12-31 23:59:59"
+        }
+        None => "text",
+    }
+    .to_owned()
 }

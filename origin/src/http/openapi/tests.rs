@@ -181,3 +181,64 @@ fn committed_documents_are_the_generated_ones() {
         );
     }
 }
+
+/// Every example body a client is shown (the Postman collections') is a request the handler's
+/// own input reading accepts.
+#[test]
+fn every_documented_example_body_is_accepted_by_its_handler() {
+    use crate::http::endpoint::InputDoc;
+    use crate::http::openapi::Components;
+    use crate::http::params::Params;
+    use shared::policy::Method;
+
+    let mut checked = 0;
+    let mut check =
+        |api: Api,
+         method: Method,
+         path: &str,
+         shape_of: &dyn Fn(&mut Components) -> crate::http::endpoint::Shape| {
+            let shape = shape_of(&mut Components::default());
+            let InputDoc::Params(_, accepts) = shape.input else {
+                return;
+            };
+            let document = document(api);
+            let operation = &document["paths"][path][method.as_str().to_ascii_lowercase()];
+            let body = if method == Method::Get {
+                serde_json::json!({})
+            } else {
+                let schema = operation["requestBody"]["content"]["application/json"]["schema"]
+                    .as_object()
+                    .unwrap_or_else(|| panic!("{path} documents no JSON body"));
+                postman::example(document, schema)
+            };
+            let params = Params::from_json(body.to_string().as_bytes()).unwrap();
+            if let Err(problem) = accepts(&params) {
+                panic!("{method:?} {path}: the example {body} is refused: {problem:?}");
+            }
+            checked += 1;
+        };
+    for route in ROUTES {
+        let api = match route.dialect() {
+            Dialect::Store => Api::Store,
+            Dialect::Print => Api::Print,
+        };
+        if let Some(doc) = crate::http::endpoint_of(route.id, route.method).doc {
+            check(api, route.method, route.path, &doc.shape);
+        }
+    }
+    for (id, method, path) in ADMIN_ROUTES {
+        if let Some(doc) = crate::http::admin::endpoint_of(*id, *method).doc {
+            check(Api::Admin, *method, path, &doc.shape);
+        }
+    }
+    assert!(checked > 40, "only {checked} operations with parameters");
+}
+
+#[test]
+fn the_print_refresh_is_documented_and_collected_with_the_refresh_token() {
+    let print = document(Api::Print);
+    let refresh = &print["paths"]["/api/refresh"]["post"];
+    assert_eq!(refresh["security"][0], serde_json::json!({ "refresh": [] }));
+    let collection = postman::collection(Api::Print, print).to_string();
+    assert!(collection.contains("{{refresh_token}}"));
+}
