@@ -54,6 +54,7 @@ impl FromRequestParts<AppState> for Caller {
         let now = clock::now();
         let epoch = state.db.session_epoch();
         if let Some(caller) = state.verified.get(token, now, epoch) {
+            crate::http::WriterSlot::fill(parts, caller.user_id);
             return Ok(caller);
         }
         let claims = state
@@ -75,6 +76,7 @@ impl FromRequestParts<AppState> for Caller {
             admin: active.admin,
         };
         state.verified.put(token, caller.clone(), claims.exp, epoch);
+        crate::http::WriterSlot::fill(parts, caller.user_id);
         Ok(caller)
     }
 }

@@ -31,7 +31,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::MethodFilter;
 use sha2::{Digest, Sha256};
 use shared::headers::{CLIENT_IP, EDGE_SECRET, REQUEST_ID};
-use shared::policy::{Limit, Method, ROUTES, RouteId};
+use shared::invalidate::Instruction;
+use shared::policy::{Auth, Limit, Method, ROUTES, RouteId};
 use shared::{Dialect, Problem};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -87,6 +88,35 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientNetwork {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(ClientNetwork::of(parts))
     }
+}
+
+/// Who made a signed-in write, once the `Caller` extractor has verified them. The write layer
+/// ([`bump_the_writer`]) puts an empty slot in the request; the extractor fills it.
+#[derive(Clone, Default)]
+pub(crate) struct WriterSlot(std::sync::Arc<std::sync::OnceLock<i64>>);
+
+impl WriterSlot {
+    pub(crate) fn fill(parts: &Parts, user_id: i64) {
+        if let Some(slot) = parts.extensions.get::<WriterSlot>() {
+            let _ = slot.0.set(user_id);
+        }
+    }
+}
+
+/// Every successful signed-in write changes its writer's data, so the edge must drop their
+/// cached personal reads: this layer adds `Bump` for the writer to the write's instructions,
+/// and handlers and the domain name only what a layer cannot know (revoked sessions, other
+/// users). A failed write (no 2xx) bumps nothing.
+async fn bump_the_writer(mut request: Request, next: Next) -> Response {
+    let slot = WriterSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let mut response = next.run(request).await;
+    if let Some(user) = slot.0.get().copied()
+        && response.status().is_success()
+    {
+        reply::add_instructions(&mut response, &[Instruction::Bump { user }]);
+    }
+    response
 }
 
 /// The limits counted in memory at the router ([`crate::limits`]); captcha and code requests
@@ -360,6 +390,9 @@ pub fn public_router(state: AppState) -> Router {
             .layer(middleware::from_fn(move |request: Request, next: Next| {
                 refuse_declared_over(limit, request, next)
             }));
+        if route.auth == Auth::User && route.method != Method::Get {
+            method_router = method_router.layer(middleware::from_fn(bump_the_writer));
+        }
         if let Some(rate_limit) = route.limit.filter(|limit| counted_at_router(*limit)) {
             let state = state.clone();
             method_router =

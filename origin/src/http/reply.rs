@@ -71,6 +71,22 @@ fn to_value(data: impl Serialize) -> Value {
     serde_json::to_value(data).expect("views serialize to JSON")
 }
 
+/// Adds `instructions` to those `response` already carries (each kept once).
+pub fn add_instructions(response: &mut Response, instructions: &[Instruction]) {
+    let mut all: Vec<Instruction> = response
+        .headers()
+        .get(EDGE_INVALIDATE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| invalidate::decode(value).ok())
+        .unwrap_or_default();
+    for instruction in instructions {
+        if !all.contains(instruction) {
+            all.push(instruction.clone());
+        }
+    }
+    attach_instructions(response, &all);
+}
+
 pub fn attach_instructions(response: &mut Response, instructions: &[Instruction]) {
     if instructions.is_empty() {
         return;
