@@ -3,13 +3,12 @@
 //! test did (requests by route and status, hashes admitted and refused, write batches, the
 //! WAL, the edge outbox, payment callbacks by result, notifications by channel).
 
-mod support;
-
 use std::collections::{BTreeMap, HashMap};
 
 use reqwest::Method;
 use serde_json::json;
-use support::{PASSWORD, TestApp};
+
+use crate::support::{PASSWORD, TestApp};
 
 type Labels = Vec<(String, String)>;
 
@@ -441,8 +440,8 @@ async fn payment_callbacks_by_result_and_notifications_by_channel_are_counted() 
     let created: serde_json::Value = created.json().await.unwrap();
     let order_no = created["data"]["order_no"].as_str().unwrap().to_owned();
     let secret = app.state.config.pay_sandbox_secret.expose();
-    let good = support::sandbox_notify_form(secret, &order_no, "20.00", "T-1");
-    let wrong_amount = support::sandbox_notify_form(secret, &order_no, "19.99", "T-1");
+    let good = crate::support::sandbox_notify_form(secret, &order_no, "20.00", "T-1");
+    let wrong_amount = crate::support::sandbox_notify_form(secret, &order_no, "19.99", "T-1");
     let mut forged = good.clone();
     for (name, value) in &mut forged {
         if name == "sign" {

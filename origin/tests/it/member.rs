@@ -1,14 +1,13 @@
 //! The member centre's paged lists (messages, coupons, points and balance records) and the
 //! ledger rules: surplus after each entry, never negative, never double-spent.
 
-mod support;
-
 use origin::db::coupons::{self, NewCoupon};
 use origin::db::ledgers::{self, Ledger};
 use origin::db::messages;
 use reqwest::Method;
 use serde_json::Value;
-use support::{TestApp, json_of, print_error};
+
+use crate::support::{TestApp, json_of, print_error};
 
 async fn seed_messages(app: &TestApp, user_id: i64, count: usize) {
     app.state

@@ -1,15 +1,14 @@
 //! Scheduled snapshots by the server: written under writes, each verified, the newest
 //! `ORIGIN_BACKUP_KEEP` kept, the outcome in `/metrics`; a failing one is counted, not fatal.
 
-mod support;
-
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::Method;
-use support::TestApp;
+
+use crate::support::TestApp;
 
 fn scheduled_files(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)

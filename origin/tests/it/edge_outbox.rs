@@ -1,17 +1,16 @@
 //! The durable outbox of edge instructions: delivered to the edge's invalidation endpoint with
 //! the shared secret, retried while the edge fails, never lost.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use support::{PASSWORD, TestApp};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+use crate::support::{PASSWORD, TestApp};
 
 #[derive(Clone, Default)]
 struct FakeEdge {

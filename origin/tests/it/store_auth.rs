@@ -1,11 +1,10 @@
 //! The store dialect's identity endpoints over real HTTP against a real SQLite file.
 
-mod support;
-
 use base64::Engine;
 use reqwest::Method;
 use serde_json::json;
-use support::{PASSWORD, TestApp, json_of, store_error};
+
+use crate::support::{PASSWORD, TestApp, json_of, store_error};
 
 #[tokio::test]
 async fn response_code_lists_every_documented_code() {

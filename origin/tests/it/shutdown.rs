@@ -2,8 +2,6 @@
 //! received are finished and answered, new connections are refused, what the edge has not heard
 //! is delivered, and the process exits 0.
 
-mod support;
-
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,8 +10,9 @@ use std::time::{Duration, Instant};
 use reqwest::Client;
 use serde_json::json;
 use shared::headers::{CLIENT_IP, EDGE_SECRET};
-use support::PASSWORD;
-use support::process::{self, SECRET};
+
+use crate::support::PASSWORD;
+use crate::support::process::{self, SECRET};
 
 const SIGN_INS: usize = 6;
 

@@ -1,8 +1,6 @@
 //! `TestApp`: a real origin on `127.0.0.1:0` with a fresh SQLite file in a temporary directory,
 //! driven over real HTTP. Fixture builders for the common flows live beside it.
 
-#![allow(dead_code)]
-
 pub mod process;
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -13,8 +13,6 @@
 //! `CRASH_CYCLES` sets the number of kills (20 by default, as in CI; the documented long run
 //! uses 200). `CRASH_SEED` replays a run's random choices; the seed is printed.
 
-mod support;
-
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,8 +23,9 @@ use rand::{Rng, SeedableRng};
 use reqwest::{Client, Method, RequestBuilder};
 use serde_json::{Value, json};
 use shared::headers::{CLIENT_IP, EDGE_SECRET};
-use support::PASSWORD;
-use support::process::{self, PAY_SECRET, SECRET};
+
+use crate::support::PASSWORD;
+use crate::support::process::{self, PAY_SECRET, SECRET};
 
 const GIFT_POINTS: i64 = 10;
 const GIFT_STOCK: i64 = 1_000_000;
@@ -155,7 +154,7 @@ impl Workload {
     }
 
     async fn add_address(&self, index: usize, token: &str) -> Option<()> {
-        let body = support::print_address();
+        let body = crate::support::print_address();
         let request = self
             .request(Method::POST, "/api/users/self/addresses")
             .header("token", token);
@@ -229,7 +228,7 @@ impl Workload {
             .recharges
             .push(order_no.clone());
         let trade_no = format!("T-{order_no}");
-        let form = support::sandbox_notify_form(PAY_SECRET, &order_no, &price, &trade_no);
+        let form = crate::support::sandbox_notify_form(PAY_SECRET, &order_no, &price, &trade_no);
         // The gateway's callback, delivered twice at once.
         let notify = || {
             self.request(Method::POST, "/api/payments/sandbox/notify")

@@ -4,16 +4,15 @@
 //! lockout revealing accounts, a stolen token taking an account over, one handset registering
 //! twice, and slow clients holding the listeners.
 
-mod support;
-
 use std::time::Duration;
 
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use shared::policy::{Limit, RateRule};
-use support::{PASSWORD, TestApp, json_of, print_error, store_error};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::support::{PASSWORD, TestApp, json_of, print_error, store_error};
 
 fn audit_entries(app: &TestApp) -> i64 {
     app.count("SELECT count(*) FROM audit_log")

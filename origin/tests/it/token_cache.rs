@@ -1,13 +1,12 @@
 //! The origin remembers verified access tokens; every way of ending a session must still be
 //! refused on the very next request, including a commit by another process (the CLI).
 
-mod support;
-
 use std::process::{Command, Stdio};
 
 use reqwest::Method;
 use serde_json::json;
-use support::{PASSWORD, TestApp, json_of, print_error};
+
+use crate::support::{PASSWORD, TestApp, json_of, print_error};
 
 /// Uses `token` a few times, so the origin has it in its cache of verified tokens.
 async fn warm(app: &TestApp, token: &str) {

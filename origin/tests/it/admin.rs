@@ -1,13 +1,12 @@
 //! The admin API (SPEC §7): permissions as data, every write audited and told to the edge,
 //! disabling revokes sessions, and the operator CLI.
 
-mod support;
-
 use std::process::{Command, Stdio};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{PASSWORD, TestApp, json_of, print_error};
+
+use crate::support::{PASSWORD, TestApp, json_of, print_error};
 
 /// Every admin endpoint, with a body that would succeed for a super-admin.
 fn endpoints(user_id: i64) -> Vec<(Method, String, Value, &'static str)> {

@@ -1,15 +1,14 @@
 //! Cross-cutting rules: the edge secret, envelopes for malformed requests, body limits,
 //! unknown routes and methods, request ids, JWKS, load shedding, the admin listener and the CLI.
 
-mod support;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 use reqwest::Method;
 use serde_json::json;
 use shared::policy::{Method as PolicyMethod, ROUTES};
-use support::{PASSWORD, TestApp, json_of, print_error, store_error};
+
+use crate::support::{PASSWORD, TestApp, json_of, print_error, store_error};
 
 #[tokio::test]
 async fn the_public_listener_refuses_requests_without_the_edge_secret_in_each_dialect() {

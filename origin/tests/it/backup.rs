@@ -4,8 +4,6 @@
 //! sent after it ended, pass its integrity check, and serve (`/readyz` 200). Then the refusals:
 //! a restore under a running server, and a damaged snapshot.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::Client;
 use serde_json::Value;
-use support::process;
+
+use crate::support::process;
 
 const WRITERS: usize = 4;
 

@@ -2,8 +2,6 @@
 //! the lines of a request carry its request id (the one echoed in `x-request-id`); in either
 //! format, no ANSI colour codes when stderr is not a terminal.
 
-mod support;
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -11,7 +9,8 @@ use std::time::Duration;
 use reqwest::Client;
 use serde_json::Value;
 use shared::headers::{EDGE_SECRET, REQUEST_ID};
-use support::process;
+
+use crate::support::process;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

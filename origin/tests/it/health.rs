@@ -1,13 +1,12 @@
 //! `GET /healthz` and `GET /readyz` on the admin listener: what each check sees, and that each
 //! one alone turns readiness into 503.
 
-mod support;
-
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::Value;
-use support::TestApp;
+
+use crate::support::TestApp;
 
 async fn readiness(app: &TestApp) -> (u16, Value) {
     let response = app

@@ -5,8 +5,6 @@
 //! and reach the servers through `ORIGIN_ADMIN` and `EDGE`; the edge is a stand-in that forwards to
 //! the origin's public listener with the edge secret, as the Worker does.
 
-mod support;
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -16,7 +14,8 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use reqwest::Client;
 use shared::headers::{CLIENT_IP, EDGE_SECRET};
-use support::process::{self, PAY_SECRET, SECRET};
+
+use crate::support::process::{self, PAY_SECRET, SECRET};
 
 const MARKER: &str = "<!-- runnable -->";
 
@@ -89,7 +88,7 @@ async fn stand_in_edge(public: String) -> String {
 
 #[test]
 fn the_runnable_blocks_are_found() {
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../../README.md");
     let blocks = runnable_blocks(readme);
     assert!(blocks.len() >= 4, "{blocks:?}");
     assert!(blocks.iter().any(|(_, b)| b.contains("admin create")));

@@ -1,13 +1,12 @@
 //! Comments: creation with grades and the author's own images, the author's paged list, the
 //! public per-goods list, and anonymity hiding the user.
 
-mod support;
-
 use origin::db::goods;
 use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
-use support::{TestApp, json_of, print_error};
+
+use crate::support::{TestApp, json_of, print_error};
 
 async fn seed_goods(app: &TestApp, name: &'static str) -> i64 {
     app.state

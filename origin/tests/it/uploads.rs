@@ -4,8 +4,6 @@
 //! count and the disk's free-space reserve, and temporary files that outlive other commands
 //! and servers on the same data directory.
 
-mod support;
-
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,8 +12,9 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use shared::headers::{CLIENT_IP, EDGE_SECRET};
-use support::{TestApp, json_of, print_error, process};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{TestApp, json_of, print_error, process};
 
 const MIB: usize = 1024 * 1024;
 
@@ -631,7 +630,7 @@ async fn register_on(origin: &process::Origin, client: &reqwest::Client, dir: &P
         .json(&json!({
             "verification_token": sent["data"]["verification_token"],
             "verification_code": code,
-            "password": support::PASSWORD,
+            "password": crate::support::PASSWORD,
         }))
         .send()
         .await

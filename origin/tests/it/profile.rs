@@ -1,10 +1,9 @@
 //! `PUT /api/users/self`: the profile as its owner changes it.
 
-mod support;
-
 use reqwest::Method;
 use serde_json::json;
-use support::{TestApp, json_of, print_error};
+
+use crate::support::{TestApp, json_of, print_error};
 
 #[tokio::test]
 async fn a_profile_change_is_read_back_and_tells_the_edge_to_drop_cached_reads() {

@@ -1,11 +1,10 @@
 //! Shipping addresses in both dialects over one table, with the default rules under
 //! concurrency.
 
-mod support;
-
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{TestApp, json_of, print_error, store_error};
+
+use crate::support::{TestApp, json_of, print_error, store_error};
 
 fn store_address(contact: &str) -> Value {
     json!({

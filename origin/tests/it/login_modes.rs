@@ -1,10 +1,9 @@
 //! Binding a verified phone or e-mail to an account, and unbinding without stranding it.
 
-mod support;
-
 use reqwest::Method;
 use serde_json::json;
-use support::{PASSWORD, TestApp, json_of, print_error};
+
+use crate::support::{PASSWORD, TestApp, json_of, print_error};
 
 async fn bind(
     app: &TestApp,
