@@ -8,8 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn free_address() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
+    format!("127.0.0.1:{}", tests::free_port().unwrap())
 }
 
 /// A program that is not the origin but answers every HTTP request with 200.

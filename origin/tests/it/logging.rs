@@ -12,66 +12,30 @@ use shared::headers::{EDGE_SECRET, REQUEST_ID};
 
 use crate::support::process;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Runs `origin serve` with `format`, sends one request through the public listener, stops the
 /// server, and returns its stderr and the request id it answered with.
 async fn one_request_logged(dir: &Path, format: &str) -> (String, String) {
     let client = Client::new();
     let log = dir.join(format!("stderr-{format}.log"));
-    for _ in 0..5 {
-        let (public, admin) = (free_port(), free_port());
-        let mut child = process::command(dir, "http://127.0.0.1:9")
-            .env("ORIGIN_LOG_FORMAT", format)
-            .env("RUST_LOG", "info,tower_http=debug")
-            .env("ORIGIN_PUBLIC_ADDR", format!("127.0.0.1:{public}"))
-            .env("ORIGIN_ADMIN_ADDR", format!("127.0.0.1:{admin}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut up = false;
-        for _ in 0..500 {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            let health = client
-                .get(format!("http://127.0.0.1:{admin}/healthz"))
-                .send()
-                .await;
-            if health.is_ok_and(|r| r.status() == 200) {
-                up = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        if !up {
-            let _ = child.kill();
-            let _ = child.wait();
-            continue;
-        }
-        let response = client
-            .get(format!("http://127.0.0.1:{public}/api/response_code"))
-            .header(EDGE_SECRET, process::SECRET)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let request_id = response.headers()[REQUEST_ID].to_str().unwrap().to_owned();
-        // Let the response's log line be written before the kill.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let _ = child.kill();
-        let _ = child.wait();
-        return (std::fs::read_to_string(&log).unwrap(), request_id);
-    }
-    panic!("the origin did not come up");
+    let env = [
+        ("ORIGIN_LOG_FORMAT", format),
+        ("RUST_LOG", "info,tower_http=debug"),
+    ];
+    let mut origin =
+        process::start_logged(dir, "http://127.0.0.1:9", &env, &client, Some(&log)).await;
+    let response = client
+        .get(format!("{}/api/response_code", origin.public))
+        .header(EDGE_SECRET, process::SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let request_id = response.headers()[REQUEST_ID].to_str().unwrap().to_owned();
+    // Let the response's log line be written before the kill.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = origin.child.kill();
+    let _ = origin.child.wait();
+    (std::fs::read_to_string(&log).unwrap(), request_id)
 }
 
 #[tokio::test]

@@ -3,6 +3,8 @@
 
 pub mod process;
 
+pub use tests::sandbox_notify_form;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use origin::AppState;
@@ -351,35 +353,4 @@ pub fn print_address() -> Value {
         "name": "张三", "phone": "13800001111", "province": "广东省", "city": "深圳市",
         "county": "南山区", "detail": "科技园 1 号",
     })
-}
-
-/// A sandbox gateway callback for `order_no`, signed with `secret` (HMAC-SHA256 over the sorted
-/// `k=v` pairs), computed here independently of the server's code.
-pub fn sandbox_notify_form(
-    secret: &str,
-    order_no: &str,
-    amount: &str,
-    trade_no: &str,
-) -> Vec<(String, String)> {
-    use hmac::{Hmac, Mac};
-    let fields: std::collections::BTreeMap<&str, &str> = [
-        ("order_no", order_no),
-        ("amount", amount),
-        ("trade_no", trade_no),
-    ]
-    .into_iter()
-    .collect();
-    let message = fields
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(message.as_bytes());
-    let mut form: Vec<(String, String)> = fields
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    form.push(("sign".into(), hex::encode(mac.finalize().into_bytes())));
-    form
 }

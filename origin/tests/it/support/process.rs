@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use reqwest::Client;
-use shared::headers::EDGE_SECRET;
+use tests::free_port;
 
 pub const SECRET: &str = "process-test-edge-secret";
 pub const PAY_SECRET: &str = "process-test-pay-secret";
@@ -22,14 +22,6 @@ impl Drop for Origin {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The origin binary with this module's secrets, data in `dir`, invalidations to `edge_url`.
@@ -52,16 +44,33 @@ pub async fn start(
     extra_env: &[(&str, &str)],
     client: &Client,
 ) -> Origin {
+    start_logged(dir, edge_url, extra_env, client, None).await
+}
+
+/// Like [`start`], with the process's stderr (its log) written to `log` when given: the file
+/// holds only the attempt that came up.
+pub async fn start_logged(
+    dir: &Path,
+    edge_url: &str,
+    extra_env: &[(&str, &str)],
+    client: &Client,
+    log: Option<&Path>,
+) -> Origin {
     // A port found free may be taken before the origin binds it (the clients' own outgoing
     // connections draw from the same range): then the origin exits, and we try other ports.
     for _ in 0..5 {
-        let (public, admin) = (free_port(), free_port());
+        let (public, admin) = (free_port().unwrap(), free_port().unwrap());
+        let stderr = match log {
+            Some(log) => Stdio::from(std::fs::File::create(log).unwrap()),
+            None => Stdio::inherit(),
+        };
         let child = command(dir, edge_url)
             .envs(extra_env.iter().copied())
             .env("ORIGIN_PUBLIC_ADDR", format!("127.0.0.1:{public}"))
             .env("ORIGIN_ADMIN_ADDR", format!("127.0.0.1:{admin}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut origin = Origin {
@@ -69,16 +78,14 @@ pub async fn start(
             public: format!("http://127.0.0.1:{public}"),
             admin: format!("http://127.0.0.1:{admin}"),
         };
+        // The admin listener's liveness probe: both listeners are bound before either serves,
+        // and the public one's request log stays free of probes.
         for _ in 0..500 {
             if origin.child.try_wait().unwrap().is_some() {
                 break;
             }
-            let ready = client
-                .get(format!("{}/api/response_code", origin.public))
-                .header(EDGE_SECRET, SECRET)
-                .send()
-                .await;
-            if ready.is_ok_and(|r| r.status() == 200) {
+            let alive = client.get(format!("{}/healthz", origin.admin)).send().await;
+            if alive.is_ok_and(|r| r.status() == 200) {
                 return origin;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
