@@ -1,4 +1,4 @@
-# Starting the origin for scripts/dev.sh (sourced; tested by origin/tests/dev_script.rs).
+# Starting the origin for scripts/dev.sh (sourced; tested by origin/tests/it/dev_script.rs).
 #
 # start_origin runs `$ORIGIN_BIN serve` (default ./target/debug/origin) in a session of its own
 # and waits until *that process* answers: its `GET /healthz` on the admin listener names its

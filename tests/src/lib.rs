@@ -43,7 +43,8 @@ pub struct System {
     counter: AtomicU32,
 }
 
-fn free_port() -> anyhow::Result<u16> {
+/// A port nothing listens on now (it may be taken before the caller binds it).
+pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -465,6 +466,38 @@ pub fn str_at(value: &Value, pointer: &str) -> anyhow::Result<String> {
         .and_then(Value::as_str)
         .map(str::to_owned)
         .with_context(|| format!("no string at {pointer} in {value}"))
+}
+
+/// A sandbox gateway callback for `order_no`, signed with `secret` (HMAC-SHA256 over the sorted
+/// `k=v` pairs, `sign` last), computed here independently of the origin's code. The end-to-end
+/// suite and the origin's integration tests both pay with it.
+pub fn sandbox_notify_form(
+    secret: &str,
+    order_no: &str,
+    amount: &str,
+    trade_no: &str,
+) -> Vec<(String, String)> {
+    use hmac::Mac;
+    let fields: std::collections::BTreeMap<&str, &str> = [
+        ("order_no", order_no),
+        ("amount", amount),
+        ("trade_no", trade_no),
+    ]
+    .into_iter()
+    .collect();
+    let message = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
+    mac.update(message.as_bytes());
+    let mut form: Vec<(String, String)> = fields
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    form.push(("sign".into(), hex::encode(mac.finalize().into_bytes())));
+    form
 }
 
 /// Hand-made JWTs for the negative token suite: any header, any claims, any signature.

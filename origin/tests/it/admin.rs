@@ -1,0 +1,723 @@
+//! The admin API (SPEC §7): permissions as data, every write audited and told to the edge,
+//! disabling revokes sessions, and the operator CLI.
+
+use std::process::{Command, Stdio};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{PASSWORD, TestApp, json_of, print_error};
+
+/// Every admin endpoint, with a body that would succeed for a super-admin.
+fn endpoints(user_id: i64) -> Vec<(Method, String, Value, &'static str)> {
+    vec![
+        (Method::GET, "/admin/users".into(), json!({}), "用户管理"),
+        (
+            Method::PUT,
+            format!("/admin/users/{user_id}"),
+            json!({ "disabled": false }),
+            "用户管理",
+        ),
+        (
+            Method::POST,
+            format!("/admin/users/{user_id}/points"),
+            json!({ "number": 5, "describe": "x" }),
+            "积分管理",
+        ),
+        (
+            Method::POST,
+            format!("/admin/users/{user_id}/balance"),
+            json!({ "amount": "1.00", "describe": "x" }),
+            "财务管理",
+        ),
+        (
+            Method::POST,
+            format!("/admin/users/{user_id}/coupons"),
+            json!({ "name": "券", "type": "抵扣", "quota": "5", "finished_at": "2999-01-01" }),
+            "优惠券管理",
+        ),
+        (
+            Method::POST,
+            "/admin/messages".into(),
+            json!({ "title": "t", "body": "b", "user_id": user_id }),
+            "客服工具管理",
+        ),
+        (
+            Method::POST,
+            "/admin/goods".into(),
+            json!({ "name": "g", "price": "1" }),
+            "商品管理",
+        ),
+        (
+            Method::POST,
+            "/admin/gifts".into(),
+            json!({ "name": "g", "accumulate_points": 1, "stock": 1 }),
+            "积分管理",
+        ),
+        (
+            Method::PUT,
+            "/admin/gift_orders/1/ship".into(),
+            json!({ "express_company": "e", "tracking_no": "t" }),
+            "配送管理",
+        ),
+        (
+            Method::GET,
+            "/admin/audit_log".into(),
+            json!({}),
+            "数据中心",
+        ),
+        (Method::GET, "/admin/roles".into(), json!({}), "用户管理"),
+        (
+            Method::POST,
+            "/admin/roles".into(),
+            json!({ "name": "r", "permissions": [] }),
+            "用户管理",
+        ),
+        (
+            Method::GET,
+            "/admin/outbox".into(),
+            json!({}),
+            "客服工具管理",
+        ),
+        (
+            Method::POST,
+            "/admin/invitation_codes".into(),
+            json!({ "uses": 1 }),
+            "用户管理",
+        ),
+    ]
+}
+
+fn phone_of(app: &TestApp, user_id: i64) -> String {
+    app.db()
+        .query_row("SELECT phone FROM users WHERE id = ?1", [user_id], |row| {
+            row.get(0)
+        })
+        .unwrap()
+}
+
+/// Signs `user_id` (a store user with a password) in as an admin after giving them `role`.
+async fn admin_with_role(app: &TestApp, role: &str, permissions: &[&str]) -> (String, i64) {
+    let (_, user_id) = app.member().await;
+    let phone = phone_of(app, user_id);
+    let root = app.admin_token().await;
+    let saved = app
+        .admin_call(
+            &root,
+            Method::POST,
+            "/admin/roles",
+            json!({ "name": role, "permissions": permissions }),
+        )
+        .await;
+    json_of(saved, 201).await;
+    let assigned = app
+        .admin_call(
+            &root,
+            Method::PUT,
+            &format!("/admin/users/{user_id}"),
+            json!({ "roles": [role] }),
+        )
+        .await;
+    json_of(assigned, 200).await;
+    let login = app.print_login(&phone, PASSWORD, true).await;
+    (
+        login["data"]["access_token"].as_str().unwrap().to_owned(),
+        user_id,
+    )
+}
+
+#[tokio::test]
+async fn every_endpoint_needs_an_admin_token_holding_its_permission() {
+    let app = TestApp::spawn().await;
+    let (member_token, user_id) = app.member().await;
+    let (support_token, _) = admin_with_role(&app, "客服", &["客服工具管理"]).await;
+    for (method, path, body, permission) in endpoints(user_id) {
+        let anonymous = app
+            .admin_request(method.clone(), &path)
+            .send()
+            .await
+            .unwrap();
+        print_error(anonymous, 401, 999).await;
+        let member = app
+            .admin_call(&member_token, method.clone(), &path, body.clone())
+            .await;
+        print_error(member, 403, 10003).await;
+        let support = app
+            .admin_call(&support_token, method.clone(), &path, body.clone())
+            .await;
+        if permission == "客服工具管理" {
+            assert!(
+                support.status().is_success(),
+                "{path}: {}",
+                support.status()
+            );
+        } else {
+            print_error(support, 403, 10003).await;
+        }
+    }
+    // The super-admin holds all 15, so each endpoint gets past the check (the ship call finds no
+    // order: 404, not 403).
+    let root = app.admin_token().await;
+    for (method, path, body, _) in endpoints(user_id) {
+        let response = app.admin_call(&root, method, &path, body).await;
+        let status = response.status().as_u16();
+        assert!(status != 401 && status != 403, "{path}: {status}");
+    }
+}
+
+#[tokio::test]
+async fn disabling_a_user_revokes_every_session_and_enabling_lets_them_back() {
+    let app = TestApp::spawn().await;
+    let (token, user_id) = app.member().await;
+    let phone = phone_of(&app, user_id);
+    let root = app.admin_token().await;
+    let path = format!("/admin/users/{user_id}");
+    json_of(
+        app.admin_call(&root, Method::PUT, &path, json!({ "disabled": true }))
+            .await,
+        200,
+    )
+    .await;
+    print_error(
+        app.get_with_token("/api/users/self", &token).await,
+        401,
+        999,
+    )
+    .await;
+    let login = app
+        .request(Method::POST, "/api/login")
+        .json(&json!({ "username": phone, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    print_error(login, 403, 999).await;
+    let revoked = app.count(&format!(
+        "SELECT count(*) FROM edge_outbox WHERE instructions LIKE '%revoke_session%' AND instructions LIKE '%\"user\":{user_id}%'"
+    ));
+    assert!(revoked >= 1, "the revocation is queued for the edge");
+
+    json_of(
+        app.admin_call(&root, Method::PUT, &path, json!({ "disabled": false }))
+            .await,
+        200,
+    )
+    .await;
+    app.print_login(&phone, PASSWORD, false).await;
+
+    // An admin cannot disable themselves; unknown users and roles are refused.
+    let root_id = app.count("SELECT id FROM users WHERE account = 'root'");
+    let own = app
+        .admin_call(
+            &root,
+            Method::PUT,
+            &format!("/admin/users/{root_id}"),
+            json!({ "disabled": true }),
+        )
+        .await;
+    print_error(own, 400, 999).await;
+    let unknown = app
+        .admin_call(
+            &root,
+            Method::PUT,
+            "/admin/users/99999",
+            json!({ "disabled": true }),
+        )
+        .await;
+    print_error(unknown, 404, 999).await;
+    let bad_role = app
+        .admin_call(&root, Method::PUT, &path, json!({ "roles": ["nope"] }))
+        .await;
+    print_error(bad_role, 400, 999).await;
+    let nothing = app.admin_call(&root, Method::PUT, &path, json!({})).await;
+    print_error(nothing, 400, 999).await;
+}
+
+#[tokio::test]
+async fn ledger_adjustments_coupons_and_messages_reach_the_user_and_the_audit_log() {
+    let app = TestApp::spawn().await;
+    let (token, user_id) = app.member().await;
+    let root = app.admin_token().await;
+    let points = format!("/admin/users/{user_id}/points");
+    let balance = format!("/admin/users/{user_id}/balance");
+    let body = json_of(
+        app.admin_call(
+            &root,
+            Method::POST,
+            &points,
+            json!({ "number": 300, "describe": "活动奖励" }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(body["data"]["surplus"], 300);
+    let refused = app
+        .admin_call(
+            &root,
+            Method::POST,
+            &points,
+            json!({ "number": -301, "describe": "扣除" }),
+        )
+        .await;
+    assert_eq!(print_error(refused, 400, 999).await["message"], "积分不足");
+    json_of(
+        app.admin_call(
+            &root,
+            Method::POST,
+            &balance,
+            json!({ "amount": "12.34", "describe": "补偿" }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let refused = app
+        .admin_call(
+            &root,
+            Method::POST,
+            &balance,
+            json!({ "amount": "-12.35", "describe": "扣除" }),
+        )
+        .await;
+    assert_eq!(print_error(refused, 400, 999).await["message"], "余额不足");
+    for bad in [
+        json!({ "number": 0, "describe": "x" }),
+        json!({ "number": "ten", "describe": "x" }),
+        json!({ "number": 5 }),
+    ] {
+        print_error(
+            app.admin_call(&root, Method::POST, &points, bad).await,
+            400,
+            999,
+        )
+        .await;
+    }
+    print_error(
+        app.admin_call(
+            &root,
+            Method::POST,
+            &balance,
+            json!({ "amount": "1.234", "describe": "x" }),
+        )
+        .await,
+        400,
+        999,
+    )
+    .await;
+
+    let coupons = format!("/admin/users/{user_id}/coupons");
+    for bad in [
+        json!({ "name": "券", "type": "满减", "quota": "5", "finished_at": "2999-01-01" }),
+        json!({ "name": "券", "type": "打折", "quota": "5", "finished_at": "2999-01-01" }),
+        json!({ "name": "券", "type": "抵扣", "quota": "0", "finished_at": "2999-01-01" }),
+        json!({ "name": "券", "type": "抵扣", "quota": "5", "finished_at": "2000-01-01" }),
+        json!({ "name": "券", "type": "抵扣", "quota": "5", "finished_at": "soon" }),
+    ] {
+        print_error(
+            app.admin_call(&root, Method::POST, &coupons, bad).await,
+            400,
+            999,
+        )
+        .await;
+    }
+    json_of(
+        app.admin_call(&root,
+            Method::POST,
+            &coupons,
+            json!({ "name": "满百减十", "type": "满减", "quota": "10", "satisfy": "100", "finished_at": "2999-12-31 23:59:59" }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    json_of(
+        app.admin_call(
+            &root,
+            Method::POST,
+            "/admin/messages",
+            json!({ "title": "欢迎", "body": "你好", "user_id": user_id }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    for bad in [
+        json!({ "title": "t", "body": "b" }),
+        json!({ "title": "t", "body": "b", "user_id": user_id, "all": true }),
+        json!({ "title": "", "body": "b", "user_id": user_id }),
+        json!({ "title": "t", "body": "b", "user_id": 99999 }),
+    ] {
+        let response = app
+            .admin_call(&root, Method::POST, "/admin/messages", bad)
+            .await;
+        assert!(
+            matches!(response.status().as_u16(), 400 | 404),
+            "{}",
+            response.status()
+        );
+    }
+
+    let me = json_of(app.get_with_token("/api/users/self", &token).await, 200).await;
+    assert_eq!(me["data"]["accumulate_points"], 300);
+    assert_eq!(me["data"]["balance"], "12.34");
+    let coupons = json_of(
+        app.get_with_token("/api/users/self/coupons", &token).await,
+        200,
+    )
+    .await;
+    assert_eq!(coupons["data"]["data"][0]["name"], "满百减十");
+    assert_eq!(coupons["data"]["data"][0]["satisfy"], "100.00");
+    let messages = json_of(
+        app.get_with_token("/api/users/self/messages", &token).await,
+        200,
+    )
+    .await;
+    assert_eq!(messages["data"]["data"][0]["title"], "欢迎");
+    assert_eq!(messages["data"]["data"][0]["sender"], "系统");
+
+    // Audited: who, what, to whom, from where — only the writes that happened.
+    let audit = json_of(
+        app.admin_request(Method::GET, "/admin/audit_log")
+            .header("token", &root)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    // The fixtures' reads of the outbox (to fetch codes) are audited too (SPEC §7); the writes
+    // are exactly the four this test made.
+    let (reads, rows): (Vec<&Value>, Vec<&Value>) = audit["data"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .partition(|row| row["action"] == "outbox.read");
+    assert!(!reads.is_empty());
+    let actions: Vec<&str> = rows
+        .iter()
+        .map(|row| row["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["message.send", "user.coupon", "user.balance", "user.points"]
+    );
+    let points_row = rows[3];
+    assert_eq!(points_row["actor"]["name"], "root");
+    assert_eq!(points_row["target_user_id"], user_id);
+    assert_eq!(points_row["detail"]["delta"], 300);
+    assert_eq!(points_row["ip"], "127.0.0.1");
+    // Each of these writes told the edge to drop the user's cached reads.
+    let bumps = app.count(&format!(
+        "SELECT count(*) FROM edge_outbox WHERE instructions LIKE '%\"bump\"%' AND instructions LIKE '%\"user\":{user_id}%'"
+    ));
+    assert_eq!(bumps, 4);
+}
+
+#[tokio::test]
+async fn a_message_to_all_reaches_every_active_user() {
+    let app = TestApp::spawn().await;
+    let (first, _) = app.member().await;
+    let (_, second_id) = app.member().await;
+    let root = app.admin_token().await;
+    let disable = app
+        .admin_call(
+            &root,
+            Method::PUT,
+            &format!("/admin/users/{second_id}"),
+            json!({ "disabled": true }),
+        )
+        .await;
+    json_of(disable, 200).await;
+    let sent = app
+        .admin_call(
+            &root,
+            Method::POST,
+            "/admin/messages",
+            json!({ "title": "公告", "body": "全体", "all": true, "sender": "运营" }),
+        )
+        .await;
+    let active = app.count("SELECT count(*) FROM users WHERE disabled = 0");
+    assert_eq!(json_of(sent, 201).await["data"]["recipients"], active);
+    let unread = json_of(
+        app.get_with_token("/api/users/self/messages/unread_count", &first)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(unread["data"]["count"], 1);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM messages WHERE user_id = {second_id}"
+        )),
+        0
+    );
+}
+
+#[tokio::test]
+async fn users_are_searched_and_roles_are_data() {
+    let app = TestApp::spawn().await;
+    let (_, user_id) = app.member().await;
+    let phone = phone_of(&app, user_id);
+    let root = app.admin_token().await;
+    let found = json_of(
+        app.admin_request(Method::GET, "/admin/users")
+            .header("token", &root)
+            .query(&[("q", &phone[3..])])
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(found["data"]["total"], 1);
+    assert_eq!(found["data"]["data"][0]["id"], user_id);
+    assert_eq!(found["data"]["data"][0]["roles"], json!([]));
+    let wildcard = json_of(
+        app.admin_request(Method::GET, "/admin/users")
+            .header("token", &root)
+            .query(&[("q", "%")])
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(
+        wildcard["data"]["total"], 0,
+        "LIKE wildcards are matched literally"
+    );
+
+    for bad in [
+        json!({ "name": "r", "permissions": ["不存在的权限"] }),
+        json!({ "name": "super-admin", "permissions": [] }),
+        json!({ "permissions": [] }),
+    ] {
+        print_error(
+            app.admin_call(&root, Method::POST, "/admin/roles", bad)
+                .await,
+            400,
+            999,
+        )
+        .await;
+    }
+    json_of(
+        app.admin_call(
+            &root,
+            Method::POST,
+            "/admin/roles",
+            json!({ "name": "财务", "permissions": ["财务管理", "数据中心"] }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let roles = json_of(
+        app.admin_request(Method::GET, "/admin/roles")
+            .header("token", &root)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let finance = roles["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|role| role["name"] == "财务")
+        .unwrap();
+    assert_eq!(finance["permissions"], json!(["财务管理", "数据中心"]));
+    let super_admin = &roles["data"][0];
+    assert_eq!(super_admin["permissions"].as_array().unwrap().len(), 15);
+}
+
+#[tokio::test]
+async fn goods_and_gifts_are_created_with_validation() {
+    let app = TestApp::spawn().await;
+    let root = app.admin_token().await;
+    let goods = json_of(
+        app.admin_call(
+            &root,
+            Method::POST,
+            "/admin/goods",
+            json!({ "name": "帆布袋", "price": "19.90" }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert!(goods["data"]["id"].as_i64().unwrap() > 0);
+    for bad in [
+        json!({ "name": "x" }),
+        json!({ "name": "x", "price": "-1" }),
+        json!({ "price": "1" }),
+    ] {
+        print_error(
+            app.admin_call(&root, Method::POST, "/admin/goods", bad)
+                .await,
+            400,
+            999,
+        )
+        .await;
+    }
+    for bad in [
+        json!({ "name": "g", "accumulate_points": 0, "stock": 1 }),
+        json!({ "name": "g", "accumulate_points": 1, "stock": -1 }),
+        json!({ "name": "g", "accumulate_points": 1, "stock": 1, "image": 424242 }),
+    ] {
+        print_error(
+            app.admin_call(&root, Method::POST, "/admin/gifts", bad)
+                .await,
+            400,
+            999,
+        )
+        .await;
+    }
+    assert_eq!(app.count("SELECT count(*) FROM gifts"), 0);
+    // A gift's image is an image upload, shown as `{id, src}` in the public list.
+    let png = reqwest::multipart::Part::bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec())
+        .file_name("gift.png");
+    let uploaded = app
+        .request(Method::POST, "/api/images")
+        .header("token", &root)
+        .multipart(reqwest::multipart::Form::new().part("image", png))
+        .send()
+        .await
+        .unwrap();
+    let image = json_of(uploaded, 201).await["data"][0].clone();
+    let gift =
+        json!({ "name": "带图礼品", "accumulate_points": 5, "stock": 2, "image": image["id"] });
+    json_of(
+        app.admin_call(&root, Method::POST, "/admin/gifts", gift)
+            .await,
+        201,
+    )
+    .await;
+    let gifts = json_of(
+        app.request(Method::GET, "/api/gifts").send().await.unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(gifts["data"]["data"][0]["image"], image);
+    assert_eq!(app.count("SELECT count(*) FROM goods"), 1);
+    print_error(
+        app.admin_call(
+            &root,
+            Method::PUT,
+            "/admin/gift_orders/abc/ship",
+            json!({ "express_company": "e", "tracking_no": "t" }),
+        )
+        .await,
+        404,
+        999,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_cli_runs_back_office_tasks_with_an_audit_trail() {
+    let app = TestApp::spawn().await;
+    let (token, user_id) = app.member().await;
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_origin"))
+            .args(args)
+            .env("ORIGIN_DATA_DIR", app.dir.path())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let id = user_id.to_string();
+    let (ok, out, err) = run(&[
+        "user",
+        "--id",
+        &id,
+        "points",
+        "--number",
+        "40",
+        "--describe",
+        "补发",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "points now 40");
+    let (ok, _, err) = run(&[
+        "user",
+        "--id",
+        &id,
+        "points",
+        "--number",
+        "-41",
+        "--describe",
+        "扣",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("积分不足"), "{err}");
+    // Errors are written for a person: which user, which field, never a Rust value.
+    let (ok, _, err) = run(&["user", "--id", "999999", "disable"]);
+    assert!(!ok);
+    assert!(err.contains("there is no user with id 999999"), "{err}");
+    let (ok, _, err) = run(&["invite", "create", "--uses", "0"]);
+    assert!(!ok);
+    assert!(
+        err.contains("uses: ") && !err.contains("Invalid {"),
+        "{err}"
+    );
+    // Flags are named like the API fields they set (the old name still works).
+    let (ok, out, err) = run(&[
+        "gift",
+        "create",
+        "--name",
+        "保温杯",
+        "--accumulate-points",
+        "500",
+        "--stock",
+        "2",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.trim().parse::<i64>().is_ok(), "{out}");
+    let (ok, out, _) = run(&[
+        "user",
+        "--id",
+        &id,
+        "balance",
+        "--amount",
+        "5.5",
+        "--describe",
+        "补",
+    ]);
+    assert!(ok);
+    assert_eq!(out.trim(), "balance now 5.50");
+    let (ok, out, _) = run(&["goods", "create", "--name", "杯子", "--price", "9.9"]);
+    assert!(ok && out.trim().parse::<i64>().is_ok(), "{out}");
+    let (ok, _, _) = run(&[
+        "message",
+        "send",
+        "--user-id",
+        &id,
+        "--title",
+        "t",
+        "--body",
+        "b",
+    ]);
+    assert!(ok);
+    let (ok, _, err) = run(&["user", "--id", &id, "disable"]);
+    assert!(ok, "{err}");
+    print_error(
+        app.get_with_token("/api/users/self", &token).await,
+        401,
+        999,
+    )
+    .await;
+
+    let audited =
+        app.count("SELECT count(*) FROM audit_log WHERE actor = 'cli' AND actor_id IS NULL");
+    assert_eq!(
+        audited, 6,
+        "points, balance, gift, goods, message, disable; not the refused ones"
+    );
+}
