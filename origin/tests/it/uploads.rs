@@ -744,3 +744,30 @@ async fn a_second_server_on_the_data_directory_leaves_the_first_ones_uploads_alo
     let _third = process::start(dir.path(), "http://127.0.0.1:9", &[], &client).await;
     assert!(!leftover.exists());
 }
+
+/// Every successful signed-in write tells the edge the writer's data changed — here an upload,
+/// whose handler names no instruction itself — and a refused write tells it nothing.
+#[tokio::test]
+async fn a_successful_signed_in_write_bumps_its_writer_and_a_refused_one_bumps_nothing() {
+    let app = TestApp::spawn().await;
+    let (token, user_id) = app.member().await;
+    let form = Form::new().part("images[]", part(png(7), "a.png", "image/png"));
+    let stored = upload(&app, &token, "/api/images", form).await;
+    let instructions = stored.headers()["x-edge-invalidate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let instructions = shared::invalidate::decode(&instructions).unwrap();
+    assert_eq!(
+        instructions,
+        vec![shared::invalidate::Instruction::Bump { user: user_id }]
+    );
+    json_of(stored, 201).await;
+    let form = Form::new().part(
+        "images[]",
+        part(b"not an image".to_vec(), "a.png", "image/png"),
+    );
+    let refused = upload(&app, &token, "/api/images", form).await;
+    assert!(refused.headers().get("x-edge-invalidate").is_none());
+    print_error(refused, 400, 999).await;
+}
