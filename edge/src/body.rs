@@ -22,10 +22,10 @@ pub enum Plan {
 
 /// Decides from the method, the declared `Content-Length` (if any) and the route's limit.
 pub fn plan(has_body: bool, content_length: Option<&str>, limit: u64) -> Plan {
-    let declared = content_length.and_then(|value| value.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit) {
+    if shared::policy::declares_over(content_length, limit) {
         return Plan::TooLarge;
     }
+    let declared = shared::policy::declared_length(content_length);
     match (has_body, limit <= BODY_LIMIT, declared) {
         (false, _, _) => Plan::Nothing,
         (true, true, _) => Plan::Buffer,

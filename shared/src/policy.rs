@@ -122,6 +122,17 @@ const MIB: u64 = 1024 * KIB;
 /// JSON and form bodies (SPEC §1).
 pub const BODY_LIMIT: u64 = 64 * KIB;
 pub const IMAGE_PART_LIMIT: u64 = 5 * MIB;
+
+/// The length a `Content-Length` value declares, if it is a number.
+pub fn declared_length(content_length: Option<&str>) -> Option<u64> {
+    content_length.and_then(|value| value.trim().parse::<u64>().ok())
+}
+
+/// Whether a request declares a body over `limit`: refused with 413 before any of it is read,
+/// by the edge and by the origin alike.
+pub fn declares_over(content_length: Option<&str>, limit: u64) -> bool {
+    declared_length(content_length).is_some_and(|length| length > limit)
+}
 pub const FILE_PART_LIMIT: u64 = 20 * MIB;
 
 /// Every route of both client APIs, named once.

@@ -430,9 +430,8 @@ async fn refuse_declared_over(limit: u64, request: Request, next: Next) -> Respo
     let declared = request
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit) {
+        .and_then(|v| v.to_str().ok());
+    if shared::policy::declares_over(declared, limit) {
         return AppError::from(Problem::PayloadTooLarge { limit_bytes: limit }).into_response();
     }
     next.run(request).await

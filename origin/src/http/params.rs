@@ -187,12 +187,11 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             Some(query) => Params::from_urlencoded(query.as_bytes(), "query")?,
             None => Params::default(),
         };
-        let declared_length = request
+        let declared = request
             .headers()
             .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared_length.is_some_and(|length| length > BODY_LIMIT) {
+            .and_then(|v| v.to_str().ok());
+        if shared::policy::declares_over(declared, BODY_LIMIT) {
             return Err(too_large().into());
         }
         let content_type = request
