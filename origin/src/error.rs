@@ -51,11 +51,3 @@ impl IntoResponse for AppError {
         response
     }
 }
-
-/// True when a rusqlite error is a UNIQUE constraint violation.
-pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
-    matches!(
-        error,
-        rusqlite::Error::SqliteFailure(e, _) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-    )
-}

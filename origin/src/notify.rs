@@ -64,7 +64,7 @@ impl Notifier for OutboxNotifier {
         now: i64,
     ) -> AppResult<()> {
         tracing::info!(channel = notification.channel.as_str(), to = %notification.to, "outbox message");
-        outbox::insert(
+        Ok(outbox::insert(
             transaction,
             &OutboxRow {
                 channel: notification.channel.as_str().into(),
@@ -73,7 +73,7 @@ impl Notifier for OutboxNotifier {
                 body: notification.body.clone(),
                 created_at: now,
             },
-        )
+        )?)
     }
 
     fn has_outbox(&self) -> bool {

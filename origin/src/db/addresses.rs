@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::error::AppResult;
+use crate::db::StorageResult;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressRow {
@@ -52,7 +52,7 @@ pub fn list(
     connection: &Connection,
     user_id: i64,
     only_default: bool,
-) -> AppResult<Vec<AddressRow>> {
+) -> StorageResult<Vec<AddressRow>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM addresses WHERE user_id = ?1 AND (?2 = 0 OR is_default = 1)
          ORDER BY is_default DESC, id DESC"
@@ -63,7 +63,7 @@ pub fn list(
 }
 
 /// One of the user's addresses; another user's id is `None`, like a missing one.
-pub fn get(connection: &Connection, user_id: i64, id: i64) -> AppResult<Option<AddressRow>> {
+pub fn get(connection: &Connection, user_id: i64, id: i64) -> StorageResult<Option<AddressRow>> {
     let sql = format!("SELECT {COLUMNS} FROM addresses WHERE id = ?1 AND user_id = ?2");
     Ok(connection
         .prepare_cached(&sql)?
@@ -71,7 +71,7 @@ pub fn get(connection: &Connection, user_id: i64, id: i64) -> AppResult<Option<A
         .optional()?)
 }
 
-pub fn count(connection: &Connection, user_id: i64) -> AppResult<i64> {
+pub fn count(connection: &Connection, user_id: i64) -> StorageResult<i64> {
     Ok(connection
         .prepare_cached("SELECT count(*) FROM addresses WHERE user_id = ?1")?
         .query_row([user_id], |r| r.get(0))?)
@@ -82,7 +82,7 @@ pub fn insert(
     user_id: i64,
     fields: &AddressFields,
     now: i64,
-) -> AppResult<i64> {
+) -> StorageResult<i64> {
     connection
         .prepare_cached(
             "INSERT INTO addresses (user_id, contact_name, contact_phone, province, city, district, address, zip,
@@ -109,7 +109,7 @@ pub fn update(
     user_id: i64,
     id: i64,
     fields: &AddressFields,
-) -> AppResult<()> {
+) -> StorageResult<()> {
     connection.execute(
         "UPDATE addresses SET contact_name = coalesce(?3, contact_name), contact_phone = coalesce(?4, contact_phone),
              province = coalesce(?5, province), city = coalesce(?6, city), district = coalesce(?7, district),
@@ -131,7 +131,7 @@ pub fn update(
 }
 
 /// Makes `id` the user's one default address.
-pub fn make_default(connection: &Connection, user_id: i64, id: i64) -> AppResult<()> {
+pub fn make_default(connection: &Connection, user_id: i64, id: i64) -> StorageResult<()> {
     connection.execute(
         "UPDATE addresses SET is_default = 0 WHERE user_id = ?1 AND is_default = 1 AND id <> ?2",
         params![user_id, id],
@@ -143,7 +143,7 @@ pub fn make_default(connection: &Connection, user_id: i64, id: i64) -> AppResult
     Ok(())
 }
 
-pub fn delete(connection: &Connection, user_id: i64, id: i64) -> AppResult<()> {
+pub fn delete(connection: &Connection, user_id: i64, id: i64) -> StorageResult<()> {
     connection.execute(
         "DELETE FROM addresses WHERE id = ?1 AND user_id = ?2",
         params![id, user_id],
@@ -152,7 +152,7 @@ pub fn delete(connection: &Connection, user_id: i64, id: i64) -> AppResult<()> {
 }
 
 /// The newest address of the user, if any.
-pub fn newest(connection: &Connection, user_id: i64) -> AppResult<Option<i64>> {
+pub fn newest(connection: &Connection, user_id: i64) -> StorageResult<Option<i64>> {
     Ok(connection
         .query_row(
             "SELECT id FROM addresses WHERE user_id = ?1 ORDER BY id DESC LIMIT 1",

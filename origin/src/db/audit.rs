@@ -4,7 +4,7 @@ use rusqlite::{Connection, params};
 use serde_json::Value;
 use shared::pagination::PageRequest;
 
-use crate::error::AppResult;
+use crate::db::StorageResult;
 
 /// Who acted: an admin user (by id and account), or the operator's command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub fn record(
     target_user: Option<i64>,
     detail: &Value,
     now: i64,
-) -> AppResult<()> {
+) -> StorageResult<()> {
     connection.execute(
         "INSERT INTO audit_log (actor_id, actor, action, target_user, detail, ip, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -62,7 +62,7 @@ pub fn record(
 }
 
 /// One page, newest first.
-pub fn page(connection: &Connection, request: PageRequest) -> AppResult<(Vec<AuditRow>, u64)> {
+pub fn page(connection: &Connection, request: PageRequest) -> StorageResult<(Vec<AuditRow>, u64)> {
     let total: u64 =
         connection.query_row("SELECT count(*) FROM audit_log", [], |row| row.get(0))?;
     let mut statement = connection.prepare(

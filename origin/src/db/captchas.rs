@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::error::AppResult;
+use crate::db::StorageResult;
 
 pub struct NewCaptcha<'a> {
     pub key: &'a str,
@@ -13,7 +13,7 @@ pub struct NewCaptcha<'a> {
     pub expires_at: i64,
 }
 
-pub fn insert(connection: &Connection, captcha: &NewCaptcha<'_>) -> AppResult<()> {
+pub fn insert(connection: &Connection, captcha: &NewCaptcha<'_>) -> StorageResult<()> {
     connection.execute(
         "INSERT INTO captchas (key, answer_hash, username, client_ip, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -34,7 +34,7 @@ pub fn issued_to_ip(
     connection: &Connection,
     ip: &str,
     since: i64,
-) -> AppResult<(u32, Option<i64>)> {
+) -> StorageResult<(u32, Option<i64>)> {
     Ok(connection.query_row(
         "SELECT count(*), min(created_at) FROM captchas WHERE client_ip = ?1 AND created_at > ?2",
         params![ip, since],
@@ -56,7 +56,7 @@ pub fn spend(
     key: &str,
     answer_hash: &str,
     now: i64,
-) -> AppResult<CaptchaCheck> {
+) -> StorageResult<CaptchaCheck> {
     let row = connection
         .query_row(
             "SELECT answer_hash, expires_at, used_at FROM captchas WHERE key = ?1",

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::error::AppResult;
+use crate::db::StorageResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
@@ -41,7 +41,7 @@ pub fn sent_to_target(
     channel: Channel,
     target: &str,
     since: i64,
-) -> AppResult<Sent> {
+) -> StorageResult<Sent> {
     sent_by(connection, "target", channel, target, since)
 }
 
@@ -50,7 +50,7 @@ pub fn sent_from_ip(
     channel: Channel,
     ip: &str,
     since: i64,
-) -> AppResult<Sent> {
+) -> StorageResult<Sent> {
     sent_by(connection, "client_ip", channel, ip, since)
 }
 
@@ -60,7 +60,7 @@ fn sent_by(
     channel: Channel,
     value: &str,
     since: i64,
-) -> AppResult<Sent> {
+) -> StorageResult<Sent> {
     let sql = format!(
         "SELECT count(*), min(created_at) FROM verification_codes
          WHERE channel = ?1 AND {column} = ?2 AND created_at > ?3"
@@ -85,7 +85,7 @@ pub struct NewCode<'a> {
     pub expires_at: i64,
 }
 
-pub fn insert(connection: &Connection, code: &NewCode<'_>) -> AppResult<()> {
+pub fn insert(connection: &Connection, code: &NewCode<'_>) -> StorageResult<()> {
     connection.execute(
         "INSERT INTO verification_codes (token, channel, target, code_hash, client_ip, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -119,7 +119,7 @@ pub fn check_and_consume(
     token: &str,
     code_hash: &str,
     now: i64,
-) -> AppResult<CodeCheck> {
+) -> StorageResult<CodeCheck> {
     check(connection, token, code_hash, now, true)
 }
 
@@ -131,7 +131,7 @@ pub fn check_only(
     token: &str,
     code_hash: &str,
     now: i64,
-) -> AppResult<CodeCheck> {
+) -> StorageResult<CodeCheck> {
     check(connection, token, code_hash, now, false)
 }
 
@@ -141,7 +141,7 @@ fn check(
     code_hash: &str,
     now: i64,
     consume: bool,
-) -> AppResult<CodeCheck> {
+) -> StorageResult<CodeCheck> {
     let row = connection
         .query_row(
             "SELECT channel, target, code_hash, attempts, expires_at, consumed_at

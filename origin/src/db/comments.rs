@@ -3,8 +3,8 @@
 use rusqlite::{Connection, params};
 use shared::pagination::PageRequest;
 
+use crate::db::StorageResult;
 use crate::db::uploads::{UploadRow, upload_row};
-use crate::error::AppResult;
 
 /// A comment as it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +46,7 @@ pub fn insert(
     user_id: i64,
     comment: &NewComment,
     now: i64,
-) -> AppResult<i64> {
+) -> StorageResult<i64> {
     connection.execute(
         "INSERT INTO comments (user_id, goods_id, target, goods_comment, service_comment,
              describe_grade, seller_grade, logistics_grade, anonymous, created_at)
@@ -86,7 +86,7 @@ pub fn page(
     connection: &Connection,
     scope: Scope,
     request: PageRequest,
-) -> AppResult<(Vec<CommentRow>, u64)> {
+) -> StorageResult<(Vec<CommentRow>, u64)> {
     let (filter, key) = match scope {
         Scope::User(id) => ("c.user_id = ?1", id),
         Scope::Goods(id) => ("c.goods_id = ?1", id),

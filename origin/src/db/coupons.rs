@@ -4,7 +4,7 @@
 use rusqlite::{Connection, params};
 use shared::pagination::PageRequest;
 
-use crate::error::AppResult;
+use crate::db::StorageResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CouponStatus {
@@ -72,7 +72,7 @@ pub fn insert(
     user_id: i64,
     coupon: &NewCoupon<'_>,
     now: i64,
-) -> AppResult<i64> {
+) -> StorageResult<i64> {
     connection.execute(
         "INSERT INTO coupons (user_id, coupon_no, name, type, quota_cents, satisfy_cents, finished_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -97,7 +97,7 @@ pub fn page(
     status: Option<CouponStatus>,
     now: i64,
     request: PageRequest,
-) -> AppResult<(Vec<CouponRow>, u64)> {
+) -> StorageResult<(Vec<CouponRow>, u64)> {
     let status_code = status.map(CouponStatus::code);
     let total: u64 = connection.query_row(
         &format!(

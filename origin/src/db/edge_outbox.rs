@@ -3,7 +3,7 @@
 use rusqlite::{Connection, params};
 use shared::invalidate::{self, Instruction};
 
-use crate::error::AppResult;
+use crate::db::StorageResult;
 
 /// Queues instructions; call inside the transaction of the write they describe. Returns the
 /// entry's id (none when there is nothing to queue).
@@ -11,7 +11,7 @@ pub fn enqueue(
     connection: &Connection,
     instructions: &[Instruction],
     now: i64,
-) -> AppResult<Option<i64>> {
+) -> StorageResult<Option<i64>> {
     if instructions.is_empty() {
         return Ok(None);
     }
@@ -23,7 +23,7 @@ pub fn enqueue(
 }
 
 /// How many of the entries `first..=last` no delivery attempt has reached yet.
-pub fn unattempted(connection: &Connection, first: i64, last: i64) -> AppResult<u64> {
+pub fn unattempted(connection: &Connection, first: i64, last: i64) -> StorageResult<u64> {
     Ok(connection.query_row(
         "SELECT count(*) FROM edge_outbox WHERE id BETWEEN ?1 AND ?2 AND attempts = 0",
         params![first, last],
@@ -39,7 +39,7 @@ pub struct Pending {
 }
 
 /// Undelivered entries whose next attempt is due, oldest first.
-pub fn due(connection: &Connection, now: i64, limit: u32) -> AppResult<Vec<Pending>> {
+pub fn due(connection: &Connection, now: i64, limit: u32) -> StorageResult<Vec<Pending>> {
     let mut statement = connection.prepare(
         "SELECT id, instructions, attempts FROM edge_outbox
          WHERE delivered_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
@@ -54,7 +54,7 @@ pub fn undelivered_after(
     connection: &Connection,
     after: i64,
     limit: u32,
-) -> AppResult<Vec<Pending>> {
+) -> StorageResult<Vec<Pending>> {
     let mut statement = connection.prepare(
         "SELECT id, instructions, attempts FROM edge_outbox
          WHERE delivered_at IS NULL AND id > ?1 ORDER BY id LIMIT ?2",
@@ -64,7 +64,7 @@ pub fn undelivered_after(
 }
 
 /// How many entries wait for delivery.
-pub fn undelivered(connection: &Connection) -> AppResult<u64> {
+pub fn undelivered(connection: &Connection) -> StorageResult<u64> {
     Ok(connection.query_row(
         "SELECT count(*) FROM edge_outbox WHERE delivered_at IS NULL",
         [],
@@ -80,7 +80,7 @@ fn pending_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Pending> {
     })
 }
 
-pub fn mark_delivered(connection: &Connection, id: i64, now: i64) -> AppResult<()> {
+pub fn mark_delivered(connection: &Connection, id: i64, now: i64) -> StorageResult<()> {
     connection.execute(
         "UPDATE edge_outbox SET delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
         params![id, now],
@@ -93,7 +93,7 @@ pub fn mark_failed(
     id: i64,
     next_attempt_at: i64,
     error: &str,
-) -> AppResult<()> {
+) -> StorageResult<()> {
     connection.execute(
         "UPDATE edge_outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
         params![id, next_attempt_at, error],

@@ -3,9 +3,9 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use shared::pagination::PageRequest;
 
+use crate::db::StorageResult;
 use crate::db::addresses::AddressRow;
 use crate::db::uploads::UploadRow;
-use crate::error::AppResult;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GiftRow {
@@ -23,7 +23,7 @@ pub fn insert(
     accumulate_points: i64,
     stock: i64,
     now: i64,
-) -> AppResult<i64> {
+) -> StorageResult<i64> {
     connection.execute(
         "INSERT INTO gifts (name, image_upload_id, accumulate_points, stock, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -56,7 +56,7 @@ fn gift_row(row: &Row<'_>) -> rusqlite::Result<GiftRow> {
     })
 }
 
-pub fn find(connection: &Connection, id: i64) -> AppResult<Option<GiftRow>> {
+pub fn find(connection: &Connection, id: i64) -> StorageResult<Option<GiftRow>> {
     Ok(connection
         .query_row(
             &format!("SELECT {GIFT_COLUMNS} FROM gifts g {IMAGE_JOINS} WHERE g.id = ?1"),
@@ -67,7 +67,7 @@ pub fn find(connection: &Connection, id: i64) -> AppResult<Option<GiftRow>> {
 }
 
 /// One page of gifts, newest first.
-pub fn page(connection: &Connection, request: PageRequest) -> AppResult<(Vec<GiftRow>, u64)> {
+pub fn page(connection: &Connection, request: PageRequest) -> StorageResult<(Vec<GiftRow>, u64)> {
     let total: u64 = connection.query_row("SELECT count(*) FROM gifts", [], |row| row.get(0))?;
     let mut statement = connection.prepare(&format!(
         "SELECT {GIFT_COLUMNS} FROM gifts g {IMAGE_JOINS} ORDER BY g.id DESC LIMIT ?1 OFFSET ?2"
@@ -77,7 +77,7 @@ pub fn page(connection: &Connection, request: PageRequest) -> AppResult<(Vec<Gif
 }
 
 /// Takes one from stock; `false` (and nothing changed) when none is left.
-pub fn take_one(connection: &Connection, gift_id: i64) -> AppResult<bool> {
+pub fn take_one(connection: &Connection, gift_id: i64) -> StorageResult<bool> {
     let changed = connection.execute(
         "UPDATE gifts SET stock = stock - 1 WHERE id = ?1 AND stock > 0",
         [gift_id],
@@ -130,7 +130,7 @@ pub fn insert_order(
     gift: &GiftRow,
     address: &ShipTo,
     now: i64,
-) -> AppResult<i64> {
+) -> StorageResult<i64> {
     connection.execute(
         "INSERT INTO gift_orders (order_no, user_id, gift_id, accumulate_points, ship_name,
              ship_phone, ship_province, ship_city, ship_county, ship_detail, created_at)
@@ -159,7 +159,7 @@ pub fn ship(
     express_company: &str,
     tracking_no: &str,
     now: i64,
-) -> AppResult<Option<(i64, bool)>> {
+) -> StorageResult<Option<(i64, bool)>> {
     let Some((user_id, shipped)) = connection
         .query_row(
             "SELECT user_id, shipped_at IS NOT NULL FROM gift_orders WHERE id = ?1",
@@ -187,7 +187,7 @@ pub fn orders_page(
     user_id: i64,
     shipped: Option<bool>,
     request: PageRequest,
-) -> AppResult<(Vec<GiftOrderRow>, u64)> {
+) -> StorageResult<(Vec<GiftOrderRow>, u64)> {
     let filter = match shipped {
         None => "",
         Some(true) => "AND o.shipped_at IS NOT NULL",

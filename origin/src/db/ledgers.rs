@@ -3,10 +3,9 @@
 //! concurrent spends are serialised by the single writer and never double-spend.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use shared::Problem;
 use shared::pagination::PageRequest;
 
-use crate::error::AppResult;
+use crate::db::{StorageError, StorageResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ledger {
@@ -21,13 +20,6 @@ impl Ledger {
         match self {
             Ledger::Points => "points_records",
             Ledger::Balance => "balance_records",
-        }
-    }
-
-    fn shortfall(self) -> Problem {
-        match self {
-            Ledger::Points => Problem::refused("积分不足"),
-            Ledger::Balance => Problem::refused("余额不足"),
         }
     }
 }
@@ -48,7 +40,7 @@ pub struct Entry {
     pub created_at: i64,
 }
 
-pub fn current(connection: &Connection, ledger: Ledger, user_id: i64) -> AppResult<i64> {
+pub fn current(connection: &Connection, ledger: Ledger, user_id: i64) -> StorageResult<i64> {
     let sql = format!(
         "SELECT surplus FROM {} WHERE user_id = ?1 ORDER BY id DESC LIMIT 1",
         ledger.table()
@@ -61,7 +53,8 @@ pub fn current(connection: &Connection, ledger: Ledger, user_id: i64) -> AppResu
 }
 
 /// Appends an entry of `delta` (positive: income; negative: expense) and returns the new
-/// figure. A delta that would go below zero is refused and appends nothing.
+/// figure. A delta that would go below zero is [`StorageError::Shortfall`] and appends nothing.
+/// A zero delta is not an entry: callers refuse it first, naming their own input.
 pub fn post(
     connection: &Connection,
     ledger: Ledger,
@@ -69,14 +62,14 @@ pub fn post(
     delta: i64,
     describe: &str,
     now: i64,
-) -> AppResult<i64> {
+) -> StorageResult<i64> {
     if delta == 0 {
-        return Err(Problem::invalid("number", "变动数量不能为 0").into());
+        return Err(anyhow::anyhow!("a ledger entry of zero").into());
     }
     let surplus = current(connection, ledger, user_id)?
         .checked_add(delta)
         .filter(|surplus| *surplus >= 0)
-        .ok_or_else(|| ledger.shortfall())?;
+        .ok_or(StorageError::Shortfall(ledger))?;
     let sql = format!(
         "INSERT INTO {} (user_id, number, surplus, describe, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         ledger.table()
@@ -102,7 +95,7 @@ pub fn page(
     user_id: i64,
     direction: Option<Direction>,
     request: PageRequest,
-) -> AppResult<(Vec<Entry>, u64)> {
+) -> StorageResult<(Vec<Entry>, u64)> {
     let filter = match direction {
         None => "",
         Some(Direction::Income) => "AND number > 0",

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, params};
 use shared::pagination::PageRequest;
 
-use crate::error::AppResult;
+use crate::db::StorageResult;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRow {
@@ -22,7 +22,7 @@ pub fn insert(
     title: &str,
     body: &str,
     now: i64,
-) -> AppResult<i64> {
+) -> StorageResult<i64> {
     connection.execute(
         "INSERT INTO messages (user_id, sender, title, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![user_id, sender, title, body, now],
@@ -36,7 +36,7 @@ pub fn page(
     user_id: i64,
     read: Option<bool>,
     request: PageRequest,
-) -> AppResult<(Vec<MessageRow>, u64)> {
+) -> StorageResult<(Vec<MessageRow>, u64)> {
     let filter = match read {
         None => "",
         Some(true) => "AND read_at IS NOT NULL",
@@ -64,7 +64,7 @@ pub fn page(
     Ok((rows.collect::<Result<_, _>>()?, total))
 }
 
-pub fn unread_count(connection: &Connection, user_id: i64) -> AppResult<u64> {
+pub fn unread_count(connection: &Connection, user_id: i64) -> StorageResult<u64> {
     Ok(connection.query_row(
         "SELECT count(*) FROM messages WHERE user_id = ?1 AND read_at IS NULL",
         [user_id],
@@ -73,7 +73,7 @@ pub fn unread_count(connection: &Connection, user_id: i64) -> AppResult<u64> {
 }
 
 /// Marks one of the user's messages read; `false` if the user has no such message.
-pub fn mark_read(connection: &Connection, user_id: i64, id: i64, now: i64) -> AppResult<bool> {
+pub fn mark_read(connection: &Connection, user_id: i64, id: i64, now: i64) -> StorageResult<bool> {
     let exists: bool = connection.query_row(
         "SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1 AND user_id = ?2)",
         params![id, user_id],
@@ -86,7 +86,7 @@ pub fn mark_read(connection: &Connection, user_id: i64, id: i64, now: i64) -> Ap
     Ok(exists)
 }
 
-pub fn mark_all_read(connection: &Connection, user_id: i64, now: i64) -> AppResult<usize> {
+pub fn mark_all_read(connection: &Connection, user_id: i64, now: i64) -> StorageResult<usize> {
     Ok(connection.execute(
         "UPDATE messages SET read_at = ?2 WHERE user_id = ?1 AND read_at IS NULL",
         params![user_id, now],

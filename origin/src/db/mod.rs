@@ -22,6 +22,7 @@ pub mod codes;
 pub mod comments;
 pub mod coupons;
 pub mod edge_outbox;
+mod error;
 pub mod gifts;
 pub mod goods;
 pub mod invitations;
@@ -45,7 +46,7 @@ use rusqlite::hooks::Action;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::error::{AppError, AppResult};
+pub use error::{StorageError, StorageResult, Unique, is_unique_violation};
 
 /// Runs one write inside the batch's transaction (or learns that the batch could not
 /// start) and returns what to do once the batch's fate is known.
@@ -163,24 +164,26 @@ impl Db {
     /// and undone otherwise. Answers only once the batch holding it has committed (or with
     /// an error if that commit failed). A refusal that must still persist something (a
     /// burnt captcha, a counted wrong code) returns `Ok(Err(problem))`.
-    pub async fn write<T, F>(&self, work: F) -> AppResult<T>
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> AppResult<T> + Send + 'static,
+        E: From<StorageError> + Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
     {
+        let failed = |error: anyhow::Error| E::from(StorageError::Failed(error));
         let (reply, answer) = oneshot::channel();
         let job: WriteJob = Box::new(move |transaction| {
             let outcome = match transaction {
                 Ok(transaction) => in_savepoint(transaction, work),
-                Err(error) => Err(anyhow::anyhow!("could not begin a write: {error}").into()),
+                Err(error) => Err(failed(anyhow::anyhow!("could not begin a write: {error}"))),
             };
             Box::new(move |committed: Result<(), &str>| {
                 let answer = match committed {
                     Ok(()) => outcome,
                     // Whatever the job did is gone with the batch.
-                    Err(error) => {
-                        Err(anyhow::anyhow!("the write was not committed: {error}").into())
-                    }
+                    Err(error) => Err(failed(anyhow::anyhow!(
+                        "the write was not committed: {error}"
+                    ))),
                 };
                 let _ = reply.send(answer);
             })
@@ -188,12 +191,12 @@ impl Db {
         self.inner
             .writer
             .lock()
-            .map_err(|_| anyhow::anyhow!("writer lock poisoned"))?
+            .map_err(|_| failed(anyhow::anyhow!("writer lock poisoned")))?
             .send(job)
-            .map_err(|_| anyhow::anyhow!("the writer thread has stopped"))?;
+            .map_err(|_| failed(anyhow::anyhow!("the writer thread has stopped")))?;
         answer
             .await
-            .map_err(|_| anyhow::anyhow!("the writer dropped a job"))?
+            .map_err(|_| failed(anyhow::anyhow!("the writer dropped a job")))?
     }
 
     /// How many write transactions (batches) have committed since the database was opened.
@@ -218,22 +221,24 @@ impl Db {
     }
 
     /// Runs `work` on a read-only connection, off the async runtime.
-    pub async fn read<T, F>(&self, work: F) -> AppResult<T>
+    pub async fn read<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+        E: From<StorageError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
+        let failed = |error: anyhow::Error| E::from(StorageError::Failed(error));
         let _slot = self
             .inner
             .reader_slots
             .acquire()
             .await
-            .map_err(anyhow::Error::from)?;
+            .map_err(|error| failed(error.into()))?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let connection = match inner.readers.lock().ok().and_then(|mut pool| pool.pop()) {
                 Some(connection) => connection,
-                None => open_reader(&inner.path)?,
+                None => open_reader(&inner.path).map_err(E::from)?,
             };
             let result = work(&connection);
             if let Ok(mut pool) = inner.readers.lock() {
@@ -242,7 +247,7 @@ impl Db {
             result
         })
         .await
-        .map_err(|error| AppError::Internal(error.into()))?
+        .map_err(|error| failed(error.into()))?
     }
 }
 
@@ -346,15 +351,26 @@ impl WriterThread {
 /// Runs `work` inside a savepoint of the batch: kept if it returns `Ok`, undone otherwise
 /// (a panic included) without touching the batch's other jobs. A refusal that must still
 /// persist something (a burnt captcha, a counted wrong code) returns `Ok(Err(problem))`.
-fn in_savepoint<T>(
+fn in_savepoint<T, E: From<StorageError>>(
     transaction: &Transaction<'_>,
-    work: impl FnOnce(&Transaction<'_>) -> AppResult<T>,
-) -> AppResult<T> {
-    transaction.prepare_cached("SAVEPOINT job")?.execute([])?;
+    work: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    let savepoint = |sql: &str| -> Result<(), E> {
+        transaction
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.execute([]))
+            .map_err(|error| E::from(error.into()))?;
+        Ok(())
+    };
+    savepoint("SAVEPOINT job")?;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(transaction)))
-        .unwrap_or_else(|_| Err(anyhow::anyhow!("a write job panicked").into()));
+        .unwrap_or_else(|_| {
+            Err(E::from(StorageError::Failed(anyhow::anyhow!(
+                "a write job panicked"
+            ))))
+        });
     let result = result.and_then(|value| {
-        transaction.prepare_cached("RELEASE job")?.execute([])?;
+        savepoint("RELEASE job")?;
         Ok(value)
     });
     if result.is_err() {
@@ -364,7 +380,7 @@ fn in_savepoint<T>(
     result
 }
 
-fn open_reader(path: &Path) -> AppResult<Connection> {
+fn open_reader(path: &Path) -> StorageResult<Connection> {
     let connection = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -379,7 +395,7 @@ fn open_reader(path: &Path) -> AppResult<Connection> {
 mod tests {
     use super::*;
 
-    fn count(transaction: &Transaction<'_>) -> AppResult<i64> {
+    fn count(transaction: &Transaction<'_>) -> StorageResult<i64> {
         Ok(transaction.query_row("SELECT count(*) FROM scratch", [], |row| row.get(0))?)
     }
 
@@ -387,9 +403,11 @@ mod tests {
     async fn waiting_writes_commit_together_and_a_failed_one_is_undone_alone() {
         let directory = tempfile::tempdir().unwrap();
         let db = Db::open(&directory.path().join("group.db")).unwrap();
-        db.write(|tx| Ok(tx.execute_batch("CREATE TABLE scratch (n INTEGER PRIMARY KEY)")?))
-            .await
-            .unwrap();
+        db.write(|tx| -> StorageResult<()> {
+            Ok(tx.execute_batch("CREATE TABLE scratch (n INTEGER PRIMARY KEY)")?)
+        })
+        .await
+        .unwrap();
         let before = db.batches_committed();
 
         // Hold the writer inside a job so that the next writes queue up behind it.
@@ -399,7 +417,7 @@ mod tests {
         let holder = tokio::spawn({
             let db = db.clone();
             async move {
-                db.write(move |_| {
+                db.write(move |_| -> StorageResult<()> {
                     started.send(()).unwrap();
                     gate.lock().unwrap().recv().unwrap();
                     Ok(())
@@ -412,7 +430,7 @@ mod tests {
             .map(|n| {
                 let db = db.clone();
                 tokio::spawn(async move {
-                    db.write(move |tx| {
+                    db.write(move |tx| -> StorageResult<i64> {
                         tx.execute("INSERT INTO scratch (n) VALUES (?1)", [n])?;
                         match n {
                             5 => Err(anyhow::anyhow!("refused").into()),
@@ -456,7 +474,7 @@ mod tests {
             "the holder alone, then the ten queued writes in one transaction"
         );
         let stored: Vec<i64> = db
-            .read(|connection| {
+            .read(|connection| -> StorageResult<_> {
                 let mut statement = connection.prepare("SELECT n FROM scratch ORDER BY n")?;
                 let rows = statement.query_map([], |row| row.get(0))?;
                 Ok(rows.collect::<rusqlite::Result<_>>()?)

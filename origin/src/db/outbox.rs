@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, params};
 
-use crate::error::AppResult;
+use crate::db::StorageResult;
 
 #[derive(Debug, Clone)]
 pub struct OutboxRow {
@@ -13,7 +13,7 @@ pub struct OutboxRow {
     pub created_at: i64,
 }
 
-pub fn insert(connection: &Connection, row: &OutboxRow) -> AppResult<()> {
+pub fn insert(connection: &Connection, row: &OutboxRow) -> StorageResult<()> {
     connection.execute(
         "INSERT INTO outbox (channel, recipient, code, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![row.channel, row.recipient, row.code, row.body, row.created_at],
@@ -27,7 +27,7 @@ pub fn list(
     to: Option<&str>,
     channel: Option<&str>,
     limit: u32,
-) -> AppResult<Vec<OutboxRow>> {
+) -> StorageResult<Vec<OutboxRow>> {
     let mut statement = connection.prepare(
         "SELECT channel, recipient, code, body, created_at FROM outbox
          WHERE (?1 IS NULL OR recipient = ?1) AND (?2 IS NULL OR channel = ?2)

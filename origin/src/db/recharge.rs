@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use shared::pagination::PageRequest;
 
-use crate::error::AppResult;
+use crate::db::StorageResult;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RechargeRow {
@@ -45,7 +45,7 @@ pub fn insert(
     pay_type: &str,
     provider: &str,
     now: i64,
-) -> AppResult<i64> {
+) -> StorageResult<i64> {
     connection.execute(
         "INSERT INTO recharge_orders (order_no, user_id, price_cents, pay_type, provider, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -54,7 +54,7 @@ pub fn insert(
     Ok(connection.last_insert_rowid())
 }
 
-pub fn by_order_no(connection: &Connection, order_no: &str) -> AppResult<Option<RechargeRow>> {
+pub fn by_order_no(connection: &Connection, order_no: &str) -> StorageResult<Option<RechargeRow>> {
     Ok(connection
         .query_row(
             &format!(
@@ -68,7 +68,12 @@ pub fn by_order_no(connection: &Connection, order_no: &str) -> AppResult<Option<
 }
 
 /// Marks a pending order paid by `trade_no`; `false` (nothing changed) if it was already paid.
-pub fn mark_paid(connection: &Connection, id: i64, trade_no: &str, now: i64) -> AppResult<bool> {
+pub fn mark_paid(
+    connection: &Connection,
+    id: i64,
+    trade_no: &str,
+    now: i64,
+) -> StorageResult<bool> {
     let changed = connection.execute(
         "UPDATE recharge_orders SET trade_no = ?2, paid_at = ?3 WHERE id = ?1 AND paid_at IS NULL",
         params![id, trade_no, now],
@@ -81,7 +86,7 @@ pub fn page(
     connection: &Connection,
     user_id: i64,
     request: PageRequest,
-) -> AppResult<(Vec<RechargeRow>, u64)> {
+) -> StorageResult<(Vec<RechargeRow>, u64)> {
     let total: u64 = connection.query_row(
         "SELECT count(*) FROM recharge_orders WHERE user_id = ?1",
         [user_id],
@@ -96,7 +101,7 @@ pub fn page(
 }
 
 /// Has this provider's `trade_no` already paid an order?
-pub fn trade_used(connection: &Connection, provider: &str, trade_no: &str) -> AppResult<bool> {
+pub fn trade_used(connection: &Connection, provider: &str, trade_no: &str) -> StorageResult<bool> {
     Ok(connection.query_row(
         "SELECT EXISTS (SELECT 1 FROM recharge_orders WHERE provider = ?1 AND trade_no = ?2)",
         params![provider, trade_no],

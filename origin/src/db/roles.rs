@@ -2,11 +2,11 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::error::AppResult;
+use crate::db::StorageResult;
 
 pub const SUPER_ADMIN_ROLE: &str = "super-admin";
 
-pub fn holds_any_role(connection: &Connection, user_id: i64) -> AppResult<bool> {
+pub fn holds_any_role(connection: &Connection, user_id: i64) -> StorageResult<bool> {
     Ok(connection.query_row(
         "SELECT EXISTS (SELECT 1 FROM user_roles WHERE user_id = ?1)",
         [user_id],
@@ -15,7 +15,7 @@ pub fn holds_any_role(connection: &Connection, user_id: i64) -> AppResult<bool> 
 }
 
 /// The user's permission names, in the document's order.
-pub fn permissions(connection: &Connection, user_id: i64) -> AppResult<Vec<String>> {
+pub fn permissions(connection: &Connection, user_id: i64) -> StorageResult<Vec<String>> {
     let mut statement = connection.prepare(
         "SELECT DISTINCT p.id, p.name FROM permissions p
          JOIN role_permissions rp ON rp.permission_id = p.id
@@ -26,7 +26,11 @@ pub fn permissions(connection: &Connection, user_id: i64) -> AppResult<Vec<Strin
     Ok(names.collect::<Result<_, _>>()?)
 }
 
-pub fn has_permission(connection: &Connection, user_id: i64, permission: &str) -> AppResult<bool> {
+pub fn has_permission(
+    connection: &Connection,
+    user_id: i64,
+    permission: &str,
+) -> StorageResult<bool> {
     Ok(connection.query_row(
         "SELECT EXISTS (SELECT 1 FROM permissions p
              JOIN role_permissions rp ON rp.permission_id = p.id
@@ -38,7 +42,7 @@ pub fn has_permission(connection: &Connection, user_id: i64, permission: &str) -
 }
 
 /// Whether the user holds the `super-admin` role.
-pub fn is_super_admin(connection: &Connection, user_id: i64) -> AppResult<bool> {
+pub fn is_super_admin(connection: &Connection, user_id: i64) -> StorageResult<bool> {
     Ok(connection.query_row(
         "SELECT EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
              WHERE ur.user_id = ?1 AND r.name = ?2)",
@@ -48,7 +52,10 @@ pub fn is_super_admin(connection: &Connection, user_id: i64) -> AppResult<bool> 
 }
 
 /// The permission names of the role called `name`, if it exists.
-pub fn permissions_of_role(connection: &Connection, name: &str) -> AppResult<Option<Vec<String>>> {
+pub fn permissions_of_role(
+    connection: &Connection,
+    name: &str,
+) -> StorageResult<Option<Vec<String>>> {
     let id: Option<i64> = connection
         .query_row("SELECT id FROM roles WHERE name = ?1", [name], |row| {
             row.get(0)
@@ -65,7 +72,7 @@ pub fn permissions_of_role(connection: &Connection, name: &str) -> AppResult<Opt
     Ok(Some(names.collect::<Result<_, _>>()?))
 }
 
-pub fn grant_role(connection: &Connection, user_id: i64, role: &str) -> AppResult<()> {
+pub fn grant_role(connection: &Connection, user_id: i64, role: &str) -> StorageResult<()> {
     connection.execute(
         "INSERT OR IGNORE INTO user_roles (user_id, role_id) SELECT ?1, id FROM roles WHERE name = ?2",
         params![user_id, role],
@@ -74,7 +81,7 @@ pub fn grant_role(connection: &Connection, user_id: i64, role: &str) -> AppResul
 }
 
 /// The names of the user's roles.
-pub fn role_names(connection: &Connection, user_id: i64) -> AppResult<Vec<String>> {
+pub fn role_names(connection: &Connection, user_id: i64) -> StorageResult<Vec<String>> {
     let mut statement = connection.prepare(
         "SELECT r.name FROM roles r JOIN user_roles ur ON ur.role_id = r.id
          WHERE ur.user_id = ?1 ORDER BY r.id",
@@ -84,7 +91,7 @@ pub fn role_names(connection: &Connection, user_id: i64) -> AppResult<Vec<String
 }
 
 /// The names among `names` that are not roles.
-pub fn unknown_roles(connection: &Connection, names: &[String]) -> AppResult<Vec<String>> {
+pub fn unknown_roles(connection: &Connection, names: &[String]) -> StorageResult<Vec<String>> {
     let mut statement =
         connection.prepare_cached("SELECT EXISTS (SELECT 1 FROM roles WHERE name = ?1)")?;
     let mut unknown = Vec::new();
@@ -97,7 +104,11 @@ pub fn unknown_roles(connection: &Connection, names: &[String]) -> AppResult<Vec
 }
 
 /// Replaces the user's roles with `names` (all of which must exist).
-pub fn set_user_roles(connection: &Connection, user_id: i64, names: &[String]) -> AppResult<()> {
+pub fn set_user_roles(
+    connection: &Connection,
+    user_id: i64,
+    names: &[String],
+) -> StorageResult<()> {
     connection.execute("DELETE FROM user_roles WHERE user_id = ?1", [user_id])?;
     for name in names {
         grant_role(connection, user_id, name)?;
@@ -112,7 +123,7 @@ pub struct RoleRow {
     pub permissions: Vec<String>,
 }
 
-pub fn list(connection: &Connection) -> AppResult<Vec<RoleRow>> {
+pub fn list(connection: &Connection) -> StorageResult<Vec<RoleRow>> {
     let mut statement = connection.prepare("SELECT id, name FROM roles ORDER BY id")?;
     let roles: Vec<(i64, String)> = statement
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
@@ -136,7 +147,7 @@ pub fn list(connection: &Connection) -> AppResult<Vec<RoleRow>> {
 }
 
 /// Creates the role, or replaces its permissions (every name must be one of the document's).
-pub fn upsert(connection: &Connection, name: &str, permissions: &[String]) -> AppResult<i64> {
+pub fn upsert(connection: &Connection, name: &str, permissions: &[String]) -> StorageResult<i64> {
     connection.execute("INSERT OR IGNORE INTO roles (name) VALUES (?1)", [name])?;
     let id: i64 = connection.query_row("SELECT id FROM roles WHERE name = ?1", [name], |row| {
         row.get(0)

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::error::AppResult;
+use crate::db::StorageResult;
 use crate::ids;
 
 /// One generation of a session: the ids and lifetimes of an access/refresh token pair.
@@ -50,7 +50,7 @@ fn insert_generation(
     generation: i64,
     now: i64,
     lifetimes: Lifetimes,
-) -> AppResult<Generation> {
+) -> StorageResult<Generation> {
     let next = Generation {
         sid: sid.to_owned(),
         user_id,
@@ -88,7 +88,7 @@ pub fn create(
     admin: bool,
     now: i64,
     lifetimes: Lifetimes,
-) -> AppResult<Generation> {
+) -> StorageResult<Generation> {
     let sid = ids::random_hex(16);
     connection
         .prepare_cached(
@@ -126,7 +126,7 @@ pub fn rotate(
     now: i64,
     grace_secs: i64,
     lifetimes: Lifetimes,
-) -> AppResult<Rotation> {
+) -> StorageResult<Rotation> {
     let column = match credential {
         Credential::Access => "t.access_jti",
         Credential::Refresh => "t.refresh_jti",
@@ -203,7 +203,10 @@ pub struct ActiveAccess {
     pub admin: bool,
 }
 
-pub fn active_access(connection: &Connection, access_jti: &str) -> AppResult<Option<ActiveAccess>> {
+pub fn active_access(
+    connection: &Connection,
+    access_jti: &str,
+) -> StorageResult<Option<ActiveAccess>> {
     Ok(connection
         .prepare_cached(
             "SELECT s.user_id, s.id, s.admin FROM session_tokens t
@@ -217,7 +220,7 @@ pub fn active_access(connection: &Connection, access_jti: &str) -> AppResult<Opt
 }
 
 /// Revokes one session; returns whether it was active.
-pub fn revoke(connection: &Connection, sid: &str, reason: &str, now: i64) -> AppResult<bool> {
+pub fn revoke(connection: &Connection, sid: &str, reason: &str, now: i64) -> StorageResult<bool> {
     let changed = connection.execute(
         "UPDATE sessions SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL",
         params![sid, now, reason],
@@ -231,7 +234,7 @@ pub fn revoke_all(
     user_id: i64,
     reason: &str,
     now: i64,
-) -> AppResult<Vec<String>> {
+) -> StorageResult<Vec<String>> {
     let mut statement =
         connection.prepare("SELECT id FROM sessions WHERE user_id = ?1 AND revoked_at IS NULL")?;
     let sids = statement

@@ -6,7 +6,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::error::AppResult;
+use crate::db::StorageResult;
 
 /// How many attempts a key may make in a window, and how long the lock lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +33,7 @@ pub fn reserve(
     key: &str,
     now: i64,
     lockout: Lockout,
-) -> AppResult<Result<(), u64>> {
+) -> StorageResult<Result<(), u64>> {
     // Old rows of every key go here too; both deletes walk an index and are cheap when empty.
     connection
         .prepare_cached("DELETE FROM sign_in_attempts WHERE at <= ?1")?
@@ -65,7 +65,7 @@ pub fn reserve(
     Ok(Ok(()))
 }
 
-fn lock(connection: &Connection, key: &str, until: i64) -> AppResult<()> {
+fn lock(connection: &Connection, key: &str, until: i64) -> StorageResult<()> {
     connection
         .prepare_cached("INSERT OR REPLACE INTO sign_in_locks (key, until) VALUES (?1, ?2)")?
         .execute(params![key, until])?;
@@ -73,7 +73,7 @@ fn lock(connection: &Connection, key: &str, until: i64) -> AppResult<()> {
 }
 
 /// Forgets the attempts and the lock of `key` (a right password, or a password reset).
-pub fn clear(connection: &Connection, key: &str) -> AppResult<()> {
+pub fn clear(connection: &Connection, key: &str) -> StorageResult<()> {
     connection
         .prepare_cached("DELETE FROM sign_in_attempts WHERE key = ?1")?
         .execute([key])?;

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::error::AppResult;
+use crate::db::StorageResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -56,7 +56,7 @@ pub fn insert(
     name: &str,
     blob: &Blob,
     now: i64,
-) -> AppResult<i64> {
+) -> StorageResult<i64> {
     connection.execute(
         "INSERT INTO blobs (sha256, mime, ext, size, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (sha256) DO NOTHING",
@@ -71,7 +71,7 @@ pub fn insert(
 
 /// Bytes of the distinct blobs the user's uploads reference: what the quota counts. The same
 /// bytes uploaded again by the same user add nothing. Kept by triggers (migration 0007).
-pub fn stored_bytes(connection: &Connection, user_id: i64) -> AppResult<u64> {
+pub fn stored_bytes(connection: &Connection, user_id: i64) -> StorageResult<u64> {
     let bytes: Option<i64> = connection
         .prepare_cached("SELECT stored_bytes FROM upload_usage WHERE user_id = ?1")?
         .query_row([user_id], |row| row.get(0))
@@ -80,14 +80,14 @@ pub fn stored_bytes(connection: &Connection, user_id: i64) -> AppResult<u64> {
 }
 
 /// Does one of the user's uploads reference the blob already?
-pub fn references(connection: &Connection, user_id: i64, sha256: &str) -> AppResult<bool> {
+pub fn references(connection: &Connection, user_id: i64, sha256: &str) -> StorageResult<bool> {
     Ok(connection
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM uploads WHERE user_id = ?1 AND sha256 = ?2)")?
         .query_row(params![user_id, sha256], |row| row.get(0))?)
 }
 
 /// The times of the user's uploads made at or after `since`, oldest first.
-pub fn times_since(connection: &Connection, user_id: i64, since: i64) -> AppResult<Vec<i64>> {
+pub fn times_since(connection: &Connection, user_id: i64, since: i64) -> StorageResult<Vec<i64>> {
     let mut statement = connection.prepare_cached(
         "SELECT created_at FROM uploads WHERE user_id = ?1 AND created_at >= ?2
          ORDER BY created_at",
@@ -98,7 +98,7 @@ pub fn times_since(connection: &Connection, user_id: i64, since: i64) -> AppResu
     Ok(times)
 }
 
-pub fn blob(connection: &Connection, sha256: &str) -> AppResult<Option<Blob>> {
+pub fn blob(connection: &Connection, sha256: &str) -> StorageResult<Option<Blob>> {
     Ok(connection
         .query_row(
             "SELECT sha256, mime, ext, size FROM blobs WHERE sha256 = ?1",
@@ -121,7 +121,7 @@ pub fn owned(
     user_id: i64,
     kind: Kind,
     ids: &[i64],
-) -> AppResult<Vec<UploadRow>> {
+) -> StorageResult<Vec<UploadRow>> {
     let mut statement = connection.prepare_cached(
         "SELECT u.id, u.name, u.sha256, b.ext FROM uploads u JOIN blobs b USING (sha256)
          WHERE u.id = ?1 AND u.user_id = ?2 AND u.kind = ?3",
@@ -137,7 +137,7 @@ pub fn owned(
 }
 
 /// Is `id` an upload of `kind` (by anyone)?
-pub fn is_kind(connection: &Connection, id: i64, kind: Kind) -> AppResult<bool> {
+pub fn is_kind(connection: &Connection, id: i64, kind: Kind) -> StorageResult<bool> {
     Ok(connection.query_row(
         "SELECT EXISTS (SELECT 1 FROM uploads WHERE id = ?1 AND kind = ?2)",
         params![id, kind.as_str()],

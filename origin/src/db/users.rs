@@ -1,10 +1,9 @@
 //! Users, their sign-in names, password failures and the member figures read from ledgers.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use shared::Problem;
 
 use crate::db::ledgers::{self, Ledger};
-use crate::error::{AppError, AppResult, is_unique_violation};
+use crate::db::{StorageError, StorageResult, Unique, is_unique_violation};
 
 #[derive(Debug, Clone)]
 pub struct UserRow {
@@ -49,7 +48,7 @@ fn one(
     connection: &Connection,
     column: &str,
     value: &dyn rusqlite::ToSql,
-) -> AppResult<Option<UserRow>> {
+) -> StorageResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE {column} = ?1");
     Ok(connection
         .prepare_cached(&sql)?
@@ -57,15 +56,15 @@ fn one(
         .optional()?)
 }
 
-pub fn by_id(connection: &Connection, id: i64) -> AppResult<Option<UserRow>> {
+pub fn by_id(connection: &Connection, id: i64) -> StorageResult<Option<UserRow>> {
     one(connection, "id", &id)
 }
 
-pub fn by_phone(connection: &Connection, phone: &str) -> AppResult<Option<UserRow>> {
+pub fn by_phone(connection: &Connection, phone: &str) -> StorageResult<Option<UserRow>> {
     one(connection, "phone", &phone)
 }
 
-pub fn by_email(connection: &Connection, email: &str) -> AppResult<Option<UserRow>> {
+pub fn by_email(connection: &Connection, email: &str) -> StorageResult<Option<UserRow>> {
     one(connection, "email", &email)
 }
 
@@ -111,7 +110,7 @@ impl LoginName {
 /// The user a sign-in name names. A phone is looked up in its canonical form; only if no user
 /// has that phone is a name like `8613912345678` tried as an account name, which accounts
 /// created before phones were canonical may have (new ones cannot).
-pub fn by_login_name(connection: &Connection, name: &LoginName) -> AppResult<Option<UserRow>> {
+pub fn by_login_name(connection: &Connection, name: &LoginName) -> StorageResult<Option<UserRow>> {
     match name {
         LoginName::Email(email) => by_email(connection, email),
         LoginName::Phone { phone, typed } => match by_phone(connection, phone)? {
@@ -134,8 +133,8 @@ pub struct NewUser {
     pub password_hash: Option<String>,
 }
 
-/// Inserts a user. A sign-in name another user holds is [`Problem::Taken`] naming its field.
-pub fn insert(connection: &Connection, user: &NewUser, now: i64) -> AppResult<i64> {
+/// Inserts a user. A sign-in name another user holds is [`StorageError::Duplicate`] naming it.
+pub fn insert(connection: &Connection, user: &NewUser, now: i64) -> StorageResult<i64> {
     let result = connection.execute(
         "INSERT INTO users (account, phone, email, nickname, password_hash, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -150,25 +149,30 @@ pub fn insert(connection: &Connection, user: &NewUser, now: i64) -> AppResult<i6
     );
     match result {
         Ok(_) => Ok(connection.last_insert_rowid()),
-        Err(error) if is_unique_violation(&error) => Err(taken(&error.to_string()).into()),
+        Err(error) if is_unique_violation(&error) => {
+            // The failed statement wrote nothing, so the holder is whichever other row has one
+            // of the new user's sign-in names.
+            let names = [
+                (Unique::UserAccount, "account", &user.account),
+                (Unique::UserPhone, "phone", &user.phone),
+                (Unique::UserEmail, "email", &user.email),
+            ];
+            for (unique, column, value) in names {
+                if let Some(value) = value
+                    && one(connection, column, value)?.is_some()
+                {
+                    return Err(StorageError::Duplicate(unique));
+                }
+            }
+            Err(error.into())
+        }
         Err(error) => Err(error.into()),
-    }
-}
-
-fn taken(message: &str) -> Problem {
-    let field = ["account", "phone", "email"]
-        .into_iter()
-        .find(|column| message.contains(&format!("users.{column}")))
-        .unwrap_or("account");
-    Problem::Taken {
-        field: field.into(),
-        message: "账号已被注册".into(),
     }
 }
 
 /// Sets the password. Callers that change it for the owner also lift the account's sign-in
 /// locks (`domain::identity::clear_sign_in_locks`).
-pub fn set_password(connection: &Connection, user_id: i64, hash: &str) -> AppResult<()> {
+pub fn set_password(connection: &Connection, user_id: i64, hash: &str) -> StorageResult<()> {
     connection.execute(
         "UPDATE users SET password_hash = ?2 WHERE id = ?1",
         params![user_id, hash],
@@ -182,7 +186,7 @@ pub fn upsert_by_account(
     account: &str,
     hash: &str,
     now: i64,
-) -> AppResult<i64> {
+) -> StorageResult<i64> {
     if let Some(user) = one(connection, "account", &account)? {
         set_password(connection, user.id, hash)?;
         connection.execute("UPDATE users SET disabled = 0 WHERE id = ?1", [user.id])?;
@@ -205,7 +209,7 @@ pub struct Wallet {
     pub balance_cents: i64,
 }
 
-pub fn wallet(connection: &Connection, user_id: i64) -> AppResult<Wallet> {
+pub fn wallet(connection: &Connection, user_id: i64) -> StorageResult<Wallet> {
     let history_points = connection
         .prepare_cached(
             "SELECT coalesce(sum(number), 0) FROM points_records WHERE user_id = ?1 AND number > 0",
@@ -227,7 +231,7 @@ pub struct MemberLevel {
 }
 
 /// The highest level whose threshold `history_points` reaches.
-pub fn member_level(connection: &Connection, history_points: i64) -> AppResult<MemberLevel> {
+pub fn member_level(connection: &Connection, history_points: i64) -> StorageResult<MemberLevel> {
     connection
         .prepare_cached(
             "SELECT id, name, accumulate_points, discount_percent FROM member_levels
@@ -242,7 +246,7 @@ pub fn member_level(connection: &Connection, history_points: i64) -> AppResult<M
             })
         })
         .optional()?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no member level has threshold 0")))
+        .ok_or_else(|| anyhow::anyhow!("no member level has threshold 0").into())
 }
 
 /// Changes the given profile fields; `None` leaves a field as it is.
@@ -252,7 +256,7 @@ pub fn update_profile(
     nickname: Option<&str>,
     sex: Option<i64>,
     avatar: Option<&str>,
-) -> AppResult<()> {
+) -> StorageResult<()> {
     connection.execute(
         "UPDATE users SET nickname = coalesce(?2, nickname), sex = coalesce(?3, sex),
                           avatar = coalesce(?4, avatar)
@@ -263,14 +267,14 @@ pub fn update_profile(
 }
 
 /// Sets or clears the user's phone or e-mail, noting when it was bound. A value another user
-/// holds is `Taken`.
+/// holds is [`StorageError::Duplicate`].
 pub fn set_login(
     connection: &Connection,
     user_id: i64,
     column: LoginColumn,
     value: Option<&str>,
     now: i64,
-) -> AppResult<()> {
+) -> StorageResult<()> {
     let sql = format!(
         "UPDATE users SET {0} = ?2, {0}_bound_at = CASE WHEN ?2 IS NULL THEN NULL ELSE ?3 END
          WHERE id = ?1",
@@ -278,7 +282,8 @@ pub fn set_login(
     );
     match connection.execute(&sql, params![user_id, value, now]) {
         Ok(_) => Ok(()),
-        Err(error) if is_unique_violation(&error) => Err(taken(&error.to_string()).into()),
+        // The one unique column this statement changes is `column`.
+        Err(error) if is_unique_violation(&error) => Err(StorageError::Duplicate(column.unique())),
         Err(error) => Err(error.into()),
     }
 }
@@ -305,6 +310,14 @@ impl LoginColumn {
             LoginColumn::Email => "email",
         }
     }
+
+    /// The constraint that keeps this column's values unique.
+    pub fn unique(self) -> Unique {
+        match self {
+            LoginColumn::Phone => Unique::UserPhone,
+            LoginColumn::Email => Unique::UserEmail,
+        }
+    }
 }
 
 /// One page of users whose account, phone, e-mail or nickname contains `query` (all users
@@ -313,7 +326,7 @@ pub fn search(
     connection: &Connection,
     query: Option<&str>,
     request: shared::pagination::PageRequest,
-) -> AppResult<(Vec<UserRow>, u64)> {
+) -> StorageResult<(Vec<UserRow>, u64)> {
     // A phone in any spelling is searched in its canonical form (SPEC §4); LIKE wildcards in
     // the query are matched literally.
     let query = query.map(|q| shared::validate::canonical_phone(q).unwrap_or_else(|| q.to_owned()));
@@ -341,7 +354,7 @@ pub fn search(
     Ok((rows.collect::<Result<_, _>>()?, total))
 }
 
-pub fn set_disabled(connection: &Connection, user_id: i64, disabled: bool) -> AppResult<()> {
+pub fn set_disabled(connection: &Connection, user_id: i64, disabled: bool) -> StorageResult<()> {
     connection.execute(
         "UPDATE users SET disabled = ?2 WHERE id = ?1",
         rusqlite::params![user_id, disabled],
@@ -350,7 +363,7 @@ pub fn set_disabled(connection: &Connection, user_id: i64, disabled: bool) -> Ap
 }
 
 /// Every user id that is not disabled.
-pub fn active_ids(connection: &Connection) -> AppResult<Vec<i64>> {
+pub fn active_ids(connection: &Connection) -> StorageResult<Vec<i64>> {
     let mut statement =
         connection.prepare("SELECT id FROM users WHERE disabled = 0 ORDER BY id")?;
     let ids = statement.query_map([], |row| row.get(0))?;

@@ -23,10 +23,10 @@ pub async fn list(
     user_id: i64,
     only_default: bool,
 ) -> AppResult<Vec<AddressRow>> {
-    state
+    Ok(state
         .db
         .read(move |conn| addresses::list(conn, user_id, only_default))
-        .await
+        .await?)
 }
 
 /// Creates an address (every field present); `make_default` or being the first makes it the
@@ -39,7 +39,7 @@ pub async fn create(
 ) -> AppResult<(AddressRow, Vec<Instruction>)> {
     let row = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let existing = addresses::count(tx, user_id)?;
             if existing >= MAX_ADDRESSES {
                 return Err(
@@ -68,7 +68,7 @@ pub async fn update(
 ) -> AppResult<(AddressRow, Vec<Instruction>)> {
     let row = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let current = addresses::get(tx, user_id, id)?.ok_or_else(not_found)?;
             if make_default == Some(false) && current.is_default {
                 return Err(Problem::invalid(
@@ -91,7 +91,7 @@ pub async fn update(
 pub async fn delete(state: &AppState, user_id: i64, id: i64) -> AppResult<Vec<Instruction>> {
     state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let current = addresses::get(tx, user_id, id)?.ok_or_else(not_found)?;
             addresses::delete(tx, user_id, id)?;
             if current.is_default

@@ -64,7 +64,7 @@ where
 {
     let (value, entries) = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let now = clock::now();
             let effect = work(tx, now)?;
             audit::record(tx, &actor, action, effect.target_user, &effect.detail, now)?;
@@ -96,7 +96,7 @@ pub async fn search_users(
 ) -> AppResult<Paged<AdminUser>> {
     let (rows, total) = state
         .db
-        .read(move |conn| {
+        .read(move |conn| -> AppResult<_> {
             let (rows, total) = users::search(conn, query.as_deref(), request)?;
             let mut listed = Vec::with_capacity(rows.len());
             for user in rows {
@@ -230,10 +230,14 @@ pub async fn adjust(
     delta: i64,
     describe: String,
 ) -> AppResult<i64> {
-    let action = match ledger {
-        Ledger::Points => "user.points",
-        Ledger::Balance => "user.balance",
+    // Named as the dialect's request names the change: points by `number`, balance by `amount`.
+    let (action, field) = match ledger {
+        Ledger::Points => ("user.points", "number"),
+        Ledger::Balance => ("user.balance", "amount"),
     };
+    if delta == 0 {
+        return Err(Problem::invalid(field, "变动数量不能为 0").into());
+    }
     act(state, actor, action, move |tx, now| {
         existing_user(tx, user_id)?;
         let surplus = ledgers::post(tx, ledger, user_id, delta, &describe, now)?;
@@ -401,7 +405,7 @@ pub async fn ship_gift_order(
 }
 
 pub async fn roles(state: &AppState) -> AppResult<Vec<RoleRow>> {
-    state.db.read(roles::list).await
+    Ok(state.db.read(roles::list).await?)
 }
 
 /// Creates a role or replaces its permissions; every name must be one of the document's 15.

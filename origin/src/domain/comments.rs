@@ -24,7 +24,7 @@ pub async fn create(
 ) -> AppResult<(i64, Vec<Instruction>)> {
     let id = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             if !goods::exists(tx, comment.goods_id)? {
                 return Err(Problem::invalid("goods_id", "商品不存在").into());
             }
@@ -40,7 +40,7 @@ pub async fn create(
                 )
                 .into());
             }
-            comments::insert(tx, user_id, &comment, clock::now())
+            Ok(comments::insert(tx, user_id, &comment, clock::now())?)
         })
         .await?;
     Ok((id, vec![Instruction::Bump { user: user_id }]))

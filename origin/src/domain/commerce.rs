@@ -41,7 +41,7 @@ pub async fn redeem(
 ) -> AppResult<(String, Vec<Instruction>)> {
     let order_no = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let now = clock::now();
             let gift = gifts::find(tx, gift_id)?
                 .ok_or_else(|| Problem::invalid("gift_id", "礼品不存在"))?;
@@ -99,7 +99,7 @@ pub async fn create_recharge(
     let stored_pay_type = pay_type.to_owned();
     let order_no = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let now = clock::now();
             let order_no = ids::business_no('R', now);
             recharge::insert(
@@ -156,7 +156,7 @@ pub async fn settle(
     let provider_name = provider.name();
     let outcome = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let now = clock::now();
             let Some(order) = recharge::by_order_no(tx, &notification.order_no)? else {
                 return Ok((Settlement::Refused("unknown order".into()), None));

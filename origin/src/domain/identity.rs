@@ -13,7 +13,7 @@ use crate::db::codes::{self, Channel, CodeCheck, NewCode};
 use crate::db::sessions::{self, Credential, Generation, Lifetimes, Rotation};
 use crate::db::sign_in::{self, Lockout};
 use crate::db::users::{self, LoginName, NewUser, UserRow};
-use crate::db::{edge_outbox, invitations, roles};
+use crate::db::{StorageResult, edge_outbox, invitations, roles};
 use crate::domain::over_limit;
 use crate::error::{AppError, AppResult};
 use crate::ids;
@@ -80,7 +80,7 @@ pub async fn create_captcha(
     let key_for_write = key.clone();
     let expires_at = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let now = clock::now();
             let rule = state_for_write.config.rate_rules.rule(Limit::Captcha);
             let window = i64::from(rule.window_secs);
@@ -150,7 +150,7 @@ pub async fn register_store(
     let invitation = form.invitation_code.clone();
     let check = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let now = clock::now();
             if users::by_login_name(tx, &username)?.is_some() {
                 return Err(Problem::Taken {
@@ -159,8 +159,8 @@ pub async fn register_store(
                 }
                 .into());
             }
-            invitations::check(tx, &invitation, now)?;
-            captchas::spend(tx, &key, &answer_hash, now)
+            usable_invitation(invitations::check(tx, &invitation, now)?)?;
+            Ok(captchas::spend(tx, &key, &answer_hash, now)?)
         })
         .await?;
     match check {
@@ -183,7 +183,7 @@ pub async fn register_store(
     let lifetimes = lifetimes(state);
     let (user, generation) = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let now = clock::now();
             let user = NewUser {
                 account: Some(form.username),
@@ -192,7 +192,12 @@ pub async fn register_store(
                 ..NewUser::default()
             };
             let user_id = users::insert(tx, &user, now)?;
-            invitations::consume(tx, &form.invitation_code, user_id, now)?;
+            usable_invitation(invitations::consume(
+                tx,
+                &form.invitation_code,
+                user_id,
+                now,
+            )?)?;
             let generation = sessions::create(tx, user_id, false, now, lifetimes)?;
             let user = users::by_id(tx, user_id)?
                 .ok_or_else(|| anyhow::anyhow!("user {user_id} vanished"))?;
@@ -200,6 +205,20 @@ pub async fn register_store(
         })
         .await?;
     Ok((user, issue(state, &generation)?))
+}
+
+/// The problem an invitation code that cannot be used now answers with.
+fn usable_invitation(standing: invitations::Standing) -> Result<(), Problem> {
+    const FIELD: &str = "invitation_code";
+    match standing {
+        invitations::Standing::Usable => Ok(()),
+        invitations::Standing::Unknown => Err(Problem::invalid(FIELD, "邀请码无效")),
+        invitations::Standing::Expired => Err(Problem::Expired {
+            field: FIELD.into(),
+            message: "邀请码已过期".into(),
+        }),
+        invitations::Standing::UsedUp => Err(Problem::invalid(FIELD, "邀请码已用完")),
+    }
 }
 
 /// Which counter a password sign-in is counted on. The admin listener's own sign-in has its own
@@ -281,7 +300,7 @@ pub async fn login_with_password(
     let lookup = name.clone();
     let user = state
         .db
-        .read(move |conn| {
+        .read(move |conn| -> AppResult<_> {
             let user = users::by_login_name(conn, &lookup)?;
             // The back office's door knows only holders of a role: anyone else is an unknown
             // name there, so it neither tells whose password is right nor lends them a second
@@ -496,7 +515,7 @@ fn owner_of(
     conn: &rusqlite::Connection,
     channel: Channel,
     target: &str,
-) -> AppResult<Option<UserRow>> {
+) -> StorageResult<Option<UserRow>> {
     match channel {
         Channel::Sms => users::by_phone(conn, target),
         Channel::Mail => users::by_email(conn, target),
@@ -509,14 +528,14 @@ async fn prove_code(state: &AppState, token: &str, hash: &str) -> AppResult<(Cha
     let (token, hash) = (token.to_owned(), hash.to_owned());
     let outcome = state
         .db
-        .write(
-            move |tx| match codes::check_only(tx, &token, &hash, clock::now())? {
+        .write(move |tx| -> AppResult<_> {
+            match codes::check_only(tx, &token, &hash, clock::now())? {
                 CodeCheck::Valid { channel, target } => Ok(Ok((channel, target))),
                 CodeCheck::Wrong | CodeCheck::Dead => Ok(Err(Problem::WrongCode {
                     field: "verification_code".into(),
                 })),
-            },
-        )
+            }
+        })
         .await?;
     Ok(outcome?)
 }
@@ -552,7 +571,7 @@ pub async fn register_with_code(
     let lifetimes = lifetimes(state);
     let outcome = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let (channel, target) = match check_code(tx, &token, &hash)? {
                 Ok(found) => found,
                 Err(problem) => return Ok(Err(problem)),
@@ -584,7 +603,7 @@ pub async fn login_with_code(
     let lifetimes = lifetimes(state);
     let outcome = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let user = match user_for_code(tx, &token, &hash)? {
                 Ok(user) => user,
                 Err(problem) => return Ok(Err(problem)),
@@ -644,7 +663,7 @@ pub async fn reset_password(
     let password_hash = state.hasher.hash(password).await?;
     let outcome = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let user = match user_for_code(tx, &token, &hash)? {
                 Ok(user) => user,
                 Err(problem) => return Ok(Err(problem)),
@@ -659,7 +678,10 @@ pub async fn reset_password(
 }
 
 /// A new password lifts every lock of the account, on both doors.
-pub(crate) fn clear_sign_in_locks(tx: &rusqlite::Transaction<'_>, user_id: i64) -> AppResult<()> {
+pub(crate) fn clear_sign_in_locks(
+    tx: &rusqlite::Transaction<'_>,
+    user_id: i64,
+) -> StorageResult<()> {
     let key = account_attempt_key(user_id);
     sign_in::clear(tx, &key)?;
     sign_in::clear(tx, &format!("admin:{key}"))
@@ -772,7 +794,7 @@ pub async fn create_super_admin(
     let hash = state.hasher.hash(password).await?;
     let (user_id, entry) = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let now = clock::now();
             let user_id = users::upsert_by_account(tx, &account, &hash, now)?;
             clear_sign_in_locks(tx, user_id)?;

@@ -119,10 +119,10 @@ async fn verify_password(state: &AppState, user_id: i64, checked: &Checked) -> A
     if !matches {
         return Err(Problem::WrongPassword.into());
     }
-    state
+    Ok(state
         .db
         .write(move |tx| crate::db::sign_in::clear(tx, &key))
-        .await
+        .await?)
 }
 
 /// Spends a code proof inside the final write.
@@ -201,7 +201,7 @@ pub async fn bind(
     let (token_for_check, hash_for_check) = (token.clone(), hash.clone());
     let checked = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let (channel, target) =
                 match codes::check_only(tx, &token_for_check, &hash_for_check, clock::now())? {
                     CodeCheck::Valid { channel, target } => (channel, target),
@@ -229,7 +229,7 @@ pub async fn bind(
     let state_for_write = state.clone();
     let outcome = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let (channel, target) = match identity::check_code(tx, &token, &hash)? {
                 Ok(found) => found,
                 Err(problem) => return Ok(Err(problem)),
@@ -302,7 +302,7 @@ pub async fn unbind(
     let state_for_write = state.clone();
     let outcome = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> AppResult<_> {
             let user = users::by_id(tx, user_id)?.ok_or(Problem::Unauthenticated)?;
             if let Err(problem) = keeps_a_way_in(&user, column) {
                 return Ok(Err(problem));

@@ -26,10 +26,10 @@ pub async fn messages(
 }
 
 pub async fn unread_count(state: &AppState, user_id: i64) -> AppResult<u64> {
-    state
+    Ok(state
         .db
         .read(move |conn| messages::unread_count(conn, user_id))
-        .await
+        .await?)
 }
 
 /// Marks one message read; another user's (or no) message is not found.

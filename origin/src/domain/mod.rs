@@ -11,6 +11,44 @@ pub mod member;
 pub mod profile;
 pub mod uploads;
 
+use shared::Problem;
+
+use crate::db::ledgers::Ledger;
+use crate::db::{StorageError, Unique};
+use crate::error::AppError;
+
+/// What a storage error means to a client: the one place constraints become problems. A
+/// failure of the database itself is internal.
+impl From<StorageError> for AppError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::Duplicate(unique) => AppError::from(taken(unique)),
+            StorageError::Shortfall(ledger) => AppError::from(shortfall(ledger)),
+            StorageError::Failed(error) => AppError::Internal(error),
+        }
+    }
+}
+
+/// A sign-in name another user holds, named as the user's own field.
+fn taken(unique: Unique) -> Problem {
+    let field = match unique {
+        Unique::UserAccount => "account",
+        Unique::UserPhone => "phone",
+        Unique::UserEmail => "email",
+    };
+    Problem::Taken {
+        field: field.into(),
+        message: "账号已被注册".into(),
+    }
+}
+
+fn shortfall(ledger: Ledger) -> Problem {
+    match ledger {
+        Ledger::Points => Problem::refused("积分不足"),
+        Ledger::Balance => Problem::refused("余额不足"),
+    }
+}
+
 /// `Some(retry_after)` when `count` sends since the window opened reach `max`.
 pub fn over_limit(
     count: u32,

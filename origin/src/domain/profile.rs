@@ -48,10 +48,10 @@ pub async fn permissions(
     if !admin_session {
         return Err(Problem::PermissionDenied.into());
     }
-    state
+    Ok(state
         .db
         .read(move |conn| roles::permissions(conn, user_id))
-        .await
+        .await?)
 }
 
 /// A change to one's own profile; absent fields stay as they are.

@@ -307,7 +307,7 @@ struct Backlog {
 pub async fn scrape(State(state): State<AppState>) -> Response {
     let backlog = state
         .db
-        .read(|connection| {
+        .read(|connection| -> crate::db::StorageResult<_> {
             Ok(connection.query_row(
                 "SELECT count(*), count(*) FILTER (WHERE attempts > 0), min(created_at)
                  FROM edge_outbox WHERE delivered_at IS NULL",
