@@ -1,7 +1,6 @@
-//! The origin's one error type. Handlers return it; the dialect layer renders it.
+//! The origin's one error type. The domain and handlers return it; `http::problem` turns it
+//! into a response that the dialect layer renders.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use shared::Problem;
 use shared::invalidate::Instruction;
 
@@ -27,27 +26,5 @@ impl From<Problem> for AppError {
 impl From<rusqlite::Error> for AppError {
     fn from(error: rusqlite::Error) -> Self {
         AppError::Internal(error.into())
-    }
-}
-
-/// Marks a response whose body the dialect layer must render from this problem.
-#[derive(Debug, Clone)]
-pub struct ProblemResponse(pub Problem);
-
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let (problem, instructions) = match self {
-            AppError::Problem(problem, instructions) => (problem, instructions),
-            AppError::Internal(error) => {
-                tracing::error!(error = ?error, "internal error");
-                (Problem::Internal, Vec::new())
-            }
-        };
-        let status = StatusCode::from_u16(problem.status(shared::Dialect::Print))
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = status.into_response();
-        response.extensions_mut().insert(ProblemResponse(problem));
-        crate::http::reply::attach_instructions(&mut response, &instructions);
-        response
     }
 }

@@ -54,7 +54,7 @@ pub struct Services {
     /// Wakes the edge-sync task after a write queued instructions for the edge.
     pub edge_wake: tokio::sync::Notify,
     /// Access tokens already verified, so a hot token is not re-verified per request.
-    pub verified: http::auth::VerifiedTokens,
+    pub verified: tokens::VerifiedTokens,
     /// Per-client-network counters of the sign-in family.
     pub limits: limits::NetworkLimits,
     /// Request counts and latencies for `GET /metrics` (`ops::metrics`).
@@ -92,7 +92,7 @@ impl AppState {
             blobs,
             payments,
             edge_wake: tokio::sync::Notify::new(),
-            verified: http::auth::VerifiedTokens::default(),
+            verified: tokens::VerifiedTokens::default(),
             limits: limits::NetworkLimits::default(),
             metrics: ops::metrics::Metrics::default(),
         })))

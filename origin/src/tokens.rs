@@ -1,7 +1,16 @@
 //! Ed25519 JWTs: the origin's signing key (generated into the data directory on first run),
-//! its JWKS, and signing / verifying tokens.
+//! its JWKS, signing / verifying tokens, and the cache of access tokens already verified.
+//!
+//! A token that passed both checks (signature, live session) is remembered
+//! ([`VerifiedTokens`]) with the session epoch read before the session was: while the epoch
+//! has not moved and the token has not expired, the same token string is the same caller, so
+//! neither the signature nor the session table is read again. Any committed change that could
+//! end a session moves the epoch before the change is acknowledged (`db` module), so
+//! revocation is exactly as immediate as without the cache.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use anyhow::Context;
 use base64::Engine;
@@ -130,6 +139,58 @@ impl Keys {
             .validate(now, expected, extra_life)
             .map_err(TokenError::Claims)?;
         Ok(data.claims)
+    }
+}
+
+/// The user and live session an access token was verified for.
+#[derive(Debug, Clone)]
+pub struct VerifiedAccess {
+    pub user_id: i64,
+    pub sid: String,
+    pub admin: bool,
+}
+
+/// Access tokens that were verified and found live, by token string.
+#[derive(Default)]
+pub struct VerifiedTokens {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+struct Entry {
+    access: VerifiedAccess,
+    expires_at: i64,
+    epoch: u64,
+}
+
+impl VerifiedTokens {
+    /// At most this many tokens are remembered; when full, the cache starts over.
+    pub const CAPACITY: usize = 16_384;
+
+    /// What `token` was verified as, if that happened at `epoch` and it is still live.
+    pub fn get(&self, token: &str, now: i64, epoch: u64) -> Option<VerifiedAccess> {
+        let entries = self.entries.lock().ok()?;
+        let entry = entries.get(token)?;
+        (entry.epoch == epoch && now < entry.expires_at).then(|| entry.access.clone())
+    }
+
+    pub fn put(&self, token: &str, access: VerifiedAccess, expires_at: i64, epoch: u64) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= Self::CAPACITY
+            || entries.values().next().is_some_and(|v| v.epoch != epoch)
+        {
+            // A moved epoch makes every entry useless.
+            entries.clear();
+        }
+        entries.insert(
+            token.to_owned(),
+            Entry {
+                access,
+                expires_at,
+                epoch,
+            },
+        );
     }
 }
 

@@ -1,5 +1,5 @@
-//! Prometheus metrics, served as text (exposition format 0.0.4) at `GET /metrics` on the admin
-//! listener.
+//! Prometheus metrics: the registry the server records into, and its text (exposition format
+//! 0.0.4) that `ops::prometheus` serves at `GET /metrics` on the admin listener.
 //!
 //! A small registry of our own rather than the `metrics` facade: that facade's recorder is one
 //! per process, while each `AppState` here owns its registry (every integration test runs its
@@ -16,12 +16,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::CONTENT_TYPE;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use std::time::Duration;
 
 use crate::AppState;
 use crate::clock;
@@ -255,29 +250,6 @@ impl Metrics {
     }
 }
 
-/// Middleware for both listeners: times each request and counts it under its route template
-/// (`/api/users/self/addresses/{id}`, so the label set stays bounded), or `unmatched`.
-pub async fn track(metrics: Metrics, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = match request.method().as_str() {
-        "GET" => "GET",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "DELETE" => "DELETE",
-        "HEAD" => "HEAD",
-        "OPTIONS" => "OPTIONS",
-        "PATCH" => "PATCH",
-        _ => "other",
-    };
-    let started = Instant::now();
-    let response = next.run(request).await;
-    metrics.observe_request(route, method, response.status().as_u16(), started.elapsed());
-    response
-}
-
 /// A label value with `\`, `"` and newlines escaped.
 fn escape(value: &str) -> String {
     value
@@ -303,8 +275,8 @@ struct Backlog {
     oldest_age_secs: i64,
 }
 
-/// `GET /metrics`.
-pub async fn scrape(State(state): State<AppState>) -> Response {
+/// The exposition text: what is counted so far, and what a scrape reads now.
+pub async fn exposition(state: &AppState) -> String {
     let backlog = state
         .db
         .read(|connection| -> crate::db::StorageResult<_> {
@@ -333,12 +305,7 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
             None
         }
     };
-    let body = render(&state, backlog.as_ref());
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        body,
-    )
-        .into_response()
+    render(state, backlog.as_ref())
 }
 
 fn render(state: &AppState, backlog: Option<&Backlog>) -> String {
@@ -475,7 +442,7 @@ fn render(state: &AppState, backlog: Option<&Backlog>) -> String {
         "Size of the write-ahead log (shrinks only when a checkpoint truncates it).",
         size(format!("{}-wal", database.display()).into()),
     );
-    if let Ok(free) = super::health::free_bytes(&state.config.data_dir) {
+    if let Ok(free) = super::free_bytes(&state.config.data_dir) {
         single(
             &mut out,
             "origin_data_dir_free_bytes",

@@ -1,13 +1,15 @@
-//! Running the origin for real: liveness and readiness (`health`), Prometheus metrics
-//! (`metrics`), consistent snapshots and restores of the database (`backup`), and the log
-//! format (`logging`). The HTTP side is mounted on the admin listener only ([`routes`]).
+//! Running the origin for real: liveness and readiness (`health`), Prometheus metrics (the
+//! registry in `metrics`, served by `prometheus`), consistent snapshots and restores of the
+//! database (`backup`), and the log format (`logging`). The HTTP side is mounted on the admin
+//! listener only ([`routes`]).
 
 pub mod backup;
 pub mod health;
 pub mod logging;
 pub mod metrics;
+pub mod prometheus;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -78,6 +80,26 @@ impl Settings {
     }
 }
 
+/// Free space on the file system holding `path`, in bytes, as an unprivileged process sees it.
+pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let stats = nix::sys::statvfs::statvfs(path).map_err(std::io::Error::from)?;
+        // The field types are u64 on 64-bit Linux and narrower on some 32-bit targets.
+        #[allow(clippy::useless_conversion)]
+        let (blocks, block_size) = (
+            u64::from(stats.blocks_available()),
+            u64::from(stats.fragment_size()),
+        );
+        Ok(blocks.saturating_mul(block_size))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        Err(std::io::Error::other("free space is only read on Linux"))
+    }
+}
+
 /// `3600`, `90s`, `15m`, `6h`, `1d`: at least a minute.
 fn parse_interval(raw: &str) -> anyhow::Result<Duration> {
     let raw = raw.trim();
@@ -105,7 +127,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
-        .route("/metrics", get(metrics::scrape))
+        .route("/metrics", get(prometheus::scrape))
 }
 
 #[cfg(test)]
