@@ -1,6 +1,8 @@
-//! The origin's one error type. The domain and handlers return it; `http::problem` turns it
-//! into a response that the dialect layer renders.
+//! The error handlers return. It is the domain's error (`origin_core::Error`) under a type of
+//! this crate, so that `http::problem` can make it a response (the orphan rule allows
+//! `IntoResponse` only for a local type); `?` converts the domain's errors into it.
 
+use origin_core::db::StorageError;
 use shared::Problem;
 use shared::invalidate::Instruction;
 
@@ -17,14 +19,26 @@ pub enum AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+impl From<origin_core::Error> for AppError {
+    fn from(error: origin_core::Error) -> Self {
+        match error {
+            origin_core::Error::Problem(problem, instructions) => {
+                AppError::Problem(problem, instructions)
+            }
+            origin_core::Error::Internal(error) => AppError::Internal(error),
+        }
+    }
+}
+
 impl From<Problem> for AppError {
     fn from(problem: Problem) -> Self {
         AppError::Problem(problem, Vec::new())
     }
 }
 
-impl From<rusqlite::Error> for AppError {
-    fn from(error: rusqlite::Error) -> Self {
-        AppError::Internal(error.into())
+/// A storage error means to a handler what it means to the domain.
+impl From<StorageError> for AppError {
+    fn from(error: StorageError) -> Self {
+        AppError::from(origin_core::Error::from(error))
     }
 }

@@ -222,7 +222,7 @@ async fn adjust(
     params: &Params,
 ) -> AppResult<i64> {
     let describe = params.text("describe", 100)?;
-    admin::adjust(&state, actor, user_id, ledger, delta, describe).await
+    Ok(admin::adjust(&state, actor, user_id, ledger, delta, describe).await?)
 }
 
 async fn adjust_points(

@@ -81,7 +81,7 @@ impl Check {
 }
 
 async fn timed<T>(
-    future: impl Future<Output = crate::error::AppResult<T>>,
+    future: impl Future<Output = crate::db::StorageResult<T>>,
 ) -> Result<(T, f64), String> {
     let started = Instant::now();
     match tokio::time::timeout(CHECK_TIMEOUT, future).await {

@@ -16,7 +16,7 @@ use crate::clock;
 use crate::db::codes::{self, Channel, CodeCheck};
 use crate::db::users::{self, LoginColumn, UserRow};
 use crate::domain::identity::{self, count_attempt};
-use crate::error::AppResult;
+use crate::error::Result;
 use crate::notify::{Notification, NotificationChannel};
 
 /// What the caller offers to prove they own the account, beyond the access token.
@@ -68,7 +68,7 @@ fn check_proof(
     column: LoginColumn,
     current: &str,
     proof: Proof,
-) -> AppResult<Result<Checked, Problem>> {
+) -> Result<Result<Checked, Problem>> {
     if let Some(hash) = &user.password_hash {
         return Ok(match proof {
             Proof::Password(password) => Ok(Checked::Password {
@@ -108,7 +108,7 @@ fn check_proof(
 /// Verifies a password proof, counted on the account's sign-in attempts before hashing like a
 /// sign-in. A right password clears them at once, in a write of its own, so an owner whose
 /// change then fails (the phone was taken meanwhile) is not left with a counted failure.
-async fn verify_password(state: &AppState, user_id: i64, checked: &Checked) -> AppResult<()> {
+async fn verify_password(state: &AppState, user_id: i64, checked: &Checked) -> Result<()> {
     let Checked::Password { password, hash } = checked else {
         return Ok(());
     };
@@ -126,10 +126,7 @@ async fn verify_password(state: &AppState, user_id: i64, checked: &Checked) -> A
 }
 
 /// Spends a code proof inside the final write.
-fn spend_proof(
-    tx: &rusqlite::Transaction<'_>,
-    checked: &Checked,
-) -> AppResult<Result<(), Problem>> {
+fn spend_proof(tx: &rusqlite::Transaction<'_>, checked: &Checked) -> Result<Result<(), Problem>> {
     if let Checked::Code { token, hash } = checked
         && !matches!(
             codes::check_and_consume(tx, token, hash, clock::now())?,
@@ -159,7 +156,7 @@ fn tell(
     column: LoginColumn,
     old: &str,
     change: &str,
-) -> AppResult<()> {
+) -> Result<()> {
     let notice = Notification {
         channel: notice_channel(column),
         to: old.to_owned(),
@@ -195,13 +192,13 @@ pub async fn bind(
     token: String,
     code: String,
     proof: Proof,
-) -> AppResult<Vec<Instruction>> {
+) -> Result<Vec<Instruction>> {
     let hash = identity::code_hash(state, &token, &code);
     let state_for_check = state.clone();
     let (token_for_check, hash_for_check) = (token.clone(), hash.clone());
     let checked = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let (channel, target) =
                 match codes::check_only(tx, &token_for_check, &hash_for_check, clock::now())? {
                     CodeCheck::Valid { channel, target } => (channel, target),
@@ -229,7 +226,7 @@ pub async fn bind(
     let state_for_write = state.clone();
     let outcome = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let (channel, target) = match identity::check_code(tx, &token, &hash)? {
                 Ok(found) => found,
                 Err(problem) => return Ok(Err(problem)),
@@ -285,7 +282,7 @@ pub async fn unbind(
     user_id: i64,
     column: LoginColumn,
     proof: Proof,
-) -> AppResult<Vec<Instruction>> {
+) -> Result<Vec<Instruction>> {
     let state_for_check = state.clone();
     let checked = state
         .db
@@ -302,7 +299,7 @@ pub async fn unbind(
     let state_for_write = state.clone();
     let outcome = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let user = users::by_id(tx, user_id)?.ok_or(Problem::Unauthenticated)?;
             if let Err(problem) = keeps_a_way_in(&user, column) {
                 return Ok(Err(problem));

@@ -1,5 +1,6 @@
 //! The one domain layer under both dialects. It takes plain values and returns plain values or
-//! a dialect-free `Problem`; it knows nothing of envelopes or HTTP.
+//! a dialect-free `Problem`; it knows nothing of envelopes or HTTP. What storage reports
+//! (constraints, an invitation's standing) becomes a problem here, once.
 
 pub mod addresses;
 pub mod admin;
@@ -13,18 +14,19 @@ pub mod uploads;
 
 use shared::Problem;
 
+use crate::db::invitations::Standing;
 use crate::db::ledgers::Ledger;
 use crate::db::{StorageError, Unique};
-use crate::error::AppError;
+use crate::error::Error;
 
 /// What a storage error means to a client: the one place constraints become problems. A
 /// failure of the database itself is internal.
-impl From<StorageError> for AppError {
+impl From<StorageError> for Error {
     fn from(error: StorageError) -> Self {
         match error {
-            StorageError::Duplicate(unique) => AppError::from(taken(unique)),
-            StorageError::Shortfall(ledger) => AppError::from(shortfall(ledger)),
-            StorageError::Failed(error) => AppError::Internal(error),
+            StorageError::Duplicate(unique) => Error::from(taken(unique)),
+            StorageError::Shortfall(ledger) => Error::from(shortfall(ledger)),
+            StorageError::Failed(error) => Error::Internal(error),
         }
     }
 }
@@ -46,6 +48,20 @@ fn shortfall(ledger: Ledger) -> Problem {
     match ledger {
         Ledger::Points => Problem::refused("积分不足"),
         Ledger::Balance => Problem::refused("余额不足"),
+    }
+}
+
+/// The problem an invitation code that cannot be used now answers with.
+pub(crate) fn usable_invitation(standing: Standing) -> Result<(), Problem> {
+    const FIELD: &str = "invitation_code";
+    match standing {
+        Standing::Usable => Ok(()),
+        Standing::Unknown => Err(Problem::invalid(FIELD, "邀请码无效")),
+        Standing::Expired => Err(Problem::Expired {
+            field: FIELD.into(),
+            message: "邀请码已过期".into(),
+        }),
+        Standing::UsedUp => Err(Problem::invalid(FIELD, "邀请码已用完")),
     }
 }
 

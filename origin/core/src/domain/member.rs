@@ -10,14 +10,14 @@ use crate::clock;
 use crate::db::coupons::{self, CouponRow, CouponStatus};
 use crate::db::ledgers::{self, Direction, Entry, Ledger};
 use crate::db::messages::{self, MessageRow};
-use crate::error::AppResult;
+use crate::error::Result;
 
 pub async fn messages(
     state: &AppState,
     user_id: i64,
     read: Option<bool>,
     request: PageRequest,
-) -> AppResult<Paged<MessageRow>> {
+) -> Result<Paged<MessageRow>> {
     let (rows, total) = state
         .db
         .read(move |conn| messages::page(conn, user_id, read, request))
@@ -25,7 +25,7 @@ pub async fn messages(
     Ok(Paged::new(rows, total, request))
 }
 
-pub async fn unread_count(state: &AppState, user_id: i64) -> AppResult<u64> {
+pub async fn unread_count(state: &AppState, user_id: i64) -> Result<u64> {
     Ok(state
         .db
         .read(move |conn| messages::unread_count(conn, user_id))
@@ -33,7 +33,7 @@ pub async fn unread_count(state: &AppState, user_id: i64) -> AppResult<u64> {
 }
 
 /// Marks one message read; another user's (or no) message is not found.
-pub async fn mark_read(state: &AppState, user_id: i64, id: i64) -> AppResult<Vec<Instruction>> {
+pub async fn mark_read(state: &AppState, user_id: i64, id: i64) -> Result<Vec<Instruction>> {
     let found = state
         .db
         .write(move |tx| messages::mark_read(tx, user_id, id, clock::now()))
@@ -44,7 +44,7 @@ pub async fn mark_read(state: &AppState, user_id: i64, id: i64) -> AppResult<Vec
     Ok(vec![Instruction::Bump { user: user_id }])
 }
 
-pub async fn mark_all_read(state: &AppState, user_id: i64) -> AppResult<Vec<Instruction>> {
+pub async fn mark_all_read(state: &AppState, user_id: i64) -> Result<Vec<Instruction>> {
     state
         .db
         .write(move |tx| messages::mark_all_read(tx, user_id, clock::now()))
@@ -57,7 +57,7 @@ pub async fn coupons(
     user_id: i64,
     status: Option<CouponStatus>,
     request: PageRequest,
-) -> AppResult<Paged<CouponRow>> {
+) -> Result<Paged<CouponRow>> {
     let now = clock::now();
     let (rows, total) = state
         .db
@@ -72,7 +72,7 @@ pub async fn ledger(
     user_id: i64,
     direction: Option<Direction>,
     request: PageRequest,
-) -> AppResult<Paged<Entry>> {
+) -> Result<Paged<Entry>> {
     let (rows, total) = state
         .db
         .read(move |conn| ledgers::page(conn, ledger, user_id, direction, request))

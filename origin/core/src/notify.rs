@@ -6,7 +6,7 @@
 use rusqlite::Transaction;
 
 use crate::db::outbox::{self, OutboxRow};
-use crate::error::AppResult;
+use crate::error::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotificationChannel {
@@ -48,7 +48,7 @@ pub trait Notifier: Send + Sync {
         transaction: &Transaction<'_>,
         notification: &Notification,
         now: i64,
-    ) -> AppResult<()>;
+    ) -> Result<()>;
 
     /// Whether `/admin/outbox` can show what was sent.
     fn has_outbox(&self) -> bool;
@@ -62,7 +62,7 @@ impl Notifier for OutboxNotifier {
         transaction: &Transaction<'_>,
         notification: &Notification,
         now: i64,
-    ) -> AppResult<()> {
+    ) -> Result<()> {
         tracing::info!(channel = notification.channel.as_str(), to = %notification.to, "outbox message");
         Ok(outbox::insert(
             transaction,

@@ -9,7 +9,7 @@ use shared::invalidate::Instruction;
 use crate::AppState;
 use crate::clock;
 use crate::db::addresses::{self, AddressFields, AddressRow};
-use crate::error::AppResult;
+use crate::error::Result;
 
 /// A user may keep this many addresses.
 pub const MAX_ADDRESSES: i64 = 50;
@@ -18,11 +18,7 @@ fn not_found() -> Problem {
     Problem::NotFound
 }
 
-pub async fn list(
-    state: &AppState,
-    user_id: i64,
-    only_default: bool,
-) -> AppResult<Vec<AddressRow>> {
+pub async fn list(state: &AppState, user_id: i64, only_default: bool) -> Result<Vec<AddressRow>> {
     Ok(state
         .db
         .read(move |conn| addresses::list(conn, user_id, only_default))
@@ -36,10 +32,10 @@ pub async fn create(
     user_id: i64,
     fields: AddressFields,
     make_default: bool,
-) -> AppResult<(AddressRow, Vec<Instruction>)> {
+) -> Result<(AddressRow, Vec<Instruction>)> {
     let row = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let existing = addresses::count(tx, user_id)?;
             if existing >= MAX_ADDRESSES {
                 return Err(
@@ -65,10 +61,10 @@ pub async fn update(
     id: i64,
     fields: AddressFields,
     make_default: Option<bool>,
-) -> AppResult<(AddressRow, Vec<Instruction>)> {
+) -> Result<(AddressRow, Vec<Instruction>)> {
     let row = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let current = addresses::get(tx, user_id, id)?.ok_or_else(not_found)?;
             if make_default == Some(false) && current.is_default {
                 return Err(Problem::invalid(
@@ -88,10 +84,10 @@ pub async fn update(
 }
 
 /// Deletes an address; if it was the default, the newest remaining one becomes default.
-pub async fn delete(state: &AppState, user_id: i64, id: i64) -> AppResult<Vec<Instruction>> {
+pub async fn delete(state: &AppState, user_id: i64, id: i64) -> Result<Vec<Instruction>> {
     state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let current = addresses::get(tx, user_id, id)?.ok_or_else(not_found)?;
             addresses::delete(tx, user_id, id)?;
             if current.is_default

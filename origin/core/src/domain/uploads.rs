@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::clock;
 use crate::config::Config;
 use crate::db::uploads::{self, Blob, Kind, UploadRow};
-use crate::error::AppResult;
+use crate::error::Result;
 use crate::storage::{self, SealedBlob};
 
 /// The window of the daily count: the last 24 hours, whatever the zone.
@@ -56,7 +56,7 @@ impl Limits {
         now: i64,
         parts: u64,
         new_bytes: u64,
-    ) -> AppResult<()> {
+    ) -> Result<()> {
         let stored = uploads::stored_bytes(connection, user_id)?;
         if stored.saturating_add(new_bytes) > self.quota_bytes {
             return Err(Problem::QuotaExceeded {
@@ -85,7 +85,7 @@ impl Limits {
 
 /// Refuses an upload before its body is read when the answer is already known: the disk is
 /// below its reserve, or the user has no room left for one more part of one byte.
-pub async fn admit(state: &AppState, user_id: i64) -> AppResult<()> {
+pub async fn admit(state: &AppState, user_id: i64) -> Result<()> {
     ensure_free_space(state).await?;
     let limits = Limits::of(&state.config);
     let now = clock::now();
@@ -96,7 +96,7 @@ pub async fn admit(state: &AppState, user_id: i64) -> AppResult<()> {
 }
 
 /// Refuses uploads while the data directory's disk has less than `ORIGIN_MIN_FREE_MB` free.
-async fn ensure_free_space(state: &AppState) -> AppResult<()> {
+async fn ensure_free_space(state: &AppState) -> Result<()> {
     let reserve = state.config.min_free_bytes;
     if reserve == 0 {
         return Ok(());
@@ -127,7 +127,7 @@ pub async fn save(
     user_id: i64,
     kind: Kind,
     mut parts: Vec<Received>,
-) -> AppResult<Vec<UploadRow>> {
+) -> Result<Vec<UploadRow>> {
     // Receiving the parts may have taken the disk below its reserve.
     ensure_free_space(state).await?;
     let limits = Limits::of(&state.config);
@@ -168,7 +168,7 @@ pub async fn save(
 }
 
 /// The blob a storage key names, and its file. Unknown or malformed keys are not found.
-pub async fn find(state: &AppState, key: &str) -> AppResult<(Blob, PathBuf)> {
+pub async fn find(state: &AppState, key: &str) -> Result<(Blob, PathBuf)> {
     let (digest, ext) = storage::parse_key(key).ok_or(Problem::NotFound)?;
     let (digest, ext) = (digest.to_owned(), ext.to_owned());
     let blob = state

@@ -23,7 +23,7 @@ use crate::db::users::{self, UserRow};
 use crate::db::{edge_outbox, gifts, goods, invitations, messages, sessions};
 use crate::domain::identity::{Invitation, revocations};
 use crate::edge_sync;
-use crate::error::{AppError, AppResult};
+use crate::error::{Error, Result};
 use crate::ids;
 
 /// Instructions per edge-outbox row when one action touches many users.
@@ -57,14 +57,14 @@ impl<T> Effect<T> {
 }
 
 /// Runs one admin action in a transaction with its audit entry and edge instructions.
-async fn act<T, F>(state: &AppState, actor: Actor, action: &'static str, work: F) -> AppResult<T>
+async fn act<T, F>(state: &AppState, actor: Actor, action: &'static str, work: F) -> Result<T>
 where
     T: Send + 'static,
-    F: FnOnce(&Transaction<'_>, i64) -> AppResult<Effect<T>> + Send + 'static,
+    F: FnOnce(&Transaction<'_>, i64) -> Result<Effect<T>> + Send + 'static,
 {
     let (value, entries) = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let now = clock::now();
             let effect = work(tx, now)?;
             audit::record(tx, &actor, action, effect.target_user, &effect.detail, now)?;
@@ -79,7 +79,7 @@ where
     Ok(value)
 }
 
-fn existing_user(tx: &Transaction<'_>, user_id: i64) -> AppResult<UserRow> {
+fn existing_user(tx: &Transaction<'_>, user_id: i64) -> Result<UserRow> {
     Ok(users::by_id(tx, user_id)?.ok_or(Problem::NotFound)?)
 }
 
@@ -93,10 +93,10 @@ pub async fn search_users(
     state: &AppState,
     query: Option<String>,
     request: PageRequest,
-) -> AppResult<Paged<AdminUser>> {
+) -> Result<Paged<AdminUser>> {
     let (rows, total) = state
         .db
-        .read(move |conn| -> AppResult<_> {
+        .read(move |conn| -> Result<_> {
             let (rows, total) = users::search(conn, query.as_deref(), request)?;
             let mut listed = Vec::with_capacity(rows.len());
             for user in rows {
@@ -117,7 +117,7 @@ struct Authority {
 }
 
 impl Authority {
-    fn of(tx: &Transaction<'_>, actor: &Actor) -> AppResult<Option<Authority>> {
+    fn of(tx: &Transaction<'_>, actor: &Actor) -> Result<Option<Authority>> {
         let Some(user_id) = actor.user_id else {
             return Ok(None);
         };
@@ -133,7 +133,7 @@ impl Authority {
 
     /// A role may be given or taken only by a holder of every permission in it, and
     /// `super-admin` only by a super-admin.
-    fn may_assign(&self, tx: &Transaction<'_>, role: &str) -> AppResult<bool> {
+    fn may_assign(&self, tx: &Transaction<'_>, role: &str) -> Result<bool> {
         if role == roles::SUPER_ADMIN_ROLE {
             return Ok(self.super_admin);
         }
@@ -142,7 +142,7 @@ impl Authority {
     }
 }
 
-fn denied() -> AppError {
+fn denied() -> Error {
     Problem::PermissionDenied.into()
 }
 
@@ -157,7 +157,7 @@ pub async fn update_user(
     user_id: i64,
     disabled: Option<bool>,
     new_roles: Option<Vec<String>>,
-) -> AppResult<()> {
+) -> Result<()> {
     if actor.user_id == Some(user_id) {
         return Err(Problem::refused("不能停用自己或修改自己的角色").into());
     }
@@ -229,7 +229,7 @@ pub async fn adjust(
     ledger: Ledger,
     delta: i64,
     describe: String,
-) -> AppResult<i64> {
+) -> Result<i64> {
     // Named as the dialect's request names the change: points by `number`, balance by `amount`.
     let (action, field) = match ledger {
         Ledger::Points => ("user.points", "number"),
@@ -262,7 +262,7 @@ pub async fn grant_coupon(
     actor: Actor,
     user_id: i64,
     grant: CouponGrant,
-) -> AppResult<i64> {
+) -> Result<i64> {
     act(state, actor, "user.coupon", move |tx, now| {
         existing_user(tx, user_id)?;
         let coupon_no = ids::business_no('C', now);
@@ -305,7 +305,7 @@ pub async fn send_message(
     actor: Actor,
     recipients: Recipients,
     message: Message,
-) -> AppResult<usize> {
+) -> Result<usize> {
     act(state, actor, "message.send", move |tx, now| {
         let (targets, target_user) = match recipients {
             Recipients::One(user_id) => {
@@ -340,7 +340,7 @@ pub async fn create_goods(
     actor: Actor,
     name: String,
     price_cents: i64,
-) -> AppResult<i64> {
+) -> Result<i64> {
     act(state, actor, "goods.create", move |tx, now| {
         let id = goods::insert(tx, &name, price_cents, now)?;
         let detail = json!({ "goods_id": id, "name": name, "price_cents": price_cents });
@@ -357,7 +357,7 @@ pub struct NewGift {
     pub image: Option<i64>,
 }
 
-pub async fn create_gift(state: &AppState, actor: Actor, gift: NewGift) -> AppResult<i64> {
+pub async fn create_gift(state: &AppState, actor: Actor, gift: NewGift) -> Result<i64> {
     act(state, actor, "gift.create", move |tx, now| {
         if let Some(image) = gift.image
             && !uploads::is_kind(tx, image, Kind::Image)?
@@ -388,7 +388,7 @@ pub async fn ship_gift_order(
     order_id: i64,
     express_company: String,
     tracking_no: String,
-) -> AppResult<()> {
+) -> Result<()> {
     act(state, actor, "gift_order.ship", move |tx, now| {
         let (user_id, shipped) = gifts::ship(tx, order_id, &express_company, &tracking_no, now)?
             .ok_or(Problem::NotFound)?;
@@ -404,7 +404,7 @@ pub async fn ship_gift_order(
     .await
 }
 
-pub async fn roles(state: &AppState) -> AppResult<Vec<RoleRow>> {
+pub async fn roles(state: &AppState) -> Result<Vec<RoleRow>> {
     Ok(state.db.read(roles::list).await?)
 }
 
@@ -417,7 +417,7 @@ pub async fn save_role(
     actor: Actor,
     name: String,
     permissions: Vec<String>,
-) -> AppResult<i64> {
+) -> Result<i64> {
     if let Some(unknown) = permissions
         .iter()
         .find(|permission| shared::Permission::parse(permission).is_none())
@@ -454,7 +454,7 @@ pub async fn read_outbox(
     actor: Actor,
     to: Option<String>,
     channel: Option<String>,
-) -> AppResult<(Vec<OutboxRow>, bool)> {
+) -> Result<(Vec<OutboxRow>, bool)> {
     let reader = actor.clone();
     act(state, actor, "outbox.read", move |tx, _| {
         let codes_shown = match reader.user_id {
@@ -505,7 +505,7 @@ pub async fn create_invitation(
     state: &AppState,
     actor: Actor,
     invitation: NewInvitation,
-) -> AppResult<Invitation> {
+) -> Result<Invitation> {
     let code = ids::random_hex(8).to_uppercase();
     act(state, actor, "invitation.create", move |tx, now| {
         let expires_at = invitation.expires_in_days.map(|days| now + days * 86_400);
@@ -523,7 +523,7 @@ pub async fn create_invitation(
     .await
 }
 
-pub async fn audit_log(state: &AppState, request: PageRequest) -> AppResult<Paged<AuditRow>> {
+pub async fn audit_log(state: &AppState, request: PageRequest) -> Result<Paged<AuditRow>> {
     let (rows, total) = state
         .db
         .read(move |conn| audit::page(conn, request))

@@ -20,7 +20,7 @@ use shared::Problem;
 use thread_priority::ThreadPriority;
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{Error, Result};
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -73,9 +73,9 @@ fn hash_into(
     })
 }
 
-fn hash_now(password: &str) -> AppResult<String> {
+fn hash_now(password: &str) -> Result<String> {
     let salt = SaltString::generate(&mut OsRng);
-    let failed = |error: String| AppError::Internal(anyhow::anyhow!("hashing: {error}"));
+    let failed = |error: String| Error::Internal(anyhow::anyhow!("hashing: {error}"));
     let mut salt_bytes = [0u8; 64];
     let raw_salt = salt
         .as_salt()
@@ -166,14 +166,14 @@ fn hashing_thread(jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
 }
 
 impl Hasher {
-    pub fn new(workers: usize, queue: usize) -> AppResult<Hasher> {
+    pub fn new(workers: usize, queue: usize) -> Result<Hasher> {
         // Hashed here with the library's own allocation, so this thread keeps no argon2 memory.
         let dummy = argon2()
             .hash_password(
                 crate::ids::random_hex(16).as_bytes(),
                 &SaltString::generate(&mut OsRng),
             )
-            .map_err(|error| AppError::Internal(anyhow::anyhow!("hashing: {error}")))?
+            .map_err(|error| Error::Internal(anyhow::anyhow!("hashing: {error}")))?
             .to_string();
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
@@ -182,7 +182,7 @@ impl Hasher {
             std::thread::Builder::new()
                 .name(format!("argon2-{index}"))
                 .spawn(move || hashing_thread(receiver))
-                .map_err(|error| AppError::Internal(error.into()))?;
+                .map_err(|error| Error::Internal(error.into()))?;
         }
         Ok(Hasher {
             admission: Arc::new(Semaphore::new(workers.max(1) + queue)),
@@ -196,7 +196,7 @@ impl Hasher {
 
     /// A place in the hashing queue, or 503 with `Retry-After` when it is full. Taken before
     /// anything else a sign-in does, so a refused sign-in costs nothing but this.
-    pub fn admit(&self) -> AppResult<Admission> {
+    pub fn admit(&self) -> Result<Admission> {
         self.admission
             .clone()
             .try_acquire_owned()
@@ -207,10 +207,7 @@ impl Hasher {
             })
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> AppResult<T> {
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
         let admission = self.admit()?;
         self.run_admitted(admission, work).await
     }
@@ -219,7 +216,7 @@ impl Hasher {
         &self,
         admission: Admission,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> AppResult<T> {
+    ) -> Result<T> {
         let _admitted = admission;
         self.started.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
@@ -230,7 +227,7 @@ impl Hasher {
             .map_err(|_| anyhow::anyhow!("the hashing threads have stopped"))?;
         answer
             .await
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("a hashing job was dropped")))
+            .map_err(|_| Error::Internal(anyhow::anyhow!("a hashing job was dropped")))
     }
 
     /// How many hashes and verifications were admitted since start.
@@ -254,13 +251,13 @@ impl Hasher {
         self.capacity
     }
 
-    pub async fn hash(&self, password: String) -> AppResult<String> {
+    pub async fn hash(&self, password: String) -> Result<String> {
         self.run(move || hash_now(&password)).await?
     }
 
     /// Verifies `password` against `hash`, or against the dummy hash when there is none (an
     /// unknown account, or one without a password), in which case the answer is `false`.
-    pub async fn verify(&self, password: String, hash: Option<String>) -> AppResult<bool> {
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool> {
         let admission = self.admit()?;
         self.verify_admitted(admission, password, hash).await
     }
@@ -271,7 +268,7 @@ impl Hasher {
         admission: Admission,
         password: String,
         hash: Option<String>,
-    ) -> AppResult<bool> {
+    ) -> Result<bool> {
         let dummy = self.dummy.clone();
         self.run_admitted(admission, move || match hash {
             Some(hash) => verify_now(&password, &hash),
@@ -352,7 +349,7 @@ mod tests {
         let refused = hasher.hash("two password".into()).await;
         assert!(matches!(
             refused,
-            Err(AppError::Problem(Problem::Busy { .. }, _))
+            Err(Error::Problem(Problem::Busy { .. }, _))
         ));
         assert!(running.await.unwrap().is_ok());
     }

@@ -17,14 +17,14 @@ use crate::db::ledgers::{self, Ledger};
 use crate::db::recharge::{self, RechargeRow};
 use crate::db::{addresses, edge_outbox};
 use crate::edge_sync;
-use crate::error::AppResult;
+use crate::error::Result;
 use crate::ids;
 use crate::payments::{Notification, PaymentProvider};
 
 /// The largest single recharge, in cents (¥50 000.00).
 pub const MAX_RECHARGE_CENTS: i64 = 5_000_000;
 
-pub async fn gifts(state: &AppState, request: PageRequest) -> AppResult<Paged<GiftRow>> {
+pub async fn gifts(state: &AppState, request: PageRequest) -> Result<Paged<GiftRow>> {
     let (rows, total) = state
         .db
         .read(move |conn| gifts::page(conn, request))
@@ -38,10 +38,10 @@ pub async fn redeem(
     user_id: i64,
     gift_id: i64,
     address_id: i64,
-) -> AppResult<(String, Vec<Instruction>)> {
+) -> Result<(String, Vec<Instruction>)> {
     let order_no = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let now = clock::now();
             let gift = gifts::find(tx, gift_id)?
                 .ok_or_else(|| Problem::invalid("gift_id", "礼品不存在"))?;
@@ -71,7 +71,7 @@ pub async fn gift_orders(
     user_id: i64,
     shipped: Option<bool>,
     request: PageRequest,
-) -> AppResult<Paged<GiftOrderRow>> {
+) -> Result<Paged<GiftOrderRow>> {
     let (rows, total) = state
         .db
         .read(move |conn| gifts::orders_page(conn, user_id, shipped, request))
@@ -90,7 +90,7 @@ pub async fn create_recharge(
     user_id: i64,
     price_cents: i64,
     pay_type: &str,
-) -> AppResult<(NewRecharge, Vec<Instruction>)> {
+) -> Result<(NewRecharge, Vec<Instruction>)> {
     if !(1..=MAX_RECHARGE_CENTS).contains(&price_cents) {
         return Err(Problem::invalid("price", "充值金额必须在 0.01 到 50000.00 之间").into());
     }
@@ -99,7 +99,7 @@ pub async fn create_recharge(
     let stored_pay_type = pay_type.to_owned();
     let order_no = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let now = clock::now();
             let order_no = ids::business_no('R', now);
             recharge::insert(
@@ -128,7 +128,7 @@ pub async fn recharge_orders(
     state: &AppState,
     user_id: i64,
     request: PageRequest,
-) -> AppResult<Paged<RechargeRow>> {
+) -> Result<Paged<RechargeRow>> {
     let (rows, total) = state
         .db
         .read(move |conn| recharge::page(conn, user_id, request))
@@ -152,11 +152,11 @@ pub async fn settle(
     state: &AppState,
     provider: &dyn PaymentProvider,
     notification: Notification,
-) -> AppResult<Settlement> {
+) -> Result<Settlement> {
     let provider_name = provider.name();
     let outcome = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let now = clock::now();
             let Some(order) = recharge::by_order_no(tx, &notification.order_no)? else {
                 return Ok((Settlement::Refused("unknown order".into()), None));

@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::db::roles;
 use crate::db::users::{self, MemberLevel, UserRow, Wallet};
-use crate::error::{AppError, AppResult};
+use crate::error::{Error, Result};
 use shared::Problem;
 use shared::invalidate::Instruction;
 
@@ -13,12 +13,11 @@ pub struct Profile {
     pub level: MemberLevel,
 }
 
-pub async fn load(state: &AppState, user_id: i64) -> AppResult<Profile> {
+pub async fn load(state: &AppState, user_id: i64) -> Result<Profile> {
     state
         .db
         .read(move |conn| {
-            let user =
-                users::by_id(conn, user_id)?.ok_or(AppError::from(Problem::Unauthenticated))?;
+            let user = users::by_id(conn, user_id)?.ok_or(Error::from(Problem::Unauthenticated))?;
             let wallet = users::wallet(conn, user_id)?;
             let level = users::member_level(conn, wallet.history_points)?;
             Ok(Profile {
@@ -30,12 +29,10 @@ pub async fn load(state: &AppState, user_id: i64) -> AppResult<Profile> {
         .await
 }
 
-pub async fn user(state: &AppState, user_id: i64) -> AppResult<UserRow> {
+pub async fn user(state: &AppState, user_id: i64) -> Result<UserRow> {
     state
         .db
-        .read(move |conn| {
-            users::by_id(conn, user_id)?.ok_or(AppError::from(Problem::Unauthenticated))
-        })
+        .read(move |conn| users::by_id(conn, user_id)?.ok_or(Error::from(Problem::Unauthenticated)))
         .await
 }
 
@@ -44,7 +41,7 @@ pub async fn permissions(
     state: &AppState,
     user_id: i64,
     admin_session: bool,
-) -> AppResult<Vec<String>> {
+) -> Result<Vec<String>> {
     if !admin_session {
         return Err(Problem::PermissionDenied.into());
     }
@@ -67,7 +64,7 @@ pub async fn update(
     state: &AppState,
     user_id: i64,
     change: ProfileChange,
-) -> AppResult<Vec<Instruction>> {
+) -> Result<Vec<Instruction>> {
     state
         .db
         .write(move |tx| {

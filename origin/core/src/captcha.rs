@@ -3,10 +3,10 @@
 use captcha::Captcha;
 use captcha::filters::{Dots, Noise, Wave};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{Error, Result};
 
 /// Returns the answer and a PNG of it.
-pub fn render() -> AppResult<(String, Vec<u8>)> {
+pub fn render() -> Result<(String, Vec<u8>)> {
     let mut captcha = Captcha::new();
     captcha
         .add_chars(5)
@@ -16,7 +16,7 @@ pub fn render() -> AppResult<(String, Vec<u8>)> {
         .view(200, 70);
     captcha
         .as_tuple()
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("captcha rendering failed")))
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("captcha rendering failed")))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use crate::db::sign_in::{self, Lockout};
 use crate::db::users::{self, LoginName, NewUser, UserRow};
 use crate::db::{StorageResult, edge_outbox, invitations, roles};
 use crate::domain::over_limit;
-use crate::error::{AppError, AppResult};
+use crate::error::{Error, Result};
 use crate::ids;
 use crate::notify::{Notification, NotificationChannel};
 use crate::passwords::Admission;
@@ -44,7 +44,7 @@ fn lifetimes(state: &AppState) -> Lifetimes {
     }
 }
 
-fn issue(state: &AppState, generation: &Generation) -> AppResult<IssuedTokens> {
+fn issue(state: &AppState, generation: &Generation) -> Result<IssuedTokens> {
     let (access_token, refresh_token) = state.keys.sign_generation(generation)?;
     Ok(IssuedTokens {
         user_id: generation.user_id,
@@ -67,10 +67,10 @@ pub async fn create_captcha(
     state: &AppState,
     username: String,
     client_ip: String,
-) -> AppResult<IssuedCaptcha> {
+) -> Result<IssuedCaptcha> {
     let (answer, png) = tokio::task::spawn_blocking(crate::captcha::render)
         .await
-        .map_err(|error| AppError::Internal(error.into()))??;
+        .map_err(|error| Error::Internal(error.into()))??;
     let key = ids::random_hex(16);
     let answer_hash = ids::keyed_hash(
         state.config.code_pepper.expose(),
@@ -80,7 +80,7 @@ pub async fn create_captcha(
     let key_for_write = key.clone();
     let expires_at = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let now = clock::now();
             let rule = state_for_write.config.rate_rules.rule(Limit::Captcha);
             let window = i64::from(rule.window_secs);
@@ -133,7 +133,7 @@ pub struct StoreRegistration {
 pub async fn register_store(
     state: &AppState,
     form: StoreRegistration,
-) -> AppResult<(UserRow, IssuedTokens)> {
+) -> Result<(UserRow, IssuedTokens)> {
     // Everything else is checked before the captcha is spent (it has exactly one attempt), so a
     // registration that could not succeed does not burn it: the username must be free and the
     // invitation usable, in the same transaction that spends the captcha.
@@ -150,7 +150,7 @@ pub async fn register_store(
     let invitation = form.invitation_code.clone();
     let check = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let now = clock::now();
             if users::by_login_name(tx, &username)?.is_some() {
                 return Err(Problem::Taken {
@@ -159,7 +159,7 @@ pub async fn register_store(
                 }
                 .into());
             }
-            usable_invitation(invitations::check(tx, &invitation, now)?)?;
+            super::usable_invitation(invitations::check(tx, &invitation, now)?)?;
             Ok(captchas::spend(tx, &key, &answer_hash, now)?)
         })
         .await?;
@@ -183,7 +183,7 @@ pub async fn register_store(
     let lifetimes = lifetimes(state);
     let (user, generation) = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let now = clock::now();
             let user = NewUser {
                 account: Some(form.username),
@@ -192,7 +192,7 @@ pub async fn register_store(
                 ..NewUser::default()
             };
             let user_id = users::insert(tx, &user, now)?;
-            usable_invitation(invitations::consume(
+            super::usable_invitation(invitations::consume(
                 tx,
                 &form.invitation_code,
                 user_id,
@@ -205,20 +205,6 @@ pub async fn register_store(
         })
         .await?;
     Ok((user, issue(state, &generation)?))
-}
-
-/// The problem an invitation code that cannot be used now answers with.
-fn usable_invitation(standing: invitations::Standing) -> Result<(), Problem> {
-    const FIELD: &str = "invitation_code";
-    match standing {
-        invitations::Standing::Usable => Ok(()),
-        invitations::Standing::Unknown => Err(Problem::invalid(FIELD, "邀请码无效")),
-        invitations::Standing::Expired => Err(Problem::Expired {
-            field: FIELD.into(),
-            message: "邀请码已过期".into(),
-        }),
-        invitations::Standing::UsedUp => Err(Problem::invalid(FIELD, "邀请码已用完")),
-    }
 }
 
 /// Which counter a password sign-in is counted on. The admin listener's own sign-in has its own
@@ -249,7 +235,7 @@ fn account_attempt_key(user_id: i64) -> String {
 /// Counts a password attempt before the password is hashed; a locked key is refused (429)
 /// without counting. A place in the hashing queue is taken first, so a sign-in the server is
 /// too busy to evaluate (503) is neither counted nor written anywhere.
-pub(crate) async fn count_attempt(state: &AppState, key: String) -> AppResult<Attempt> {
+pub(crate) async fn count_attempt(state: &AppState, key: String) -> Result<Attempt> {
     let admission = state.hasher.admit()?;
     let key_for_write = key.clone();
     let reserved = state
@@ -276,7 +262,7 @@ impl Attempt {
         state: &AppState,
         password: String,
         hash: Option<String>,
-    ) -> AppResult<(bool, String)> {
+    ) -> Result<(bool, String)> {
         let matches = state
             .hasher
             .verify_admitted(self.admission, password, hash)
@@ -295,12 +281,12 @@ pub async fn login_with_password(
     password: String,
     as_admin: bool,
     door: SignInDoor,
-) -> AppResult<IssuedTokens> {
+) -> Result<IssuedTokens> {
     let name = LoginName::parse(&login_name);
     let lookup = name.clone();
     let user = state
         .db
-        .read(move |conn| -> AppResult<_> {
+        .read(move |conn| -> Result<_> {
             let user = users::by_login_name(conn, &lookup)?;
             // The back office's door knows only holders of a role: anyone else is an unknown
             // name there, so it neither tells whose password is right nor lends them a second
@@ -363,7 +349,7 @@ pub async fn send_code(
     target: String,
     is_register: bool,
     client_ip: String,
-) -> AppResult<String> {
+) -> Result<String> {
     let token = ids::random_hex(16);
     let code = ids::random_digits(6);
     let code_hash = ids::keyed_hash(
@@ -469,7 +455,7 @@ pub(crate) fn check_code(
     tx: &rusqlite::Transaction<'_>,
     token: &str,
     hash: &str,
-) -> AppResult<Result<(Channel, String), Problem>> {
+) -> Result<Result<(Channel, String), Problem>> {
     match codes::check_and_consume(tx, token, hash, clock::now())? {
         CodeCheck::Valid { channel, target } => Ok(Ok((channel, target))),
         CodeCheck::Wrong | CodeCheck::Dead => Ok(Err(Problem::WrongCode {
@@ -485,7 +471,7 @@ fn user_for_code(
     tx: &rusqlite::Transaction<'_>,
     token: &str,
     hash: &str,
-) -> AppResult<Result<UserRow, Problem>> {
+) -> Result<Result<UserRow, Problem>> {
     let (channel, target) = match check_code(tx, token, hash)? {
         Ok(found) => found,
         Err(problem) => return Ok(Err(problem)),
@@ -524,11 +510,11 @@ fn owner_of(
 
 /// Proves a code before any password is hashed (SPEC §6): a wrong code counts its try and is
 /// refused here, so a flood of junk codes costs no hashing. A right code is not spent yet.
-async fn prove_code(state: &AppState, token: &str, hash: &str) -> AppResult<(Channel, String)> {
+async fn prove_code(state: &AppState, token: &str, hash: &str) -> Result<(Channel, String)> {
     let (token, hash) = (token.to_owned(), hash.to_owned());
     let outcome = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             match codes::check_only(tx, &token, &hash, clock::now())? {
                 CodeCheck::Valid { channel, target } => Ok(Ok((channel, target))),
                 CodeCheck::Wrong | CodeCheck::Dead => Ok(Err(Problem::WrongCode {
@@ -546,7 +532,7 @@ pub async fn register_with_code(
     token: String,
     code: String,
     password: String,
-) -> AppResult<IssuedTokens> {
+) -> Result<IssuedTokens> {
     let hash = code_hash(state, &token, &code);
     let (channel, target) = prove_code(state, &token, &hash).await?;
     // A code for a phone or e-mail that is taken would pass the proof again and again (the
@@ -571,7 +557,7 @@ pub async fn register_with_code(
     let lifetimes = lifetimes(state);
     let outcome = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let (channel, target) = match check_code(tx, &token, &hash)? {
                 Ok(found) => found,
                 Err(problem) => return Ok(Err(problem)),
@@ -598,12 +584,12 @@ pub async fn login_with_code(
     state: &AppState,
     token: String,
     code: String,
-) -> AppResult<IssuedTokens> {
+) -> Result<IssuedTokens> {
     let hash = code_hash(state, &token, &code);
     let lifetimes = lifetimes(state);
     let outcome = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let user = match user_for_code(tx, &token, &hash)? {
                 Ok(user) => user,
                 Err(problem) => return Ok(Err(problem)),
@@ -634,7 +620,7 @@ pub async fn reset_password(
     token: String,
     code: String,
     password: String,
-) -> AppResult<Vec<Instruction>> {
+) -> Result<Vec<Instruction>> {
     let hash = code_hash(state, &token, &code);
     let (channel, target) = prove_code(state, &token, &hash).await?;
     let owner = state
@@ -663,7 +649,7 @@ pub async fn reset_password(
     let password_hash = state.hasher.hash(password).await?;
     let outcome = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let user = match user_for_code(tx, &token, &hash)? {
                 Ok(user) => user,
                 Err(problem) => return Ok(Err(problem)),
@@ -708,7 +694,7 @@ pub async fn refresh(
     state: &AppState,
     style: RefreshStyle,
     token: &str,
-) -> AppResult<(IssuedTokens, Vec<Instruction>)> {
+) -> Result<(IssuedTokens, Vec<Instruction>)> {
     let now = clock::now();
     let (expected, extra_life, credential) = match style {
         RefreshStyle::StoreAccessToken => (
@@ -759,7 +745,7 @@ pub async fn refresh(
         Rotation::Replayed { next } => Ok((issue(state, &next)?, Vec::new())),
         Rotation::Reused { user_id, sid } => {
             tracing::warn!(user_id, sid, "refresh token reused: session revoked");
-            Err(AppError::Problem(
+            Err(Error::Problem(
                 Problem::Unauthenticated,
                 vec![Instruction::RevokeSession { user: user_id, sid }],
             ))
@@ -769,7 +755,7 @@ pub async fn refresh(
 }
 
 /// Revokes the caller's session.
-pub async fn logout(state: &AppState, user_id: i64, sid: String) -> AppResult<Vec<Instruction>> {
+pub async fn logout(state: &AppState, user_id: i64, sid: String) -> Result<Vec<Instruction>> {
     let sid_for_write = sid.clone();
     state
         .db
@@ -788,13 +774,13 @@ pub async fn create_super_admin(
     state: &AppState,
     account: String,
     password: String,
-) -> AppResult<i64> {
+) -> Result<i64> {
     let account = shared::validate::account_name("username", &account)?;
     let password = shared::validate::password("password", &password)?;
     let hash = state.hasher.hash(password).await?;
     let (user_id, entry) = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             let now = clock::now();
             let user_id = users::upsert_by_account(tx, &account, &hash, now)?;
             clear_sign_in_locks(tx, user_id)?;

@@ -11,7 +11,7 @@ use crate::clock;
 use crate::db::comments::{self, CommentRow, NewComment, Scope};
 use crate::db::goods;
 use crate::db::uploads::{self, Kind};
-use crate::error::AppResult;
+use crate::error::Result;
 
 /// At most this many images per comment.
 pub const MAX_IMAGES: usize = 9;
@@ -21,10 +21,10 @@ pub async fn create(
     state: &AppState,
     user_id: i64,
     comment: NewComment,
-) -> AppResult<(i64, Vec<Instruction>)> {
+) -> Result<(i64, Vec<Instruction>)> {
     let id = state
         .db
-        .write(move |tx| -> AppResult<_> {
+        .write(move |tx| -> Result<_> {
             if !goods::exists(tx, comment.goods_id)? {
                 return Err(Problem::invalid("goods_id", "商品不存在").into());
             }
@@ -50,7 +50,7 @@ pub async fn of_user(
     state: &AppState,
     user_id: i64,
     request: PageRequest,
-) -> AppResult<Paged<CommentRow>> {
+) -> Result<Paged<CommentRow>> {
     page(state, Scope::User(user_id), request).await
 }
 
@@ -59,7 +59,7 @@ pub async fn of_goods(
     state: &AppState,
     goods_id: i64,
     request: PageRequest,
-) -> AppResult<Paged<CommentRow>> {
+) -> Result<Paged<CommentRow>> {
     let exists = state
         .db
         .read(move |conn| goods::exists(conn, goods_id))
@@ -70,11 +70,7 @@ pub async fn of_goods(
     page(state, Scope::Goods(goods_id), request).await
 }
 
-async fn page(
-    state: &AppState,
-    scope: Scope,
-    request: PageRequest,
-) -> AppResult<Paged<CommentRow>> {
+async fn page(state: &AppState, scope: Scope, request: PageRequest) -> Result<Paged<CommentRow>> {
     let (rows, total) = state
         .db
         .read(move |conn| comments::page(conn, scope, request))
