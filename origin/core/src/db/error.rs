@@ -1,6 +1,6 @@
 //! What storage can fail with. Constraints a caller can run into are named by type, so the
-//! domain decides what each means to a client (`domain::problem_of`); everything else is a
-//! failure of the database itself.
+//! domain decides what each means to a client (`impl From<StorageError>` in `domain`);
+//! everything else is a failure of the database itself.
 
 use crate::db::ledgers::Ledger;
 
