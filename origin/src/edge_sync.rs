@@ -1,6 +1,7 @@
 //! Delivers the edge outbox to the edge's invalidation endpoint: every half second (or at once
-//! when woken by a write in this process), with exponential back-off per entry while the edge
-//! is unreachable. Nothing is lost: entries stay until the edge accepts them.
+//! when woken by a write in this process, `origin_core::edge_sync::push`), with exponential
+//! back-off per entry while the edge is unreachable. Nothing is lost: entries stay until the
+//! edge accepts them.
 
 use std::time::Duration;
 
@@ -20,36 +21,6 @@ pub fn backoff_secs(attempts: i64) -> i64 {
     2_i64
         .saturating_pow(attempts.clamp(0, 16) as u32)
         .min(MAX_BACKOFF_SECS)
-}
-
-/// How long a write that queued instructions waits for their first delivery attempt.
-const PUSH_WAIT: Duration = Duration::from_secs(2);
-const PUSH_POLL: Duration = Duration::from_millis(10);
-
-/// Wakes the delivery task for entries just committed, and waits (at most `PUSH_WAIT`) until
-/// delivery has been tried for each. So a back-office write or a payment callback is answered
-/// after the edge has dropped the user's cached reads, and the user's next read sees it. If the
-/// edge is down the attempt fails fast and the entry stays queued for the retries.
-pub async fn push(state: &AppState, entries: Vec<i64>) {
-    let (Some(&first), Some(&last)) = (entries.iter().min(), entries.iter().max()) else {
-        return;
-    };
-    state.edge_wake.notify_one();
-    let deadline = tokio::time::Instant::now() + PUSH_WAIT;
-    while tokio::time::Instant::now() < deadline {
-        match state
-            .db
-            .read(move |conn| edge_outbox::unattempted(conn, first, last))
-            .await
-        {
-            Ok(0) => return,
-            Ok(_) => tokio::time::sleep(PUSH_POLL).await,
-            Err(error) => {
-                tracing::warn!(?error, "cannot follow edge delivery");
-                return;
-            }
-        }
-    }
 }
 
 fn client() -> Option<reqwest::Client> {
@@ -81,7 +52,7 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     }
 }
 
-async fn deliver_due(state: &AppState, client: &reqwest::Client) -> crate::error::AppResult<()> {
+async fn deliver_due(state: &AppState, client: &reqwest::Client) -> origin_core::Result<()> {
     let due = state
         .db
         .read(|conn| edge_outbox::due(conn, clock::now(), 50))
@@ -97,7 +68,7 @@ async fn attempt(
     state: &AppState,
     client: &reqwest::Client,
     entry: Pending,
-) -> crate::error::AppResult<bool> {
+) -> origin_core::Result<bool> {
     let outcome = deliver(state, client, &entry).await;
     let delivered = outcome.is_ok();
     let Pending { id, attempts, .. } = entry;
@@ -139,7 +110,7 @@ pub async fn flush(state: &AppState, within: Duration) -> Flushed {
                     .read(move |conn| edge_outbox::undelivered_after(conn, after, 50))
                     .await?;
                 if batch.is_empty() {
-                    return crate::error::AppResult::Ok(());
+                    return Ok::<_, origin_core::Error>(());
                 }
                 for entry in batch {
                     after = entry.id;

@@ -1,7 +1,8 @@
-//! The origin's one error type. Handlers return it; the dialect layer renders it.
+//! The error handlers return. It is the domain's error (`origin_core::Error`) under a type of
+//! this crate, so that `http::problem` can make it a response (the orphan rule allows
+//! `IntoResponse` only for a local type); `?` converts the domain's errors into it.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use origin_core::db::StorageError;
 use shared::Problem;
 use shared::invalidate::Instruction;
 
@@ -18,44 +19,26 @@ pub enum AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+impl From<origin_core::Error> for AppError {
+    fn from(error: origin_core::Error) -> Self {
+        match error {
+            origin_core::Error::Problem(problem, instructions) => {
+                AppError::Problem(problem, instructions)
+            }
+            origin_core::Error::Internal(error) => AppError::Internal(error),
+        }
+    }
+}
+
 impl From<Problem> for AppError {
     fn from(problem: Problem) -> Self {
         AppError::Problem(problem, Vec::new())
     }
 }
 
-impl From<rusqlite::Error> for AppError {
-    fn from(error: rusqlite::Error) -> Self {
-        AppError::Internal(error.into())
+/// A storage error means to a handler what it means to the domain.
+impl From<StorageError> for AppError {
+    fn from(error: StorageError) -> Self {
+        AppError::from(origin_core::Error::from(error))
     }
-}
-
-/// Marks a response whose body the dialect layer must render from this problem.
-#[derive(Debug, Clone)]
-pub struct ProblemResponse(pub Problem);
-
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let (problem, instructions) = match self {
-            AppError::Problem(problem, instructions) => (problem, instructions),
-            AppError::Internal(error) => {
-                tracing::error!(error = ?error, "internal error");
-                (Problem::Internal, Vec::new())
-            }
-        };
-        let status = StatusCode::from_u16(problem.status(shared::Dialect::Print))
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = status.into_response();
-        response.extensions_mut().insert(ProblemResponse(problem));
-        crate::http::reply::attach_instructions(&mut response, &instructions);
-        response
-    }
-}
-
-/// True when a rusqlite error is a UNIQUE constraint violation.
-pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
-    matches!(
-        error,
-        rusqlite::Error::SqliteFailure(e, _) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-    )
 }

@@ -8,9 +8,9 @@ use origin::config::Config;
 use origin::db::audit::Actor;
 use origin::db::ledgers::Ledger;
 use origin::domain::admin::{self, Message, NewGift, NewInvitation, Recipients};
-use origin::error::AppError;
 use origin::http::openapi;
 use origin::{AppState, domain::identity};
+use origin_core::Error;
 use shared::money::{format_cents, parse_cents};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -316,20 +316,20 @@ async fn task(state: &AppState, command: Command) -> anyhow::Result<()> {
 
 /// An error as a person at a terminal should read it: the field and what is wrong with it,
 /// never a Rust value.
-fn task_error(error: AppError) -> anyhow::Error {
+fn task_error(error: Error) -> anyhow::Error {
     match error {
-        AppError::Problem(problem, _) => match problem.field() {
+        Error::Problem(problem, _) => match problem.field() {
             Some(field) => anyhow::anyhow!("{field}: {}", problem.message()),
             None => anyhow::anyhow!("{}", problem.message()),
         },
-        AppError::Internal(error) => error,
+        Error::Internal(error) => error,
     }
 }
 
 /// [`task_error`], saying which user was not found.
-fn user_error(id: i64) -> impl Fn(AppError) -> anyhow::Error {
+fn user_error(id: i64) -> impl Fn(Error) -> anyhow::Error {
     move |error| match error {
-        AppError::Problem(shared::Problem::NotFound, _) => {
+        Error::Problem(shared::Problem::NotFound, _) => {
             anyhow::anyhow!("there is no user with id {id}")
         }
         other => task_error(other),

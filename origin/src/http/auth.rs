@@ -1,15 +1,5 @@
 //! Who is calling: the access token from the dialect's header, verified and checked against
-//! the session table.
-//!
-//! A token that passed both checks is remembered ([`VerifiedTokens`]) with the session epoch
-//! read before the session was: while the epoch has not moved and the token has not expired,
-//! the same token string is the same caller, so neither the signature nor the session table
-//! is read again. Any committed change that could end a session moves the epoch before the
-//! change is acknowledged (`db` module), so revocation is exactly as immediate as without
-//! the cache.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
+//! the session table, or found in the cache of verified tokens (`tokens::VerifiedTokens`).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -23,6 +13,7 @@ use crate::AppState;
 use crate::clock;
 use crate::db::{roles, sessions};
 use crate::error::AppError;
+use crate::tokens::VerifiedAccess;
 
 /// The token a request presents: the print `token` header, or `Authorization: Bearer` — the
 /// rule the edge applies too (`shared::claims::presented_token`).
@@ -53,9 +44,9 @@ impl FromRequestParts<AppState> for Caller {
         let token = presented_token(&parts.headers).ok_or(Problem::Unauthenticated)?;
         let now = clock::now();
         let epoch = state.db.session_epoch();
-        if let Some(caller) = state.verified.get(token, now, epoch) {
-            crate::http::WriterSlot::fill(parts, caller.user_id);
-            return Ok(caller);
+        if let Some(access) = state.verified.get(token, now, epoch) {
+            crate::http::WriterSlot::fill(parts, access.user_id);
+            return Ok(Caller::from(access));
         }
         let claims = state
             .keys
@@ -70,58 +61,24 @@ impl FromRequestParts<AppState> for Caller {
         if Some(active.user_id) != claims.user_id() || active.sid != claims.sid {
             return Err(Problem::Unauthenticated.into());
         }
-        let caller = Caller {
+        let access = VerifiedAccess {
             user_id: active.user_id,
             sid: active.sid,
             admin: active.admin,
         };
-        state.verified.put(token, caller.clone(), claims.exp, epoch);
-        crate::http::WriterSlot::fill(parts, caller.user_id);
-        Ok(caller)
+        state.verified.put(token, access.clone(), claims.exp, epoch);
+        crate::http::WriterSlot::fill(parts, access.user_id);
+        Ok(Caller::from(access))
     }
 }
 
-/// Access tokens that were verified and found live, by token string.
-#[derive(Default)]
-pub struct VerifiedTokens {
-    entries: Mutex<HashMap<String, Verified>>,
-}
-
-struct Verified {
-    caller: Caller,
-    expires_at: i64,
-    epoch: u64,
-}
-
-impl VerifiedTokens {
-    /// At most this many tokens are remembered; when full, the cache starts over.
-    pub const CAPACITY: usize = 16_384;
-
-    /// The caller `token` was verified as, if that happened at `epoch` and it is still live.
-    pub fn get(&self, token: &str, now: i64, epoch: u64) -> Option<Caller> {
-        let entries = self.entries.lock().ok()?;
-        let verified = entries.get(token)?;
-        (verified.epoch == epoch && now < verified.expires_at).then(|| verified.caller.clone())
-    }
-
-    pub fn put(&self, token: &str, caller: Caller, expires_at: i64, epoch: u64) {
-        let Ok(mut entries) = self.entries.lock() else {
-            return;
-        };
-        if entries.len() >= Self::CAPACITY
-            || entries.values().next().is_some_and(|v| v.epoch != epoch)
-        {
-            // A moved epoch makes every entry useless.
-            entries.clear();
+impl From<VerifiedAccess> for Caller {
+    fn from(access: VerifiedAccess) -> Caller {
+        Caller {
+            user_id: access.user_id,
+            sid: access.sid,
+            admin: access.admin,
         }
-        entries.insert(
-            token.to_owned(),
-            Verified {
-                caller,
-                expires_at,
-                epoch,
-            },
-        );
     }
 }
 

@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod params;
 pub mod path;
 pub mod print;
+pub mod problem;
 pub mod reply;
 pub mod store;
 pub mod uploads;
@@ -39,8 +40,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::AppState;
-use crate::error::{AppError, ProblemResponse};
+use crate::error::AppError;
 use crate::http::endpoint::{Endpoint, endpoint, undocumented};
+use crate::http::problem::ProblemResponse;
 
 /// The client's network (SPEC §6: an IPv4 address, or an IPv6 /64), from `x-client-ip` as the
 /// edge saw it (trusted only because the edge secret was checked first), else the peer
@@ -452,7 +454,7 @@ fn with_common_layers(router: Router, metrics: crate::ops::metrics::Metrics) -> 
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(render_in_dialect))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
-            crate::ops::metrics::track(metrics.clone(), request, next)
+            crate::ops::prometheus::track(metrics.clone(), request, next)
         }))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -111,8 +111,8 @@ input! {
 }
 
 /// The store document calls the account name `username`.
-fn store_field_names(error: AppError) -> AppError {
-    match error {
+fn store_field_names(error: impl Into<AppError>) -> AppError {
+    match error.into() {
         AppError::Problem(Problem::Taken { field, message }, instructions)
             if field == "account" =>
         {

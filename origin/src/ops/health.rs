@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::clock;
 use crate::db::migrate;
+use crate::ops::free_bytes;
 
 /// How long each readiness check may take before it counts as failed.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -80,7 +81,7 @@ impl Check {
 }
 
 async fn timed<T>(
-    future: impl Future<Output = crate::error::AppResult<T>>,
+    future: impl Future<Output = crate::db::StorageResult<T>>,
 ) -> Result<(T, f64), String> {
     let started = Instant::now();
     match tokio::time::timeout(CHECK_TIMEOUT, future).await {
@@ -135,26 +136,6 @@ async fn edge_backlog(state: &AppState) -> Check {
             }),
         ),
         Err(error) => Check::failed(error),
-    }
-}
-
-/// Free space on the file system holding `path`, in bytes, as an unprivileged process sees it.
-pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
-    #[cfg(target_os = "linux")]
-    {
-        let stats = nix::sys::statvfs::statvfs(path).map_err(std::io::Error::from)?;
-        // The field types are u64 on 64-bit Linux and narrower on some 32-bit targets.
-        #[allow(clippy::useless_conversion)]
-        let (blocks, block_size) = (
-            u64::from(stats.blocks_available()),
-            u64::from(stats.fragment_size()),
-        );
-        Ok(blocks.saturating_mul(block_size))
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = path;
-        Err(std::io::Error::other("free space is only read on Linux"))
     }
 }
 

@@ -304,6 +304,16 @@ async fn ledger_adjustments_coupons_and_messages_reach_the_user_and_the_audit_lo
         999,
     )
     .await;
+    // A zero change is refused naming the field that carried it.
+    let zero = app
+        .admin_call(
+            &root,
+            Method::POST,
+            &balance,
+            json!({ "amount": "0", "describe": "x" }),
+        )
+        .await;
+    assert!(print_error(zero, 400, 999).await["errors"]["amount"].is_array());
 
     let coupons = format!("/admin/users/{user_id}/coupons");
     for bad in [

@@ -93,7 +93,7 @@ async fn readyz_is_503_when_the_writer_does_not_take_a_job_in_time() {
     let db = app.state.db.clone();
     // Occupy the writer thread for longer than the readiness check waits.
     let stuck = tokio::spawn(async move {
-        db.write(|_| {
+        db.write(|_| -> origin::db::StorageResult<()> {
             std::thread::sleep(Duration::from_secs(3));
             Ok(())
         })

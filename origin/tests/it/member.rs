@@ -12,7 +12,7 @@ use crate::support::{TestApp, json_of, print_error};
 async fn seed_messages(app: &TestApp, user_id: i64, count: usize) {
     app.state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> origin::db::StorageResult<_> {
             for index in 0..count {
                 messages::insert(
                     tx,
@@ -190,7 +190,7 @@ async fn coupon_status_is_derived_from_use_and_expiry() {
     let now = origin::clock::now();
     app.state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> origin::db::StorageResult<_> {
             let coupon = |no: &'static str,
                           kind: &'static str,
                           satisfy: Option<i64>,
@@ -265,7 +265,7 @@ async fn ledgers_show_each_entry_with_the_surplus_after_it() {
     let (token, user_id) = app.member().await;
     app.state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> origin::db::StorageResult<_> {
             ledgers::post(tx, Ledger::Points, user_id, 300, "签到", 1)?;
             ledgers::post(tx, Ledger::Points, user_id, -120, "兑换礼品", 2)?;
             ledgers::post(tx, Ledger::Balance, user_id, 10_050, "充值", 3)?;
@@ -337,7 +337,7 @@ async fn parallel_spends_never_take_a_ledger_below_zero_or_spend_twice() {
     for spend in spends {
         match spend.await.unwrap() {
             Ok(_) => succeeded += 1,
-            Err(origin::error::AppError::Problem(shared::Problem::Refused { .. }, _)) => {}
+            Err(origin::db::StorageError::Shortfall(Ledger::Points)) => {}
             Err(other) => panic!("unexpected {other:?}"),
         }
     }

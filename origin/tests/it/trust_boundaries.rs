@@ -1064,7 +1064,8 @@ fn the_migration_brings_stored_phones_to_one_form_and_keeps_the_older_account_on
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.sqlite3");
     let mut connection = rusqlite::Connection::open(&path).unwrap();
-    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/db/migrations");
+    let migrations =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("core/src/db/migrations");
     for name in [
         "0001_identity.sql",
         "0002_edge_outbox.sql",

@@ -1,0 +1,46 @@
+//! The development outbox: what would have been sent by SMS or e-mail, and captcha answers.
+
+use rusqlite::{Connection, params};
+
+use crate::db::StorageResult;
+
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub channel: String,
+    pub recipient: String,
+    pub code: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+pub fn insert(connection: &Connection, row: &OutboxRow) -> StorageResult<()> {
+    connection.execute(
+        "INSERT INTO outbox (channel, recipient, code, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![row.channel, row.recipient, row.code, row.body, row.created_at],
+    )?;
+    Ok(())
+}
+
+/// Newest first, optionally filtered by recipient and channel.
+pub fn list(
+    connection: &Connection,
+    to: Option<&str>,
+    channel: Option<&str>,
+    limit: u32,
+) -> StorageResult<Vec<OutboxRow>> {
+    let mut statement = connection.prepare(
+        "SELECT channel, recipient, code, body, created_at FROM outbox
+         WHERE (?1 IS NULL OR recipient = ?1) AND (?2 IS NULL OR channel = ?2)
+         ORDER BY id DESC LIMIT ?3",
+    )?;
+    let rows = statement.query_map(params![to, channel, limit], |row| {
+        Ok(OutboxRow {
+            channel: row.get(0)?,
+            recipient: row.get(1)?,
+            code: row.get(2)?,
+            body: row.get(3)?,
+            created_at: row.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -1,0 +1,371 @@
+//! Users, their sign-in names, password failures and the member figures read from ledgers.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::db::ledgers::{self, Ledger};
+use crate::db::{StorageError, StorageResult, Unique, is_unique_violation};
+
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: i64,
+    pub account: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub wechat_openid: Option<String>,
+    pub nickname: String,
+    pub sex: i64,
+    pub avatar: String,
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+    pub created_at: i64,
+    /// When the phone / e-mail was bound by `POST /api/login_modes` (None: at registration).
+    pub phone_bound_at: Option<i64>,
+    pub email_bound_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, account, phone, email, wechat_openid, nickname, sex, avatar, \
+                       password_hash, disabled, created_at, phone_bound_at, email_bound_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: row.get(0)?,
+        account: row.get(1)?,
+        phone: row.get(2)?,
+        email: row.get(3)?,
+        wechat_openid: row.get(4)?,
+        nickname: row.get(5)?,
+        sex: row.get(6)?,
+        avatar: row.get(7)?,
+        password_hash: row.get(8)?,
+        disabled: row.get(9)?,
+        created_at: row.get(10)?,
+        phone_bound_at: row.get(11)?,
+        email_bound_at: row.get(12)?,
+    })
+}
+
+fn one(
+    connection: &Connection,
+    column: &str,
+    value: &dyn rusqlite::ToSql,
+) -> StorageResult<Option<UserRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE {column} = ?1");
+    Ok(connection
+        .prepare_cached(&sql)?
+        .query_row([value], from_row)
+        .optional()?)
+}
+
+pub fn by_id(connection: &Connection, id: i64) -> StorageResult<Option<UserRow>> {
+    one(connection, "id", &id)
+}
+
+pub fn by_phone(connection: &Connection, phone: &str) -> StorageResult<Option<UserRow>> {
+    one(connection, "phone", &phone)
+}
+
+pub fn by_email(connection: &Connection, email: &str) -> StorageResult<Option<UserRow>> {
+    one(connection, "email", &email)
+}
+
+/// What a sign-in name names: an e-mail address (lower-cased), a phone (canonical, SPEC §4) or
+/// an account name. Account names can never be a phone in any spelling or contain `@`, so the
+/// three never overlap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginName {
+    Email(String),
+    /// The canonical phone, and the name as typed (see [`by_login_name`]).
+    Phone {
+        phone: String,
+        typed: String,
+    },
+    Account(String),
+}
+
+impl LoginName {
+    pub fn parse(raw: &str) -> LoginName {
+        let name = raw.trim();
+        if name.contains('@') {
+            LoginName::Email(name.to_lowercase())
+        } else if let Some(phone) = shared::validate::canonical_phone(name) {
+            LoginName::Phone {
+                phone,
+                typed: name.to_owned(),
+            }
+        } else {
+            LoginName::Account(name.to_owned())
+        }
+    }
+
+    /// One spelling per name, for counting failed sign-ins of names nobody holds.
+    pub fn key(&self) -> String {
+        match self {
+            LoginName::Email(email) => format!("email:{email}"),
+            LoginName::Phone { phone, .. } => format!("phone:{phone}"),
+            LoginName::Account(account) => format!("account:{account}"),
+        }
+    }
+}
+
+/// The user a sign-in name names. A phone is looked up in its canonical form; only if no user
+/// has that phone is a name like `8613912345678` tried as an account name, which accounts
+/// created before phones were canonical may have (new ones cannot).
+pub fn by_login_name(connection: &Connection, name: &LoginName) -> StorageResult<Option<UserRow>> {
+    match name {
+        LoginName::Email(email) => by_email(connection, email),
+        LoginName::Phone { phone, typed } => match by_phone(connection, phone)? {
+            Some(user) => Ok(Some(user)),
+            None if typed.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                one(connection, "account", typed)
+            }
+            None => Ok(None),
+        },
+        LoginName::Account(account) => one(connection, "account", account),
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct NewUser {
+    pub account: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub nickname: String,
+    pub password_hash: Option<String>,
+}
+
+/// Inserts a user. A sign-in name another user holds is [`StorageError::Duplicate`] naming it.
+pub fn insert(connection: &Connection, user: &NewUser, now: i64) -> StorageResult<i64> {
+    let result = connection.execute(
+        "INSERT INTO users (account, phone, email, nickname, password_hash, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            user.account,
+            user.phone,
+            user.email,
+            user.nickname,
+            user.password_hash,
+            now
+        ],
+    );
+    match result {
+        Ok(_) => Ok(connection.last_insert_rowid()),
+        Err(error) if is_unique_violation(&error) => {
+            // The failed statement wrote nothing, so the holder is whichever other row has one
+            // of the new user's sign-in names.
+            let names = [
+                (Unique::UserAccount, "account", &user.account),
+                (Unique::UserPhone, "phone", &user.phone),
+                (Unique::UserEmail, "email", &user.email),
+            ];
+            for (unique, column, value) in names {
+                if let Some(value) = value
+                    && one(connection, column, value)?.is_some()
+                {
+                    return Err(StorageError::Duplicate(unique));
+                }
+            }
+            Err(error.into())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Sets the password. Callers that change it for the owner also lift the account's sign-in
+/// locks (`domain::identity::clear_sign_in_locks`).
+pub fn set_password(connection: &Connection, user_id: i64, hash: &str) -> StorageResult<()> {
+    connection.execute(
+        "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+        params![user_id, hash],
+    )?;
+    Ok(())
+}
+
+/// Creates or updates the user with this account name, setting its password.
+pub fn upsert_by_account(
+    connection: &Connection,
+    account: &str,
+    hash: &str,
+    now: i64,
+) -> StorageResult<i64> {
+    if let Some(user) = one(connection, "account", &account)? {
+        set_password(connection, user.id, hash)?;
+        connection.execute("UPDATE users SET disabled = 0 WHERE id = ?1", [user.id])?;
+        return Ok(user.id);
+    }
+    let user = NewUser {
+        account: Some(account.to_owned()),
+        nickname: account.to_owned(),
+        password_hash: Some(hash.to_owned()),
+        ..NewUser::default()
+    };
+    insert(connection, &user, now)
+}
+
+/// Points and balance as the ledgers say: the current figure is the latest surplus.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Wallet {
+    pub points: i64,
+    pub history_points: i64,
+    pub balance_cents: i64,
+}
+
+pub fn wallet(connection: &Connection, user_id: i64) -> StorageResult<Wallet> {
+    let history_points = connection
+        .prepare_cached(
+            "SELECT coalesce(sum(number), 0) FROM points_records WHERE user_id = ?1 AND number > 0",
+        )?
+        .query_row([user_id], |row| row.get(0))?;
+    Ok(Wallet {
+        points: ledgers::current(connection, Ledger::Points, user_id)?,
+        history_points,
+        balance_cents: ledgers::current(connection, Ledger::Balance, user_id)?,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberLevel {
+    pub id: i64,
+    pub name: String,
+    pub accumulate_points: i64,
+    pub discount_percent: i64,
+}
+
+/// The highest level whose threshold `history_points` reaches.
+pub fn member_level(connection: &Connection, history_points: i64) -> StorageResult<MemberLevel> {
+    connection
+        .prepare_cached(
+            "SELECT id, name, accumulate_points, discount_percent FROM member_levels
+             WHERE accumulate_points <= ?1 ORDER BY accumulate_points DESC LIMIT 1",
+        )?
+        .query_row([history_points], |row| {
+            Ok(MemberLevel {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                accumulate_points: row.get(2)?,
+                discount_percent: row.get(3)?,
+            })
+        })
+        .optional()?
+        .ok_or_else(|| anyhow::anyhow!("no member level has threshold 0").into())
+}
+
+/// Changes the given profile fields; `None` leaves a field as it is.
+pub fn update_profile(
+    connection: &Connection,
+    user_id: i64,
+    nickname: Option<&str>,
+    sex: Option<i64>,
+    avatar: Option<&str>,
+) -> StorageResult<()> {
+    connection.execute(
+        "UPDATE users SET nickname = coalesce(?2, nickname), sex = coalesce(?3, sex),
+                          avatar = coalesce(?4, avatar)
+         WHERE id = ?1",
+        params![user_id, nickname, sex, avatar],
+    )?;
+    Ok(())
+}
+
+/// Sets or clears the user's phone or e-mail, noting when it was bound. A value another user
+/// holds is [`StorageError::Duplicate`].
+pub fn set_login(
+    connection: &Connection,
+    user_id: i64,
+    column: LoginColumn,
+    value: Option<&str>,
+    now: i64,
+) -> StorageResult<()> {
+    let sql = format!(
+        "UPDATE users SET {0} = ?2, {0}_bound_at = CASE WHEN ?2 IS NULL THEN NULL ELSE ?3 END
+         WHERE id = ?1",
+        column.name()
+    );
+    match connection.execute(&sql, params![user_id, value, now]) {
+        Ok(_) => Ok(()),
+        // The one unique column this statement changes is `column`.
+        Err(error) if is_unique_violation(&error) => Err(StorageError::Duplicate(column.unique())),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The sign-in columns a client may bind and unbind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginColumn {
+    Phone,
+    Email,
+}
+
+impl LoginColumn {
+    /// When the user's value of this column was bound to the existing account, if it was.
+    pub fn bound_at(self, user: &UserRow) -> Option<i64> {
+        match self {
+            LoginColumn::Phone => user.phone_bound_at,
+            LoginColumn::Email => user.email_bound_at,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LoginColumn::Phone => "phone",
+            LoginColumn::Email => "email",
+        }
+    }
+
+    /// The constraint that keeps this column's values unique.
+    pub fn unique(self) -> Unique {
+        match self {
+            LoginColumn::Phone => Unique::UserPhone,
+            LoginColumn::Email => Unique::UserEmail,
+        }
+    }
+}
+
+/// One page of users whose account, phone, e-mail or nickname contains `query` (all users
+/// without one), newest first.
+pub fn search(
+    connection: &Connection,
+    query: Option<&str>,
+    request: shared::pagination::PageRequest,
+) -> StorageResult<(Vec<UserRow>, u64)> {
+    // A phone in any spelling is searched in its canonical form (SPEC §4); LIKE wildcards in
+    // the query are matched literally.
+    let query = query.map(|q| shared::validate::canonical_phone(q).unwrap_or_else(|| q.to_owned()));
+    let pattern = query.map(|q| {
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let filter = "(?1 IS NULL OR account LIKE ?1 ESCAPE '\\' OR phone LIKE ?1 ESCAPE '\\'
+                   OR email LIKE ?1 ESCAPE '\\' OR nickname LIKE ?1 ESCAPE '\\')";
+    let total: u64 = connection.query_row(
+        &format!("SELECT count(*) FROM users WHERE {filter}"),
+        [&pattern],
+        |row| row.get(0),
+    )?;
+    let mut statement = connection.prepare(&format!(
+        "SELECT {COLUMNS} FROM users WHERE {filter} ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = statement.query_map(
+        rusqlite::params![pattern, request.limit, request.offset()],
+        from_row,
+    )?;
+    Ok((rows.collect::<Result<_, _>>()?, total))
+}
+
+pub fn set_disabled(connection: &Connection, user_id: i64, disabled: bool) -> StorageResult<()> {
+    connection.execute(
+        "UPDATE users SET disabled = ?2 WHERE id = ?1",
+        rusqlite::params![user_id, disabled],
+    )?;
+    Ok(())
+}
+
+/// Every user id that is not disabled.
+pub fn active_ids(connection: &Connection) -> StorageResult<Vec<i64>> {
+    let mut statement =
+        connection.prepare("SELECT id FROM users WHERE disabled = 0 ORDER BY id")?;
+    let ids = statement.query_map([], |row| row.get(0))?;
+    Ok(ids.collect::<Result<_, _>>()?)
+}

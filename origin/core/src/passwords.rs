@@ -1,0 +1,356 @@
+//! argon2id password hashing off the async runtime, bounded: `workers` dedicated threads
+//! hash, at most `queue` requests wait, and past that a sign-in gets 503 with `Retry-After`.
+//! The hashing threads run in the idle scheduling class, so a flood of sign-ins takes the
+//! cycles the request path leaves over instead of competing with it on equal terms, and stay
+//! off the first CPU the process may use (when it may use more than one), so one core's caches
+//! and run queue are the request path's alone ([`crate::cpus`]). When the request path needs
+//! every cycle, sign-ins queue and then get 503 with `Retry-After`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+
+use std::cell::RefCell;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{
+    self, Output, ParamsString, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use shared::Problem;
+use thread_priority::ThreadPriority;
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::error::{Error, Result};
+
+type Job = Box<dyn FnOnce() + Send>;
+
+#[derive(Clone)]
+pub struct Hasher {
+    admission: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
+    /// A real hash of a random password, verified against for unknown accounts so that their
+    /// timing matches known ones.
+    dummy: Arc<str>,
+    /// Hashes and verifications started, for tests and metrics.
+    started: Arc<AtomicU64>,
+    /// Hashes refused because the queue was full (answered 503), for metrics.
+    refused: Arc<AtomicU64>,
+    /// Hashes admitted at once: threads plus queue.
+    capacity: usize,
+}
+
+/// OWASP's argon2id parameters: 19 MiB, 2 passes, 1 lane.
+fn params() -> Params {
+    Params::new(19 * 1024, 2, 1, None).expect("constant parameters are valid")
+}
+
+fn argon2() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
+}
+
+thread_local! {
+    /// Each hashing thread keeps its 19 MiB of argon2 memory for its whole life. Allocating and
+    /// freeing it per hash maps and unmaps 19 MiB every time: thousands of page faults whose
+    /// zeroing pollutes the caches, and address-space locks and TLB shootdowns that stall the
+    /// request path's threads in the same process.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// argon2id of `password` with raw `salt` into `out`, in this thread's kept memory.
+fn hash_into(
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> argon2::Result<()> {
+    let blocks = argon2.params().block_count();
+    MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        argon2.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+    })
+}
+
+fn hash_now(password: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    let failed = |error: String| Error::Internal(anyhow::anyhow!("hashing: {error}"));
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt
+        .as_salt()
+        .decode_b64(&mut salt_bytes)
+        .map_err(|error| failed(error.to_string()))?;
+    let argon2 = argon2();
+    let output = Output::init_with(Params::DEFAULT_OUTPUT_LEN, |out| {
+        hash_into(&argon2, password.as_bytes(), raw_salt, out)
+            .map_err(|_| password_hash::Error::Password)
+    })
+    .map_err(|error| failed(error.to_string()))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params()).map_err(|error| failed(error.to_string()))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(hash.to_string())
+}
+
+fn verify_now(password: &str, hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    // Hashes made with our parameters are checked in the kept memory; any other (an older
+    // parameter set) by the library's own verifier.
+    let wanted = params();
+    let ours = Params::try_from(&parsed).is_ok_and(|theirs| {
+        (theirs.m_cost(), theirs.t_cost(), theirs.p_cost())
+            == (wanted.m_cost(), wanted.t_cost(), wanted.p_cost())
+    }) && parsed.algorithm == Algorithm::Argon2id.ident()
+        && parsed.version == Some(Version::V0x13.into());
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    if !ours {
+        return argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+    }
+    let mut salt_bytes = [0u8; 64];
+    let Ok(raw_salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    hash_into(&argon2(), password.as_bytes(), raw_salt, &mut out).is_ok()
+        && crate::ids::constant_time_eq(&out, expected.as_bytes())
+}
+
+fn lower_priority() -> Result<(), thread_priority::Error> {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        set_thread_priority_and_policy(
+            thread_native_id(),
+            // SCHED_IDLE takes static priority 0, which `Min` maps to for this policy.
+            ThreadPriority::Min,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        thread_priority::set_current_thread_priority(ThreadPriority::Min)
+    }
+}
+
+fn hashing_thread(jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    if let Err(error) = lower_priority() {
+        tracing::warn!(?error, "could not lower the priority of a hashing thread");
+    }
+    if let Err(error) = crate::cpus::leave_first() {
+        tracing::warn!(%error, "could not keep a hashing thread off the first CPU");
+    }
+    loop {
+        let job = match jobs.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
+    }
+}
+
+impl Hasher {
+    pub fn new(workers: usize, queue: usize) -> Result<Hasher> {
+        // Hashed here with the library's own allocation, so this thread keeps no argon2 memory.
+        let dummy = argon2()
+            .hash_password(
+                crate::ids::random_hex(16).as_bytes(),
+                &SaltString::generate(&mut OsRng),
+            )
+            .map_err(|error| Error::Internal(anyhow::anyhow!("hashing: {error}")))?
+            .to_string();
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for index in 0..workers.max(1) {
+            let receiver = receiver.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{index}"))
+                .spawn(move || hashing_thread(receiver))
+                .map_err(|error| Error::Internal(error.into()))?;
+        }
+        Ok(Hasher {
+            admission: Arc::new(Semaphore::new(workers.max(1) + queue)),
+            jobs: sender,
+            dummy: dummy.into(),
+            started: Arc::new(AtomicU64::new(0)),
+            refused: Arc::new(AtomicU64::new(0)),
+            capacity: workers.max(1) + queue,
+        })
+    }
+
+    /// A place in the hashing queue, or 503 with `Retry-After` when it is full. Taken before
+    /// anything else a sign-in does, so a refused sign-in costs nothing but this.
+    pub fn admit(&self) -> Result<Admission> {
+        self.admission
+            .clone()
+            .try_acquire_owned()
+            .map(|permit| Admission { _permit: permit })
+            .map_err(|_| {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                Problem::Busy { retry_after: 1 }.into()
+            })
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let admission = self.admit()?;
+        self.run_admitted(admission, work).await
+    }
+
+    async fn run_admitted<T: Send + 'static>(
+        &self,
+        admission: Admission,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        let _admitted = admission;
+        self.started.fetch_add(1, Ordering::Relaxed);
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = reply.send(work());
+            }))
+            .map_err(|_| anyhow::anyhow!("the hashing threads have stopped"))?;
+        answer
+            .await
+            .map_err(|_| Error::Internal(anyhow::anyhow!("a hashing job was dropped")))
+    }
+
+    /// How many hashes and verifications were admitted since start.
+    pub fn started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    /// How many hashes were refused (503) because the queue was full.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Hashes admitted and not finished: running, or waiting for a hashing thread.
+    pub fn in_flight(&self) -> usize {
+        self.capacity
+            .saturating_sub(self.admission.available_permits())
+    }
+
+    /// Hashes admitted at once (threads plus queue); past it, sign-ins get 503.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String> {
+        self.run(move || hash_now(&password)).await?
+    }
+
+    /// Verifies `password` against `hash`, or against the dummy hash when there is none (an
+    /// unknown account, or one without a password), in which case the answer is `false`.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool> {
+        let admission = self.admit()?;
+        self.verify_admitted(admission, password, hash).await
+    }
+
+    /// [`Hasher::verify`] in a place already taken with [`Hasher::admit`].
+    pub async fn verify_admitted(
+        &self,
+        admission: Admission,
+        password: String,
+        hash: Option<String>,
+    ) -> Result<bool> {
+        let dummy = self.dummy.clone();
+        self.run_admitted(admission, move || match hash {
+            Some(hash) => verify_now(&password, &hash),
+            None => {
+                let _ = verify_now(&password, &dummy);
+                false
+            }
+        })
+        .await
+    }
+}
+
+/// A place in the hashing queue ([`Hasher::admit`]), given back when dropped.
+pub struct Admission {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_memory_hashes_are_standard_phc_hashes_both_ways() {
+        let ours = hash_now("correct horse").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(argon2().verify_password(b"correct horse", &parsed).is_ok());
+        assert!(argon2().verify_password(b"wrong horse", &parsed).is_err());
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = argon2()
+            .hash_password(b"battery staple", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_now("battery staple", &theirs));
+        assert!(!verify_now("battery stapler", &theirs));
+        // Other parameters still verify, through the library.
+        let weaker = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8 * 1024, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"old", &salt)
+        .unwrap()
+        .to_string();
+        assert!(verify_now("old", &weaker));
+        assert!(!verify_now("new", &weaker));
+        assert!(!verify_now("x", "not a phc string"));
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_and_no_other() {
+        let hasher = Hasher::new(1, 4).unwrap();
+        let hash = hasher.hash("correct horse".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(
+            hasher
+                .verify("correct horse".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify("wrong horse".into(), Some(hash))
+                .await
+                .unwrap()
+        );
+        assert!(!hasher.verify("anything".into(), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_instead_of_waiting() {
+        let hasher = Hasher::new(1, 0).unwrap();
+        let first = hasher.clone();
+        let running = tokio::spawn(async move { first.hash("one password".into()).await });
+        // Give the first hash time to be admitted.
+        while hasher.admission.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let refused = hasher.hash("two password".into()).await;
+        assert!(matches!(
+            refused,
+            Err(Error::Problem(Problem::Busy { .. }, _))
+        ));
+        assert!(running.await.unwrap().is_ok());
+    }
+}
