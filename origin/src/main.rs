@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use origin::config::Config;
 use origin::db::audit::Actor;
 use origin::db::ledgers::Ledger;
-use origin::domain::admin::{self, Message, NewGift, NewInvitation, Recipients};
+use origin::domain::admin::{self, NewGift, NewGoods, NewInvitation, NewMessage, Recipients};
 use origin::http::openapi;
 use origin::{AppState, domain::identity};
 use origin_core::Error;
@@ -289,11 +289,8 @@ async fn task(state: &AppState, command: Command) -> anyhow::Result<()> {
                 },
         } => {
             let recipients = user_id.map_or(Recipients::All, Recipients::One);
-            let message = Message {
-                sender,
-                title,
-                body,
-            };
+            let message =
+                NewMessage::new(Some(&sender), &title, &body).map_err(|p| task_error(p.into()))?;
             let count = admin::send_message(state, Actor::cli(), recipients, message)
                 .await
                 .map_err(task_error)?;
@@ -304,7 +301,8 @@ async fn task(state: &AppState, command: Command) -> anyhow::Result<()> {
             action: GoodsAction::Create { name, price },
         } => {
             let price = parse_cents("price", &price).map_err(|p| task_error(p.into()))?;
-            let id = admin::create_goods(state, Actor::cli(), name, price)
+            let goods = NewGoods::new(&name, price).map_err(|p| task_error(p.into()))?;
+            let id = admin::create_goods(state, Actor::cli(), goods)
                 .await
                 .map_err(task_error)?;
             println!("{id}");
@@ -379,16 +377,8 @@ async fn gift_task(state: &AppState, action: GiftAction) -> anyhow::Result<()> {
             accumulate_points,
             stock,
         } => {
-            anyhow::ensure!(
-                accumulate_points > 0 && stock >= 0,
-                "accumulate-points must be > 0 and stock >= 0"
-            );
-            let gift = NewGift {
-                name,
-                accumulate_points,
-                stock,
-                image: None,
-            };
+            let gift = NewGift::new(&name, accumulate_points, stock, None)
+                .map_err(|p| task_error(p.into()))?;
             let id = admin::create_gift(state, Actor::cli(), gift)
                 .await
                 .map_err(task_error)?;

@@ -166,10 +166,9 @@ pub async fn store_create(
         ],
         Some(request.zip),
     );
-    let (row, instructions) =
-        addresses::create(&state, caller.user_id, fields, request.is_default).await?;
+    let row = addresses::create(&state, caller.user_id, fields, request.is_default).await?;
     let offset = state.config.time_offset;
-    Ok(StoreOk::new(StoreAddress::of(&row, offset)).invalidate(instructions))
+    Ok(StoreOk::new(StoreAddress::of(&row, offset)))
 }
 
 pub async fn store_update(
@@ -187,10 +186,9 @@ pub async fn store_update(
         address: change.address,
         zip: change.zip,
     };
-    let (row, instructions) =
-        addresses::update(&state, caller.user_id, id, fields, change.is_default).await?;
+    let row = addresses::update(&state, caller.user_id, id, fields, change.is_default).await?;
     let offset = state.config.time_offset;
-    Ok(StoreOk::new(StoreAddress::of(&row, offset)).invalidate(instructions))
+    Ok(StoreOk::new(StoreAddress::of(&row, offset)))
 }
 
 pub async fn store_delete(
@@ -198,8 +196,8 @@ pub async fn store_delete(
     caller: Caller,
     PathId(id): PathId,
 ) -> AppResult<StoreOk<()>> {
-    let instructions = addresses::delete(&state, caller.user_id, id).await?;
-    Ok(StoreOk::new(()).invalidate(instructions))
+    addresses::delete(&state, caller.user_id, id).await?;
+    Ok(StoreOk::new(()))
 }
 
 // -- Print ------------------------------------------------------------------------------------
@@ -236,9 +234,8 @@ pub async fn print_create(
         ],
         None,
     );
-    let (row, instructions) =
-        addresses::create(&state, caller.user_id, fields, request.is_default).await?;
-    Ok(PrintOk::new(PrintAddress::of(&row)).invalidate(instructions))
+    let row = addresses::create(&state, caller.user_id, fields, request.is_default).await?;
+    Ok(PrintOk::new(PrintAddress::of(&row)))
 }
 
 pub async fn print_update(
@@ -256,9 +253,8 @@ pub async fn print_update(
         address: change.detail,
         zip: None,
     };
-    let (_, instructions) =
-        addresses::update(&state, caller.user_id, id, fields, change.is_default).await?;
-    Ok(PrintDone::new("地址已更新").invalidate(instructions))
+    let _ = addresses::update(&state, caller.user_id, id, fields, change.is_default).await?;
+    Ok(PrintDone::new("地址已更新"))
 }
 
 pub async fn print_delete(
@@ -266,6 +262,6 @@ pub async fn print_delete(
     caller: Caller,
     PathId(id): PathId,
 ) -> AppResult<PrintDone> {
-    let instructions = addresses::delete(&state, caller.user_id, id).await?;
-    Ok(PrintDone::new("地址已删除").invalidate(instructions))
+    addresses::delete(&state, caller.user_id, id).await?;
+    Ok(PrintDone::new("地址已删除"))
 }

@@ -19,7 +19,9 @@ use crate::clock;
 use crate::db::audit::Actor;
 use crate::db::ledgers::Ledger;
 use crate::db::users;
-use crate::domain::admin::{self, CouponGrant, Message, NewGift, NewInvitation, Recipients};
+use crate::domain::admin::{
+    self, CouponGrant, NewGift, NewGoods, NewInvitation, NewMessage, Recipients,
+};
 use crate::domain::identity::{self, SignInDoor};
 use crate::error::{AppError, AppResult};
 use crate::http::auth::{Caller, require_permission};
@@ -306,8 +308,8 @@ async fn list_outbox(
 
 input! {
     pub struct InvitationRequest {
-        uses: Int<1, 1_000_000>,
-        expires_in_days: OptionalInt<1, 3650>,
+        uses: Int<1, { admin::MAX_INVITATION_USES }>,
+        expires_in_days: OptionalInt<1, { admin::MAX_INVITATION_DAYS }>,
     }
 }
 
@@ -371,8 +373,8 @@ async fn update_user(
 input! {
     pub struct PointsAdjustRequest {
         /// Signed: positive credits, negative debits (refused below zero).
-        number: Int<-1_000_000_000, 1_000_000_000>,
-        describe: Text<100>,
+        number: Int<{ -admin::MAX_POINTS_CHANGE }, { admin::MAX_POINTS_CHANGE }>,
+        describe: Text<{ admin::DESCRIBE_MAX_CHARS }>,
     }
 }
 
@@ -402,7 +404,7 @@ impl Field for BalanceDelta {
 
     fn read(params: &Params, name: &'static str) -> Result<i64, Problem> {
         let delta = SignedYuan::read(params, name)?;
-        if delta.abs() > 10_000_000_000 {
+        if delta.abs() > admin::MAX_BALANCE_CHANGE_CENTS {
             return Err(Problem::invalid(name, "amount 超出范围"));
         }
         Ok(delta)
@@ -417,7 +419,7 @@ input! {
     pub struct BalanceAdjustRequest {
         /// Signed decimal yuan (`"-3.50"`); refused below zero.
         amount: BalanceDelta,
-        describe: Text<100>,
+        describe: Text<{ admin::DESCRIBE_MAX_CHARS }>,
     }
 }
 
@@ -441,45 +443,22 @@ async fn adjust_balance(
     }))
 }
 
-/// `满减` or `抵扣`.
+/// `满减` or `抵扣` (the domain checks which).
 pub struct CouponKind;
 
 impl Field for CouponKind {
     type Value = String;
 
     fn read(params: &Params, name: &'static str) -> Result<String, Problem> {
-        let kind = params.required(name)?.trim().to_owned();
-        if kind != "满减" && kind != "抵扣" {
-            return Err(Problem::invalid(name, "type 只能是 满减 或 抵扣"));
-        }
-        Ok(kind)
+        Secret::read(params, name)
     }
 
     fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
         let property = ObjectBuilder::new()
             .schema_type(Type::String)
-            .enum_values(Some(["满减", "抵扣"]))
+            .enum_values(Some(admin::COUPON_KINDS))
             .description((!description.is_empty()).then_some(description));
         object.property(name, property).required(name)
-    }
-}
-
-/// Money more than zero.
-pub struct PositiveYuan;
-
-impl Field for PositiveYuan {
-    type Value = i64;
-
-    fn read(params: &Params, name: &'static str) -> Result<i64, Problem> {
-        let cents = Yuan::read(params, name)?;
-        if cents <= 0 {
-            return Err(Problem::invalid(name, format!("{name} 必须大于 0")));
-        }
-        Ok(cents)
-    }
-
-    fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
-        Yuan::document(name, description, object)
     }
 }
 
@@ -492,7 +471,7 @@ impl Field for Threshold {
     fn read(params: &Params, name: &'static str) -> Result<Option<i64>, Problem> {
         Ok(match params.get(name).map(str::trim) {
             None | Some("") => None,
-            Some(raw) => Some(shared::money::parse_cents(name, raw)?).filter(|cents| *cents >= 0),
+            Some(raw) => Some(shared::money::parse_cents(name, raw)?),
         })
     }
 
@@ -512,12 +491,12 @@ input! {
         /// 满减 (needs `satisfy`) or 抵扣.
         kind as "type": CouponKind,
         /// Decimal yuan, more than zero.
-        quota: PositiveYuan,
+        quota: Yuan,
         /// The spend a 满减 coupon needs, decimal yuan.
         satisfy: Threshold,
         /// `2026-12-31 23:59:59`, in the future.
         finished_at: Secret,
-        name: Text<50>,
+        name: Text<{ admin::COUPON_NAME_MAX_CHARS }>,
     }
 }
 
@@ -527,27 +506,21 @@ async fn grant_coupon(
     PathId(user_id): PathId,
     Input(request): Input<CouponGrantRequest>,
 ) -> AppResult<PrintOk<views::Created, 201>> {
-    let kind = request.kind;
-    if kind == "满减" && request.satisfy.is_none() {
-        return Err(Problem::invalid("satisfy", "满减券需要 satisfy（不小于 0 的金额）").into());
-    }
-    let finished_at =
-        clock::parse(&request.finished_at, state.config.time_offset).ok_or_else(|| {
-            Problem::invalid(
-                "finished_at",
-                "finished_at 必须是日期时间，如 2026-12-31 23:59:59",
-            )
-        })?;
-    if finished_at <= clock::now() {
-        return Err(Problem::invalid("finished_at", "finished_at 必须晚于现在").into());
-    }
-    let grant = CouponGrant {
-        name: request.name,
-        satisfy_cents: request.satisfy.filter(|_| kind == "满减"),
-        kind,
-        quota_cents: request.quota,
+    let offset = state.config.time_offset;
+    let finished_at = clock::parse(&request.finished_at, offset).ok_or_else(|| {
+        Problem::invalid(
+            "finished_at",
+            "finished_at 必须是日期时间，如 2026-12-31 23:59:59",
+        )
+    })?;
+    let grant = CouponGrant::new(
+        &request.name,
+        &request.kind,
+        request.quota,
+        request.satisfy,
         finished_at,
-    };
+        clock::now(),
+    )?;
     let coupon_id = admin::grant_coupon(&state, actor, user_id, grant).await?;
     Ok(PrintOk::new(views::Created { id: coupon_id }))
 }
@@ -581,9 +554,9 @@ input! {
     /// `user_id` or `all=true`, not both.
     pub struct MessageRequest {
         recipients: MessageRecipients,
-        sender: OptionalText<50>,
-        title: Text<100>,
-        body: Text<2000>,
+        sender: OptionalText<{ admin::SENDER_MAX_CHARS }>,
+        title: Text<{ admin::TITLE_MAX_CHARS }>,
+        body: Text<{ admin::BODY_MAX_CHARS }>,
     }
     example: serde_json::json!({ "all": true, "title": "通知", "body": "门店国庆休息三天。" })
 }
@@ -593,39 +566,16 @@ async fn send_message(
     Admin { actor, .. }: Admin<needs::SupportTools>,
     Input(request): Input<MessageRequest>,
 ) -> AppResult<PrintOk<views::Recipients, 201>> {
-    let message = Message {
-        sender: request.sender.unwrap_or_else(|| "系统".to_owned()),
-        title: request.title,
-        body: request.body,
-    };
+    let message = NewMessage::new(request.sender.as_deref(), &request.title, &request.body)?;
     let count = admin::send_message(&state, actor, request.recipients, message).await?;
     Ok(PrintOk::new(views::Recipients { recipients: count }))
 }
 
-/// Money, not negative.
-pub struct Price;
-
-impl Field for Price {
-    type Value = i64;
-
-    fn read(params: &Params, name: &'static str) -> Result<i64, Problem> {
-        let cents = Yuan::read(params, name)?;
-        if cents < 0 {
-            return Err(Problem::invalid(name, format!("{name} 不能为负")));
-        }
-        Ok(cents)
-    }
-
-    fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
-        Yuan::document(name, description, object)
-    }
-}
-
 input! {
     pub struct GoodsRequest {
-        name: Text<100>,
+        name: Text<{ admin::GOODS_NAME_MAX_CHARS }>,
         /// Decimal yuan, not negative.
-        price: Price,
+        price: Yuan,
     }
 }
 
@@ -634,15 +584,16 @@ async fn create_goods(
     Admin { actor, .. }: Admin<needs::Goods>,
     Input(request): Input<GoodsRequest>,
 ) -> AppResult<PrintOk<views::Created, 201>> {
-    let id = admin::create_goods(&state, actor, request.name, request.price).await?;
+    let goods = NewGoods::new(&request.name, request.price)?;
+    let id = admin::create_goods(&state, actor, goods).await?;
     Ok(PrintOk::new(views::Created { id }))
 }
 
 input! {
     pub struct GiftRequest {
-        name: Text<100>,
-        accumulate_points: Int<1, 1_000_000_000>,
-        stock: Int<0, 1_000_000_000>,
+        name: Text<{ admin::GIFT_NAME_MAX_CHARS }>,
+        accumulate_points: Int<1, { admin::MAX_GIFT_POINTS }>,
+        stock: Int<0, { admin::MAX_GIFT_STOCK }>,
         /// An image upload's id.
         image: OptionalInt<1, { i64::MAX }>,
     }
@@ -653,12 +604,12 @@ async fn create_gift(
     Admin { actor, .. }: Admin<needs::Points>,
     Input(request): Input<GiftRequest>,
 ) -> AppResult<PrintOk<views::Created, 201>> {
-    let gift = NewGift {
-        name: request.name,
-        accumulate_points: request.accumulate_points,
-        stock: request.stock,
-        image: request.image,
-    };
+    let gift = NewGift::new(
+        &request.name,
+        request.accumulate_points,
+        request.stock,
+        request.image,
+    )?;
     let id = admin::create_gift(&state, actor, gift).await?;
     Ok(PrintOk::new(views::Created { id }))
 }

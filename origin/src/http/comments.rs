@@ -93,8 +93,8 @@ pub async fn create(
         anonymous: request.is_anonymous,
         images: request.images,
     };
-    let (id, instructions) = comments::create(&state, caller.user_id, comment).await?;
-    Ok(PrintOk::new(views::Created { id }).invalidate(instructions))
+    let id = comments::create(&state, caller.user_id, comment).await?;
+    Ok(PrintOk::new(views::Created { id }))
 }
 
 pub async fn of_self(

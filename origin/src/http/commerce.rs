@@ -45,9 +45,9 @@ pub async fn redeem(
     caller: Caller,
     Input(request): Input<GiftOrderRequest>,
 ) -> AppResult<PrintOk<views::OrderNo, 201>> {
-    let (order_no, instructions) =
+    let order_no =
         commerce::redeem(&state, caller.user_id, request.gift_id, request.address_id).await?;
-    Ok(PrintOk::new(views::OrderNo { order_no }).invalidate(instructions))
+    Ok(PrintOk::new(views::OrderNo { order_no }))
 }
 
 input! {
@@ -108,15 +108,14 @@ pub async fn create_recharge(
     Input(request): Input<RechargeRequest>,
 ) -> AppResult<PrintOk<views::RechargeCreated, 201>> {
     let price = request.price;
-    let (order, instructions) =
-        commerce::create_recharge(&state, caller.user_id, price, &request.pay_type).await?;
+    let order = commerce::create_recharge(&state, caller.user_id, price, &request.pay_type).await?;
     let data = views::RechargeCreated {
         order_no: order.order_no,
         price: format_cents(price),
         pay_type: request.pay_type,
         pay_params: order.pay_params,
     };
-    Ok(PrintOk::new(data).invalidate(instructions))
+    Ok(PrintOk::new(data))
 }
 
 pub async fn recharge_orders(

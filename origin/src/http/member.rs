@@ -49,13 +49,13 @@ pub async fn mark_read(
     caller: Caller,
     PathId(id): PathId,
 ) -> AppResult<PrintDone> {
-    let instructions = member::mark_read(&state, caller.user_id, id).await?;
-    Ok(PrintDone::new("已标记为已读").invalidate(instructions))
+    member::mark_read(&state, caller.user_id, id).await?;
+    Ok(PrintDone::new("已标记为已读"))
 }
 
 pub async fn mark_all_read(State(state): State<AppState>, caller: Caller) -> AppResult<PrintDone> {
-    let instructions = member::mark_all_read(&state, caller.user_id).await?;
-    Ok(PrintDone::new("已全部标记为已读").invalidate(instructions))
+    member::mark_all_read(&state, caller.user_id).await?;
+    Ok(PrintDone::new("已全部标记为已读"))
 }
 
 input! {

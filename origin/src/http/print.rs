@@ -268,7 +268,7 @@ pub async fn bind_login_mode(
     caller: Caller,
     Input(request): Input<BindRequest>,
 ) -> AppResult<PrintDone> {
-    let instructions = login_modes::bind(
+    login_modes::bind(
         &state,
         caller.user_id,
         request.verification_token,
@@ -276,7 +276,7 @@ pub async fn bind_login_mode(
         request.proof,
     )
     .await?;
-    Ok(PrintDone::new("绑定成功").invalidate(instructions))
+    Ok(PrintDone::new("绑定成功"))
 }
 
 /// `type`: `phone` or `email`.
@@ -314,9 +314,8 @@ pub async fn unbind_login_mode(
     caller: Caller,
     Input(request): Input<UnbindRequest>,
 ) -> AppResult<PrintDone> {
-    let instructions =
-        login_modes::unbind(&state, caller.user_id, request.kind, request.proof).await?;
-    Ok(PrintDone::new("解绑成功").invalidate(instructions))
+    login_modes::unbind(&state, caller.user_id, request.kind, request.proof).await?;
+    Ok(PrintDone::new("解绑成功"))
 }
 
 /// An avatar is an absolute http(s) URL or a path on this host (an upload's `src`), or empty
@@ -370,8 +369,8 @@ pub async fn update_self(
         sex: request.sex,
         avatar: request.avatar,
     };
-    let instructions = profile::update(&state, caller.user_id, change).await?;
-    Ok(PrintDone::new("资料已更新").invalidate(instructions))
+    profile::update(&state, caller.user_id, change).await?;
+    Ok(PrintDone::new("资料已更新"))
 }
 
 pub async fn permissions(

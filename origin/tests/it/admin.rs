@@ -704,6 +704,41 @@ async fn the_cli_runs_back_office_tasks_with_an_audit_trail() {
     assert_eq!(out.trim(), "balance now 5.50");
     let (ok, out, _) = run(&["goods", "create", "--name", "杯子", "--price", "9.9"]);
     assert!(ok && out.trim().parse::<i64>().is_ok(), "{out}");
+    // The CLI goes through the same rules as the admin API (they live in the domain).
+    let (ok, _, err) = run(&["goods", "create", "--name", "杯子", "--price=-1"]);
+    assert!(!ok && err.contains("price: "), "{err}");
+    let (ok, _, err) = run(&[
+        "gift",
+        "create",
+        "--name",
+        "杯",
+        "--accumulate-points",
+        "1",
+        "--stock=-1",
+    ]);
+    assert!(!ok && err.contains("stock: "), "{err}");
+    let long_title = "题".repeat(101);
+    let (ok, _, err) = run(&[
+        "message",
+        "send",
+        "--user-id",
+        &id,
+        "--title",
+        &long_title,
+        "--body",
+        "b",
+    ]);
+    assert!(!ok && err.contains("title: "), "{err}");
+    let (ok, _, err) = run(&[
+        "user",
+        "--id",
+        &id,
+        "balance",
+        "--amount=-100000001",
+        "--describe",
+        "补",
+    ]);
+    assert!(!ok && err.contains("amount: "), "{err}");
     let (ok, _, _) = run(&[
         "message",
         "send",

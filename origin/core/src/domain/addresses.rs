@@ -4,7 +4,6 @@
 //! requests cannot break it.
 
 use shared::Problem;
-use shared::invalidate::Instruction;
 
 use crate::AppState;
 use crate::clock;
@@ -32,7 +31,7 @@ pub async fn create(
     user_id: i64,
     fields: AddressFields,
     make_default: bool,
-) -> Result<(AddressRow, Vec<Instruction>)> {
+) -> Result<AddressRow> {
     let row = state
         .db
         .write(move |tx| -> Result<_> {
@@ -50,7 +49,7 @@ pub async fn create(
             addresses::get(tx, user_id, id)?.ok_or_else(|| not_found().into())
         })
         .await?;
-    Ok((row, vec![Instruction::Bump { user: user_id }]))
+    Ok(row)
 }
 
 /// Changes the fields given; `Some(true)` makes it the default. The default cannot be unset
@@ -61,7 +60,7 @@ pub async fn update(
     id: i64,
     fields: AddressFields,
     make_default: Option<bool>,
-) -> Result<(AddressRow, Vec<Instruction>)> {
+) -> Result<AddressRow> {
     let row = state
         .db
         .write(move |tx| -> Result<_> {
@@ -80,11 +79,11 @@ pub async fn update(
             addresses::get(tx, user_id, id)?.ok_or_else(|| not_found().into())
         })
         .await?;
-    Ok((row, vec![Instruction::Bump { user: user_id }]))
+    Ok(row)
 }
 
 /// Deletes an address; if it was the default, the newest remaining one becomes default.
-pub async fn delete(state: &AppState, user_id: i64, id: i64) -> Result<Vec<Instruction>> {
+pub async fn delete(state: &AppState, user_id: i64, id: i64) -> Result<()> {
     state
         .db
         .write(move |tx| -> Result<_> {
@@ -98,5 +97,5 @@ pub async fn delete(state: &AppState, user_id: i64, id: i64) -> Result<Vec<Instr
             Ok(())
         })
         .await?;
-    Ok(vec![Instruction::Bump { user: user_id }])
+    Ok(())
 }

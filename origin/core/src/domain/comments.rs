@@ -3,7 +3,6 @@
 //! transaction that writes the comment.
 
 use shared::Problem;
-use shared::invalidate::Instruction;
 use shared::pagination::{PageRequest, Paged};
 
 use crate::AppState;
@@ -16,12 +15,8 @@ use crate::error::Result;
 /// At most this many images per comment.
 pub const MAX_IMAGES: usize = 9;
 
-/// Writes a comment; returns its id and the instruction that refreshes the author's own list.
-pub async fn create(
-    state: &AppState,
-    user_id: i64,
-    comment: NewComment,
-) -> Result<(i64, Vec<Instruction>)> {
+/// Writes a comment; returns its id.
+pub async fn create(state: &AppState, user_id: i64, comment: NewComment) -> Result<i64> {
     let id = state
         .db
         .write(move |tx| -> Result<_> {
@@ -43,7 +38,7 @@ pub async fn create(
             Ok(comments::insert(tx, user_id, &comment, clock::now())?)
         })
         .await?;
-    Ok((id, vec![Instruction::Bump { user: user_id }]))
+    Ok(id)
 }
 
 pub async fn of_user(

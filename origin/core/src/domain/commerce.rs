@@ -38,7 +38,7 @@ pub async fn redeem(
     user_id: i64,
     gift_id: i64,
     address_id: i64,
-) -> Result<(String, Vec<Instruction>)> {
+) -> Result<String> {
     let order_no = state
         .db
         .write(move |tx| -> Result<_> {
@@ -63,7 +63,7 @@ pub async fn redeem(
             Ok(order_no)
         })
         .await?;
-    Ok((order_no, vec![Instruction::Bump { user: user_id }]))
+    Ok(order_no)
 }
 
 pub async fn gift_orders(
@@ -90,7 +90,7 @@ pub async fn create_recharge(
     user_id: i64,
     price_cents: i64,
     pay_type: &str,
-) -> Result<(NewRecharge, Vec<Instruction>)> {
+) -> Result<NewRecharge> {
     if !(1..=MAX_RECHARGE_CENTS).contains(&price_cents) {
         return Err(Problem::invalid("price", "充值金额必须在 0.01 到 50000.00 之间").into());
     }
@@ -115,13 +115,10 @@ pub async fn create_recharge(
         })
         .await?;
     let pay_params = provider.pay_params(&order_no, price_cents, pay_type);
-    Ok((
-        NewRecharge {
-            order_no,
-            pay_params,
-        },
-        vec![Instruction::Bump { user: user_id }],
-    ))
+    Ok(NewRecharge {
+        order_no,
+        pay_params,
+    })
 }
 
 pub async fn recharge_orders(

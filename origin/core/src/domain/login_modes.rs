@@ -9,7 +9,6 @@
 //! for a day (`identity::reset_password`).
 
 use shared::Problem;
-use shared::invalidate::Instruction;
 
 use crate::AppState;
 use crate::clock;
@@ -192,7 +191,7 @@ pub async fn bind(
     token: String,
     code: String,
     proof: Proof,
-) -> Result<Vec<Instruction>> {
+) -> Result<()> {
     let hash = identity::code_hash(state, &token, &code);
     let state_for_check = state.clone();
     let (token_for_check, hash_for_check) = (token.clone(), hash.clone());
@@ -271,7 +270,7 @@ pub async fn bind(
     if let Some(told) = outcome? {
         crate::notify::sent(state, notice_channel(told));
     }
-    Ok(vec![Instruction::Bump { user: user_id }])
+    Ok(())
 }
 
 /// Unbinds the phone or e-mail, with a proof (module docs), unless the account would be left
@@ -282,7 +281,7 @@ pub async fn unbind(
     user_id: i64,
     column: LoginColumn,
     proof: Proof,
-) -> Result<Vec<Instruction>> {
+) -> Result<()> {
     let state_for_check = state.clone();
     let checked = state
         .db
@@ -321,7 +320,7 @@ pub async fn unbind(
         .await?;
     outcome?;
     crate::notify::sent(state, notice_channel(column));
-    Ok(vec![Instruction::Bump { user: user_id }])
+    Ok(())
 }
 
 /// Refuses to unbind what is not bound, or the last way to sign in.

@@ -2,7 +2,6 @@
 //! and the points and balance ledgers.
 
 use shared::Problem;
-use shared::invalidate::Instruction;
 use shared::pagination::{PageRequest, Paged};
 
 use crate::AppState;
@@ -33,7 +32,7 @@ pub async fn unread_count(state: &AppState, user_id: i64) -> Result<u64> {
 }
 
 /// Marks one message read; another user's (or no) message is not found.
-pub async fn mark_read(state: &AppState, user_id: i64, id: i64) -> Result<Vec<Instruction>> {
+pub async fn mark_read(state: &AppState, user_id: i64, id: i64) -> Result<()> {
     let found = state
         .db
         .write(move |tx| messages::mark_read(tx, user_id, id, clock::now()))
@@ -41,15 +40,15 @@ pub async fn mark_read(state: &AppState, user_id: i64, id: i64) -> Result<Vec<In
     if !found {
         return Err(Problem::NotFound.into());
     }
-    Ok(vec![Instruction::Bump { user: user_id }])
+    Ok(())
 }
 
-pub async fn mark_all_read(state: &AppState, user_id: i64) -> Result<Vec<Instruction>> {
+pub async fn mark_all_read(state: &AppState, user_id: i64) -> Result<()> {
     state
         .db
         .write(move |tx| messages::mark_all_read(tx, user_id, clock::now()))
         .await?;
-    Ok(vec![Instruction::Bump { user: user_id }])
+    Ok(())
 }
 
 pub async fn coupons(

@@ -5,7 +5,6 @@ use crate::db::roles;
 use crate::db::users::{self, MemberLevel, UserRow, Wallet};
 use crate::error::{Error, Result};
 use shared::Problem;
-use shared::invalidate::Instruction;
 
 pub struct Profile {
     pub user: UserRow,
@@ -59,12 +58,8 @@ pub struct ProfileChange {
     pub avatar: Option<String>,
 }
 
-/// Applies a profile change and returns the edge instruction that keeps reads fresh.
-pub async fn update(
-    state: &AppState,
-    user_id: i64,
-    change: ProfileChange,
-) -> Result<Vec<Instruction>> {
+/// Applies a profile change (the write layer tells the edge the user's data changed).
+pub async fn update(state: &AppState, user_id: i64, change: ProfileChange) -> Result<()> {
     state
         .db
         .write(move |tx| {
@@ -77,5 +72,5 @@ pub async fn update(
             )
         })
         .await?;
-    Ok(vec![Instruction::Bump { user: user_id }])
+    Ok(())
 }

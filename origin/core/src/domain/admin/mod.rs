@@ -26,6 +26,10 @@ use crate::edge_sync;
 use crate::error::{Error, Result};
 use crate::ids;
 
+mod forms;
+
+pub use forms::*;
+
 /// Instructions per edge-outbox row when one action touches many users.
 const INSTRUCTIONS_PER_ROW: usize = 200;
 
@@ -238,6 +242,13 @@ pub async fn adjust(
     if delta == 0 {
         return Err(Problem::invalid(field, "变动数量不能为 0").into());
     }
+    let limit = match ledger {
+        Ledger::Points => MAX_POINTS_CHANGE,
+        Ledger::Balance => MAX_BALANCE_CHANGE_CENTS,
+    };
+    if delta.abs() > limit {
+        return Err(Problem::invalid(field, format!("{field} 超出范围")).into());
+    }
     act(state, actor, action, move |tx, now| {
         existing_user(tx, user_id)?;
         let surplus = ledgers::post(tx, ledger, user_id, delta, &describe, now)?;
@@ -245,16 +256,6 @@ pub async fn adjust(
         Ok(Effect::new(surplus, Some(user_id), detail).bump_target())
     })
     .await
-}
-
-/// A coupon to grant.
-#[derive(Debug, Clone)]
-pub struct CouponGrant {
-    pub name: String,
-    pub kind: String,
-    pub quota_cents: i64,
-    pub satisfy_cents: Option<i64>,
-    pub finished_at: i64,
 }
 
 pub async fn grant_coupon(
@@ -293,18 +294,12 @@ pub enum Recipients {
     All,
 }
 
-pub struct Message {
-    pub sender: String,
-    pub title: String,
-    pub body: String,
-}
-
 /// Sends an in-site message; returns how many users received it.
 pub async fn send_message(
     state: &AppState,
     actor: Actor,
     recipients: Recipients,
-    message: Message,
+    message: NewMessage,
 ) -> Result<usize> {
     act(state, actor, "message.send", move |tx, now| {
         let (targets, target_user) = match recipients {
@@ -335,26 +330,14 @@ pub async fn send_message(
     .await
 }
 
-pub async fn create_goods(
-    state: &AppState,
-    actor: Actor,
-    name: String,
-    price_cents: i64,
-) -> Result<i64> {
+pub async fn create_goods(state: &AppState, actor: Actor, goods: NewGoods) -> Result<i64> {
+    let NewGoods { name, price_cents } = goods;
     act(state, actor, "goods.create", move |tx, now| {
         let id = goods::insert(tx, &name, price_cents, now)?;
         let detail = json!({ "goods_id": id, "name": name, "price_cents": price_cents });
         Ok(Effect::new(id, None, detail))
     })
     .await
-}
-
-/// A gift to put on offer. `image` is an image upload's id.
-pub struct NewGift {
-    pub name: String,
-    pub accumulate_points: i64,
-    pub stock: i64,
-    pub image: Option<i64>,
 }
 
 pub async fn create_gift(state: &AppState, actor: Actor, gift: NewGift) -> Result<i64> {
@@ -468,35 +451,6 @@ pub async fn read_outbox(
         Ok(Effect::new((rows, codes_shown), None, detail))
     })
     .await
-}
-
-/// An invitation code for store registration, checked once for the API and the CLI.
-pub struct NewInvitation {
-    pub uses: i64,
-    pub expires_in_days: Option<i64>,
-}
-
-impl NewInvitation {
-    pub fn new(uses: i64, expires_in_days: Option<i64>) -> Result<NewInvitation, Problem> {
-        if !(1..=1_000_000).contains(&uses) {
-            return Err(Problem::invalid(
-                "uses",
-                "uses 必须是 1 到 1000000 之间的整数",
-            ));
-        }
-        if let Some(days) = expires_in_days
-            && !(1..=3650).contains(&days)
-        {
-            return Err(Problem::invalid(
-                "expires_in_days",
-                "expires_in_days 必须是 1 到 3650 之间的整数",
-            ));
-        }
-        Ok(NewInvitation {
-            uses,
-            expires_in_days,
-        })
-    }
 }
 
 /// Creates an invitation code, audited like every other back-office write (the code itself is
