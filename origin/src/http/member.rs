@@ -1,16 +1,17 @@
 //! The print dialect's member-centre lists: messages, coupons, points and balance records.
 
 use axum::extract::State;
+use time::UtcOffset;
 
 use crate::AppState;
 use crate::db::coupons::CouponStatus;
-use crate::db::ledgers::{Direction, Ledger};
+use crate::db::ledgers::{Direction, Entry, Ledger};
 use crate::domain::{member, profile};
 use crate::error::AppResult;
 use crate::http::auth::Caller;
 use crate::http::input::{Input, OptionalInt, Paging};
 use crate::http::path::PathId;
-use crate::http::reply::{PrintDone, PrintOk};
+use crate::http::reply::{Data, PrintDone, PrintOk};
 use crate::http::views::{self, Page};
 use crate::input;
 
@@ -99,23 +100,36 @@ impl LedgerQuery {
     }
 }
 
+/// One ledger's page of the caller's entries, each shown as `view` shows it.
+async fn ledger_page<V>(
+    state: &AppState,
+    caller: &Caller,
+    query: LedgerQuery,
+    ledger: Ledger,
+    view: fn(&Entry, UtcOffset) -> V,
+) -> AppResult<PrintOk<Page<V>>>
+where
+    Page<V>: Data,
+{
+    let direction = query.direction();
+    let page = member::ledger(state, ledger, caller.user_id, direction, query.page).await?;
+    let offset = state.config.time_offset;
+    Ok(PrintOk::new(Page::of(page, |entry| view(entry, offset))))
+}
+
 pub async fn points_records(
     State(state): State<AppState>,
     caller: Caller,
     Input(query): Input<LedgerQuery>,
 ) -> AppResult<PrintOk<Page<views::PointsRecord>>> {
-    let page = member::ledger(
+    ledger_page(
         &state,
+        &caller,
+        query,
         Ledger::Points,
-        caller.user_id,
-        query.direction(),
-        query.page,
+        views::PointsRecord::of,
     )
-    .await?;
-    let offset = state.config.time_offset;
-    Ok(PrintOk::new(Page::of(page, |entry| {
-        views::PointsRecord::of(entry, offset)
-    })))
+    .await
 }
 
 pub async fn balance_records(
@@ -123,16 +137,12 @@ pub async fn balance_records(
     caller: Caller,
     Input(query): Input<LedgerQuery>,
 ) -> AppResult<PrintOk<Page<views::BalanceRecord>>> {
-    let page = member::ledger(
+    ledger_page(
         &state,
+        &caller,
+        query,
         Ledger::Balance,
-        caller.user_id,
-        query.direction(),
-        query.page,
+        views::BalanceRecord::of,
     )
-    .await?;
-    let offset = state.config.time_offset;
-    Ok(PrintOk::new(Page::of(page, |entry| {
-        views::BalanceRecord::of(entry, offset)
-    })))
+    .await
 }
