@@ -14,6 +14,8 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+pub mod wechat;
+
 pub const PASSWORD: &str = "correct-horse-9";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 /// The one browser origin the edge allows in the end-to-end system (`CORS_ALLOWED_ORIGINS`).
