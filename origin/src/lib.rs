@@ -9,7 +9,7 @@ pub mod ops;
 
 pub use origin_core::{
     AppState, Services, captcha, clock, config, cpus, db, domain, ids, limits, notify, passwords,
-    payments, storage, tokens,
+    payments, storage, tokens, wechat,
 };
 
 use std::net::SocketAddr;

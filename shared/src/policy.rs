@@ -322,7 +322,10 @@ pub const ROUTES: &[Route] = &[
         route(R::Repassword, Put, "/api/repassword", Public),
         Limit::PasswordReset,
     ),
-    route(R::WechatLogin, Post, "/api/wechat/login", Public),
+    limited(
+        route(R::WechatLogin, Post, "/api/wechat/login", Public),
+        Limit::SignIn,
+    ),
     route(R::LoginModeBind, Post, "/api/login_modes", User),
     route(R::LoginModeUnbind, Delete, "/api/login_modes", User),
     cached(route(R::SelfShow, Get, "/api/users/self", User), PERSONAL),

@@ -83,7 +83,8 @@ pub enum Problem {
     /// (SPEC §5).
     InsufficientStorage,
     NotImplemented,
-    /// The origin could not be reached or answered nonsense (edge only).
+    /// The origin could not be reached or answered nonsense (edge), or a provider the origin
+    /// calls (WeChat) did.
     BadGateway,
     /// The origin is down or timed out (edge only).
     Unavailable,

@@ -14,6 +14,8 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+pub mod wechat;
+
 pub const PASSWORD: &str = "correct-horse-9";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 /// The one browser origin the edge allows in the end-to-end system (`CORS_ALLOWED_ORIGINS`).
@@ -35,6 +37,8 @@ pub struct System {
     pub origin_admin: String,
     pub edge_secret: String,
     pub client: reqwest::Client,
+    /// The WeChat stand-in the origin's WeChat sign-in talks to (`ORIGIN_WECHAT_*`).
+    pub wechat: wechat::WechatStandIn,
     origin_binary: PathBuf,
     origin_env: Vec<(String, String)>,
     origin: Mutex<Option<Child>>,
@@ -129,7 +133,23 @@ impl System {
         let (public_port, admin_port, edge_port, inspector_port) =
             (free_port()?, free_port()?, free_port()?, free_port()?);
         let edge = format!("http://127.0.0.1:{edge_port}");
+        // WeChat sign-in is configured as in production, with the stand-in's base URL.
+        let wechat = wechat::WechatStandIn::start().await?;
         let origin_env = vec![
+            ("ORIGIN_WECHAT_API_BASE".to_owned(), wechat.base_url.clone()),
+            ("ORIGIN_WECHAT_APP_ID".to_owned(), wechat::APP_ID.to_owned()),
+            (
+                "ORIGIN_WECHAT_APP_SECRET".to_owned(),
+                wechat::APP_SECRET.to_owned(),
+            ),
+            (
+                "ORIGIN_WECHAT_MINI_APP_ID".to_owned(),
+                wechat::MINI_APP_ID.to_owned(),
+            ),
+            (
+                "ORIGIN_WECHAT_MINI_APP_SECRET".to_owned(),
+                wechat::MINI_APP_SECRET.to_owned(),
+            ),
             (
                 "ORIGIN_DATA_DIR".to_owned(),
                 dir.path().join("data").display().to_string(),
@@ -165,6 +185,7 @@ impl System {
             origin_admin: format!("http://127.0.0.1:{admin_port}"),
             edge_secret: String::new(),
             client,
+            wechat,
             origin_binary,
             origin_env,
             origin: Mutex::new(None),

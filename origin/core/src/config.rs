@@ -72,6 +72,8 @@ pub struct Config {
     /// Health, backups and checkpointing (`ORIGIN_READY_*`, `ORIGIN_BACKUP_*`,
     /// `ORIGIN_WAL_AUTOCHECKPOINT`; see `ops`).
     pub ops: crate::ops::Settings,
+    /// WeChat sign-in (`ORIGIN_WECHAT_*`; see `wechat`).
+    pub wechat: crate::wechat::WechatConfig,
 }
 
 impl Config {
@@ -147,6 +149,7 @@ impl Config {
             config.min_free_bytes = megabytes("ORIGIN_MIN_FREE_MB", &free, 0)?;
         }
         config.ops = crate::ops::Settings::from_env(&var)?;
+        config.wechat = crate::wechat::WechatConfig::from_env(&var)?;
         Ok(config)
     }
 
@@ -176,6 +179,7 @@ impl Config {
             uploads_per_day: 500,
             min_free_bytes: 1024 * MEBIBYTE,
             ops: crate::ops::Settings::default(),
+            wechat: crate::wechat::WechatConfig::default(),
         })
     }
 

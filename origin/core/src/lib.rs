@@ -19,6 +19,7 @@ pub mod passwords;
 pub mod payments;
 pub mod storage;
 pub mod tokens;
+pub mod wechat;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -55,6 +56,8 @@ pub struct Services {
     pub limits: limits::NetworkLimits,
     /// Request counts and latencies for `GET /metrics` (`ops::metrics`).
     pub metrics: ops::metrics::Metrics,
+    /// WeChat sign-in; `None` when no WeChat app is configured (the routes answer 501).
+    pub wechat: Option<wechat::WechatClient>,
 }
 
 impl Deref for AppState {
@@ -76,6 +79,7 @@ impl AppState {
         let payments: Vec<Box<dyn PaymentProvider>> = vec![Box::new(SandboxProvider::new(
             config.pay_sandbox_secret.clone(),
         ))];
+        let wechat = wechat::WechatClient::new(&config.wechat)?;
         let notifier: Box<dyn Notifier> = match config.notifier {
             NotifierKind::Outbox => Box::new(OutboxNotifier),
         };
@@ -91,6 +95,7 @@ impl AppState {
             verified: tokens::VerifiedTokens::default(),
             limits: limits::NetworkLimits::default(),
             metrics: ops::metrics::Metrics::default(),
+            wechat,
         })))
     }
 }

@@ -255,10 +255,10 @@ pub(crate) fn endpoint_of(id: RouteId, method: Method) -> Endpoint {
         RouteId::WechatLogin => endpoint(
             m,
             print::wechat_login,
-            "Sign in with WeChat (not available yet)",
+            "Sign in with a WeChat authorization code (501 while no WeChat app is configured)",
             "auth",
         )
-        .also(&[501]),
+        .also(&[501, 502]),
         RouteId::SelfShow => endpoint(
             m,
             print::show_self,
@@ -274,15 +274,17 @@ pub(crate) fn endpoint_of(id: RouteId, method: Method) -> Endpoint {
         RouteId::LoginModeBind => endpoint(
             m,
             print::bind_login_mode,
-            "Bind a verified phone or e-mail to the account (replacing a bound one needs the password, or a code sent to it)",
+            "Bind a verified phone or e-mail, or WeChat, to the account (replacing a bound one needs the password, or a code of it)",
             "profile",
-        ),
+        )
+        .also(&[501, 502]),
         RouteId::LoginModeUnbind => endpoint(
             m,
             print::unbind_login_mode,
-            "Unbind the phone or e-mail (needs the password, or a code sent to it)",
+            "Unbind the phone, e-mail or WeChat (needs the password, or a code of it)",
             "profile",
-        ),
+        )
+        .also(&[501, 502]),
         RouteId::SelfPermissions => endpoint(
             m,
             print::permissions,

@@ -1,7 +1,8 @@
 //! The print dialect (`003_…`): parameters in, `{status, code, data | message}` out.
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use shared::Problem;
 use shared::validate;
 use utoipa::openapi::RefOr;
@@ -11,10 +12,11 @@ use crate::AppState;
 use crate::db::codes::Channel;
 use crate::db::users::LoginColumn;
 use crate::domain::identity::{self, RefreshStyle, SignInDoor};
-use crate::domain::{login_modes, profile};
-use crate::error::AppResult;
+use crate::domain::{login_modes, profile, wechat};
+use crate::error::{AppError, AppResult};
 use crate::http::ClientNetwork;
 use crate::http::auth::{Caller, presented_token};
+use crate::http::endpoint::DescribeArg;
 use crate::http::input::{
     Email, Field, Flag, FromParams, Given, Input, OptionalInt, Password, Phone, Secret, Text,
 };
@@ -22,6 +24,7 @@ use crate::http::params::Params;
 use crate::http::reply::{PrintDone, PrintOk};
 use crate::http::views;
 use crate::input;
+use crate::wechat::WechatKind;
 
 input! {
     pub struct SmsRequest {
@@ -198,8 +201,71 @@ pub async fn repassword(
     Ok(PrintDone::new("密码修改成功").invalidate(instructions))
 }
 
-pub async fn wechat_login() -> AppResult<PrintDone> {
-    Err(Problem::NotImplemented.into())
+/// Answers 501 before anything is read while no WeChat app is configured (`ORIGIN_WECHAT_*`),
+/// so WeChat sign-in is "not available" whatever a request carries.
+pub struct WechatConfigured;
+
+impl FromRequestParts<AppState> for WechatConfigured {
+    type Rejection = AppError;
+
+    async fn from_request_parts(_parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        match state.wechat {
+            Some(_) => Ok(WechatConfigured),
+            None => Err(Problem::NotImplemented.into()),
+        }
+    }
+}
+
+impl DescribeArg for WechatConfigured {}
+
+/// An authorization code from the WeChat SDK (`SendAuth` in the app, `wx.login` in the mini
+/// program); usable once, for minutes.
+type WechatCode = Text<128>;
+
+/// `type`: which of our WeChat clients a code comes from, `app` (default) or `mini`.
+pub struct WechatType;
+
+impl Field for WechatType {
+    type Value = WechatKind;
+
+    fn read(params: &Params, name: &'static str) -> Result<WechatKind, Problem> {
+        match params.get(name).map(str::trim) {
+            None | Some("") | Some("app") => Ok(WechatKind::App),
+            Some("mini") => Ok(WechatKind::Mini),
+            Some(_) => Err(Problem::invalid(name, format!("{name} 只能是 app 或 mini"))),
+        }
+    }
+
+    fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
+        let property = ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                Type::String,
+                Type::Null,
+            ]))
+            .pattern(Some("^(app|mini)?$"))
+            .description((!description.is_empty()).then_some(description));
+        object.property(name, property)
+    }
+}
+
+input! {
+    /// A WeChat authorization code. The first sign-in creates the account.
+    pub struct WechatLoginRequest {
+        /// From the WeChat SDK: `SendAuth` (app, scope `snsapi_userinfo`) or `wx.login` (mini
+        /// program).
+        code: WechatCode,
+        /// `app` (the mobile app, default) or `mini` (the mini program).
+        kind as "type": WechatType,
+    }
+}
+
+pub async fn wechat_login(
+    State(state): State<AppState>,
+    _configured: WechatConfigured,
+    Input(request): Input<WechatLoginRequest>,
+) -> AppResult<PrintOk<views::PrintTokens>> {
+    let tokens = wechat::sign_in(&state, request.kind, request.code).await?;
+    Ok(PrintOk::new(views::PrintTokens::of(&tokens)))
 }
 
 pub async fn show_self(
@@ -236,14 +302,20 @@ impl Field for ChannelProof {
                 code: VerificationCode::read(params, "old_verification_code")?,
             });
         }
+        if params.get("old_wechat_code").is_some() {
+            return Ok(login_modes::Proof::Wechat {
+                code: WechatCode::read(params, "old_wechat_code")?,
+                kind: WechatType::read(params, "old_wechat_type")?,
+            });
+        }
         Ok(login_modes::Proof::None)
     }
 
     fn document(_name: &'static str, _description: &str, object: ObjectBuilder) -> ObjectBuilder {
         let object = Given::<Text<{ validate::PASSWORD_MAX_CHARS }>>::document(
             "password",
-            "The account's current password (required when it has one and a bound phone or \
-             e-mail is replaced or removed).",
+            "The account's current password (required when it has one and a bound phone, \
+             e-mail or WeChat is replaced or removed).",
             object,
         );
         let object = Given::<VerificationToken>::document(
@@ -251,52 +323,138 @@ impl Field for ChannelProof {
             "Without a password: a code sent to the phone or e-mail being replaced or removed.",
             object,
         );
-        Given::<VerificationCode>::document("old_verification_code", "", object)
+        let object = Given::<VerificationCode>::document("old_verification_code", "", object);
+        let object = Given::<WechatCode>::document(
+            "old_wechat_code",
+            "Without a password: an authorization code of the WeChat being replaced or removed.",
+            object,
+        );
+        WechatType::document(
+            "old_wechat_type",
+            "Which client `old_wechat_code` comes from: `app` (default) or `mini`.",
+            object,
+        )
     }
 }
 
-input! {
-    pub struct BindRequest {
-        verification_token: VerificationToken,
-        verification_code: VerificationCode,
-        proof: ChannelProof,
+/// What `POST /api/login_modes` binds: WeChat when `wechat_code` is sent (with `type`; the
+/// verification fields must then be left out), otherwise the phone or e-mail a verification
+/// code proves (`verification_token` and `verification_code` required).
+pub enum BindRequest {
+    Channel {
+        token: String,
+        code: String,
+        proof: login_modes::Proof,
+    },
+    Wechat {
+        kind: WechatKind,
+        code: String,
+        proof: login_modes::Proof,
+    },
+}
+
+impl FromParams for BindRequest {
+    fn from_params(params: &Params) -> Result<Self, Problem> {
+        if params.get("wechat_code").is_some() {
+            if params.get("verification_token").is_some()
+                || params.get("verification_code").is_some()
+            {
+                return Err(Problem::invalid(
+                    "wechat_code",
+                    "一次只能绑定一种登录方式：wechat_code 与 verification_code 不能同时提供",
+                ));
+            }
+            return Ok(BindRequest::Wechat {
+                code: WechatCode::read(params, "wechat_code")?,
+                kind: WechatType::read(params, "type")?,
+                proof: ChannelProof::read(params, "proof")?,
+            });
+        }
+        Ok(BindRequest::Channel {
+            token: VerificationToken::read(params, "verification_token")?,
+            code: VerificationCode::read(params, "verification_code")?,
+            proof: ChannelProof::read(params, "proof")?,
+        })
     }
 }
+
+impl utoipa::PartialSchema for BindRequest {
+    fn schema() -> RefOr<Schema> {
+        let object = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "Either a phone or e-mail (`verification_token` + `verification_code`, both \
+                 required) or WeChat (`wechat_code` + `type`); WeChat is bound when \
+                 `wechat_code` is sent, and sending it with a verification code is refused.",
+            ))
+            .examples([serde_json::json!({
+                "verification_token": "3f2a9c0d1e4b5a6978877665544332211",
+                "verification_code": "123456",
+            })]);
+        let object = Given::<VerificationToken>::document(
+            "verification_token",
+            "From `POST /api/sms` or `POST /api/mail`.",
+            object,
+        );
+        let object = Given::<VerificationCode>::document("verification_code", "", object);
+        let object = Given::<WechatCode>::document(
+            "wechat_code",
+            "A WeChat authorization code (`SendAuth` in the app, `wx.login` in the mini \
+             program) of the WeChat to bind.",
+            object,
+        );
+        let object = WechatType::document(
+            "type",
+            "With `wechat_code`: `app` (default) or `mini`.",
+            object,
+        );
+        ChannelProof::document("proof", "", object).into()
+    }
+}
+
+impl utoipa::ToSchema for BindRequest {}
 
 pub async fn bind_login_mode(
     State(state): State<AppState>,
     caller: Caller,
     Input(request): Input<BindRequest>,
 ) -> AppResult<PrintDone> {
-    login_modes::bind(
-        &state,
-        caller.user_id,
-        request.verification_token,
-        request.verification_code,
-        request.proof,
-    )
-    .await?;
+    match request {
+        BindRequest::Channel { token, code, proof } => {
+            login_modes::bind(&state, caller.user_id, token, code, proof).await?
+        }
+        BindRequest::Wechat { kind, code, proof } => {
+            wechat::bind(&state, caller.user_id, kind, code, proof).await?
+        }
+    }
     Ok(PrintDone::new("绑定成功"))
 }
 
-/// `type`: `phone` or `email`.
+/// A way to sign in that can be unbound.
+pub enum LoginMode {
+    Channel(LoginColumn),
+    Wechat,
+}
+
+/// `type`: `phone`, `email` or `wechat`.
 pub struct ChannelKind;
 
 impl Field for ChannelKind {
-    type Value = LoginColumn;
+    type Value = LoginMode;
 
-    fn read(params: &Params, name: &'static str) -> Result<LoginColumn, Problem> {
+    fn read(params: &Params, name: &'static str) -> Result<LoginMode, Problem> {
         match params.required(name)? {
-            "phone" => Ok(LoginColumn::Phone),
-            "email" => Ok(LoginColumn::Email),
-            _ => Err(Problem::invalid(name, "type 只能是 phone 或 email")),
+            "phone" => Ok(LoginMode::Channel(LoginColumn::Phone)),
+            "email" => Ok(LoginMode::Channel(LoginColumn::Email)),
+            "wechat" => Ok(LoginMode::Wechat),
+            _ => Err(Problem::invalid(name, "type 只能是 phone、email 或 wechat")),
         }
     }
 
     fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
         let property = ObjectBuilder::new()
             .schema_type(Type::String)
-            .pattern(Some("^(phone|email)$"))
+            .pattern(Some("^(phone|email|wechat)$"))
             .description((!description.is_empty()).then_some(description));
         object.property(name, property).required(name)
     }
@@ -314,7 +472,12 @@ pub async fn unbind_login_mode(
     caller: Caller,
     Input(request): Input<UnbindRequest>,
 ) -> AppResult<PrintDone> {
-    login_modes::unbind(&state, caller.user_id, request.kind, request.proof).await?;
+    match request.kind {
+        LoginMode::Channel(column) => {
+            login_modes::unbind(&state, caller.user_id, column, request.proof).await?
+        }
+        LoginMode::Wechat => wechat::unbind(&state, caller.user_id, request.proof).await?,
+    }
     Ok(PrintDone::new("解绑成功"))
 }
 

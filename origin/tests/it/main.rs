@@ -33,3 +33,4 @@ mod store_auth;
 mod token_cache;
 mod trust_boundaries;
 mod uploads;
+mod wechat;

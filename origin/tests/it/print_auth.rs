@@ -599,15 +599,3 @@ async fn is_admin_sign_in_is_refused_for_users_without_a_role() {
         .unwrap();
     print_error(response, 403, 10003).await;
 }
-
-#[tokio::test]
-async fn wechat_login_is_not_implemented_yet() {
-    let app = TestApp::spawn().await;
-    let response = app
-        .request(Method::POST, "/api/wechat/login")
-        .json(&json!({ "code": "x" }))
-        .send()
-        .await
-        .unwrap();
-    print_error(response, 501, 999).await;
-}

@@ -25,6 +25,7 @@ pub const SCENARIOS: &[Named] = scenarios![
     an_operator_reset_reaches_the_edge_through_the_outbox,
     disabling_a_user_refuses_their_token_at_the_edge_at_once,
     permissions_are_not_cached_across_sessions_of_one_user,
+    wechat_signs_in_through_the_edge_and_binds_to_a_member,
 ];
 
 async fn refresh_replay_within_grace_then_reuse_revokes_the_session_at_the_edge(
@@ -429,5 +430,64 @@ async fn permissions_are_not_cached_across_sessions_of_one_user(
     let refused = read(plain).await?;
     ensure!(!refused.headers().contains_key("x-cache"));
     print_error(refused, 403, 10003).await?;
+    Ok(())
+}
+
+/// WeChat sign-in as the app and the mini program use it, through the edge, with the origin
+/// talking to the WeChat stand-in: the first code makes the account, the mini program's code of
+/// the same WeChat user (same unionid) finds it, a spent code is refused, and a member binds and
+/// unbinds another WeChat user.
+async fn wechat_signs_in_through_the_edge_and_binds_to_a_member(
+    system: Arc<System>,
+) -> anyhow::Result<()> {
+    use tests::wechat::{APP_ID, MINI_APP_ID};
+    let wechat = &system.wechat;
+    let person = wechat.person("端到端", true);
+    let code = wechat.code(APP_ID, &person);
+    let login = |body: Value| {
+        system
+            .edge(Method::POST, "/api/wechat/login")
+            .json(&body)
+            .send()
+    };
+    let tokens = expect_status(login(json!({ "code": code })).await?, 200).await?;
+    let token = str_at(&tokens, "/data/access_token")?;
+    let me = expect_status(self_read(&system, &token).await?, 200).await?;
+    ensure!(
+        me["data"]["nickname"] == "端到端" && me["data"]["is_bind_wx"] == true,
+        "{me}"
+    );
+    let mini_code = wechat.code(MINI_APP_ID, &person);
+    let mini = login(json!({ "code": mini_code, "type": "mini" })).await?;
+    let mini_token = str_at(&expect_status(mini, 200).await?, "/data/access_token")?;
+    let again = expect_status(self_read(&system, &mini_token).await?, 200).await?;
+    ensure!(again["data"]["id"] == me["data"]["id"], "{again} vs {me}");
+    print_error(login(json!({ "code": code })).await?, 400, 999).await?;
+
+    let (member, member_id) = print_user(&system).await?;
+    let other = wechat.person("会员的微信", true);
+    let bind = system
+        .edge(Method::POST, "/api/login_modes")
+        .header("token", &member)
+        .json(&json!({ "wechat_code": wechat.code(APP_ID, &other) }))
+        .send()
+        .await?;
+    expect_status(bind, 200).await?;
+    // The bind told the edge: the member's cached profile shows WeChat at once.
+    let profile = expect_status(self_read(&system, &member).await?, 200).await?;
+    ensure!(profile["data"]["is_bind_wx"] == true, "{profile}");
+    let by_wechat = login(json!({ "code": wechat.code(APP_ID, &other) })).await?;
+    let by_wechat = str_at(&expect_status(by_wechat, 200).await?, "/data/access_token")?;
+    let found = expect_status(self_read(&system, &by_wechat).await?, 200).await?;
+    ensure!(found["data"]["id"] == member_id, "{found}");
+    let unbind = system
+        .edge(Method::DELETE, "/api/login_modes")
+        .header("token", &member)
+        .json(&json!({ "type": "wechat", "password": PASSWORD }))
+        .send()
+        .await?;
+    expect_status(unbind, 200).await?;
+    let profile = expect_status(self_read(&system, &member).await?, 200).await?;
+    ensure!(profile["data"]["is_bind_wx"] == false, "{profile}");
     Ok(())
 }

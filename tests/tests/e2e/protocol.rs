@@ -113,15 +113,6 @@ async fn the_api_documents_and_their_docs_page_are_served_through_the_edge(
         999,
     )
     .await?;
-    print_error(
-        system
-            .edge(Method::POST, "/api/wechat/login")
-            .send()
-            .await?,
-        501,
-        999,
-    )
-    .await?;
     Ok(())
 }
 

@@ -36,6 +36,7 @@ pub mod sessions;
 pub mod sign_in;
 pub mod uploads;
 pub mod users;
+pub mod wechat;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

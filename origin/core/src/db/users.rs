@@ -11,7 +11,10 @@ pub struct UserRow {
     pub account: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
-    pub wechat_openid: Option<String>,
+    /// The WeChat unionid of the account's WeChat identity, when WeChat gave one.
+    pub wechat_unionid: Option<String>,
+    /// Whether a WeChat identity is bound (an openid of some app; `db::wechat`).
+    pub wechat_bound: bool,
     pub nickname: String,
     pub sex: i64,
     pub avatar: String,
@@ -23,8 +26,9 @@ pub struct UserRow {
     pub email_bound_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id, account, phone, email, wechat_openid, nickname, sex, avatar, \
-                       password_hash, disabled, created_at, phone_bound_at, email_bound_at";
+const COLUMNS: &str = "id, account, phone, email, wechat_unionid, nickname, sex, avatar, \
+                       password_hash, disabled, created_at, phone_bound_at, email_bound_at, \
+                       EXISTS (SELECT 1 FROM wechat_openids AS w WHERE w.user_id = users.id)";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
@@ -32,7 +36,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRow> {
         account: row.get(1)?,
         phone: row.get(2)?,
         email: row.get(3)?,
-        wechat_openid: row.get(4)?,
+        wechat_unionid: row.get(4)?,
         nickname: row.get(5)?,
         sex: row.get(6)?,
         avatar: row.get(7)?,
@@ -41,6 +45,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRow> {
         created_at: row.get(10)?,
         phone_bound_at: row.get(11)?,
         email_bound_at: row.get(12)?,
+        wechat_bound: row.get(13)?,
     })
 }
 

@@ -37,14 +37,14 @@ pub struct IssuedTokens {
     pub access_ttl_secs: i64,
 }
 
-fn lifetimes(state: &AppState) -> Lifetimes {
+pub(crate) fn lifetimes(state: &AppState) -> Lifetimes {
     Lifetimes {
         access_secs: state.config.access_ttl_secs,
         refresh_secs: state.config.refresh_ttl_secs(),
     }
 }
 
-fn issue(state: &AppState, generation: &Generation) -> Result<IssuedTokens> {
+pub(crate) fn issue(state: &AppState, generation: &Generation) -> Result<IssuedTokens> {
     let (access_token, refresh_token) = state.keys.sign_generation(generation)?;
     Ok(IssuedTokens {
         user_id: generation.user_id,

@@ -17,6 +17,7 @@ use crate::db::users::{self, LoginColumn, UserRow};
 use crate::domain::identity::{self, count_attempt};
 use crate::error::Result;
 use crate::notify::{Notification, NotificationChannel};
+use crate::wechat::WechatKind;
 
 /// What the caller offers to prove they own the account, beyond the access token.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +28,9 @@ pub enum Proof {
     Password(String),
     /// A code sent to the bound channel (`old_verification_token`, `old_verification_code`).
     Code { token: String, code: String },
+    /// An authorization code of the bound WeChat (`old_wechat_code`, `old_wechat_type`): what
+    /// replacing or removing WeChat takes on an account without a password (`domain::wechat`).
+    Wechat { kind: WechatKind, code: String },
 }
 
 /// A proof checked as far as it can be without hashing: codes are checked (a wrong one counts
@@ -111,10 +115,19 @@ async fn verify_password(state: &AppState, user_id: i64, checked: &Checked) -> R
     let Checked::Password { password, hash } = checked else {
         return Ok(());
     };
+    verify_account_password(state, user_id, password.clone(), hash.clone()).await
+}
+
+/// Verifies the account's password offered as a proof, counted like a sign-in (see
+/// [`verify_password`]).
+pub(crate) async fn verify_account_password(
+    state: &AppState,
+    user_id: i64,
+    password: String,
+    hash: String,
+) -> Result<()> {
     let attempt = count_attempt(state, format!("u:{user_id}")).await?;
-    let (matches, key) = attempt
-        .verify(state, password.clone(), Some(hash.clone()))
-        .await?;
+    let (matches, key) = attempt.verify(state, password, Some(hash)).await?;
     if !matches {
         return Err(Problem::WrongPassword.into());
     }
@@ -139,17 +152,17 @@ fn spend_proof(tx: &rusqlite::Transaction<'_>, checked: &Checked) -> Result<Resu
     Ok(Ok(()))
 }
 
-/// Tells a channel of the account about a change to its sign-in methods, in the same
-/// transaction as the change.
 /// The channel a notice about `column` goes by.
-fn notice_channel(column: LoginColumn) -> NotificationChannel {
+pub(crate) fn notice_channel(column: LoginColumn) -> NotificationChannel {
     match column {
         LoginColumn::Phone => NotificationChannel::Sms,
         LoginColumn::Email => NotificationChannel::Mail,
     }
 }
 
-fn tell(
+/// Tells a channel of the account about a change to its sign-in methods, in the same
+/// transaction as the change.
+pub(crate) fn tell(
     tx: &rusqlite::Transaction<'_>,
     state: &AppState,
     column: LoginColumn,
@@ -333,7 +346,7 @@ fn keeps_a_way_in(user: &UserRow, column: LoginColumn) -> Result<(), Problem> {
         return Err(Problem::refused(format!("未绑定{}", label(column))));
     }
     let account_sign_in = user.account.is_some() && user.password_hash.is_some();
-    if !(other || account_sign_in || user.wechat_openid.is_some()) {
+    if !(other || account_sign_in || user.wechat_bound) {
         return Err(Problem::refused(format!(
             "{}是该账号唯一的登录方式，不能解绑",
             label(column)

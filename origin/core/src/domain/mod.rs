@@ -11,6 +11,7 @@ pub mod login_modes;
 pub mod member;
 pub mod profile;
 pub mod uploads;
+pub mod wechat;
 
 use shared::Problem;
 

@@ -83,7 +83,7 @@ impl PrintSelf {
             is_bind_account: user.account.is_some(),
             is_bind_phone: user.phone.is_some(),
             is_bind_email: user.email.is_some(),
-            is_bind_wx: user.wechat_openid.is_some(),
+            is_bind_wx: user.wechat_bound,
             created_at: clock::format(user.created_at, offset),
         }
     }
