@@ -105,6 +105,7 @@ pub async fn create_captcha(
                 to: key_for_write.clone(),
                 code: answer.clone(),
                 body: format!("captcha for {username}"),
+                expires_at: None,
             };
             state_for_write.notifier.enqueue(tx, &notification, now)?;
             Ok(expires_at)
@@ -428,6 +429,7 @@ pub async fn send_code(
                 to: target.clone(),
                 body: format!("您的验证码是 {code}，{} 分钟内有效。", CODE_LIFE_SECS / 60),
                 code,
+                expires_at: Some(now + CODE_LIFE_SECS),
             };
             state_for_write.notifier.enqueue(tx, &notification, now)
         })

@@ -10,8 +10,10 @@
 //! latency (a middleware on both listeners), the writer's batch sizes and commit latency (in
 //! `db`), password hashes admitted and refused (in `passwords`), payment callbacks by provider
 //! and result (in `http::commerce`), notifications by channel once their transaction has
-//! committed (`notify::sent`). What is read at scrape time:
-//! the hashing queue, WAL and database sizes, free disk space, the edge-outbox backlog.
+//! committed (`notify::sent`), and each delivery attempt by channel, provider and result (the
+//! delivery worker). What is read at scrape time:
+//! the hashing queue, WAL and database sizes, free disk space, the edge-outbox and delivery
+//! backlogs.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -305,7 +307,46 @@ pub async fn exposition(state: &AppState) -> String {
             None
         }
     };
-    render(state, backlog.as_ref())
+    let mut out = render(state, backlog.as_ref());
+    deliveries(state, &mut out).await;
+    out
+}
+
+/// SMS and e-mail delivery: attempts so far, and the messages still waiting.
+async fn deliveries(state: &AppState, out: &mut String) {
+    family(
+        out,
+        "origin_notification_attempts_total",
+        "counter",
+        "Delivery attempts of SMS and e-mail by a provider, by channel, provider and result (sent, retry, failed).",
+    );
+    for ((channel, provider, result), count) in state.notifier.attempt_counts() {
+        let _ = writeln!(
+            out,
+            "origin_notification_attempts_total{{channel=\"{}\",provider=\"{}\",result=\"{result}\"}} {count}",
+            escape(&channel),
+            escape(&provider)
+        );
+    }
+    match state.db.read(crate::db::deliveries::backlog).await {
+        Ok((pending, retrying)) => {
+            single(
+                out,
+                "origin_notifications_pending",
+                "gauge",
+                "SMS and e-mail recorded but not yet delivered.",
+                pending,
+            );
+            single(
+                out,
+                "origin_notifications_retrying",
+                "gauge",
+                "Undelivered SMS and e-mail whose delivery has failed at least once.",
+                retrying,
+            );
+        }
+        Err(error) => tracing::warn!(?error, "metrics: cannot read the delivery backlog"),
+    }
 }
 
 fn render(state: &AppState, backlog: Option<&Backlog>) -> String {
