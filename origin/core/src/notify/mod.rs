@@ -8,6 +8,7 @@
 //!   The code is unsealed only in the worker's memory and dropped from the row once the
 //!   message is sent or abandoned.
 
+pub mod metrics;
 pub mod seal;
 pub mod settings;
 

@@ -130,8 +130,7 @@ impl Settings {
             );
         }
         let required = |name: &str| var(name).with_context(|| format!("{name} is required"));
-        let mut settings = Settings::default();
-        settings.sms = match var("ORIGIN_SMS_PROVIDER").as_deref() {
+        let sms = match var("ORIGIN_SMS_PROVIDER").as_deref() {
             None | Some("outbox") => SmsProvider::Outbox,
             Some("aliyun") => SmsProvider::Aliyun(AliyunSms {
                 access_key_id: required("ORIGIN_ALIYUN_ACCESS_KEY_ID")?,
@@ -162,7 +161,7 @@ impl Settings {
             }),
             Some(other) => bail!("ORIGIN_SMS_PROVIDER={other}: want outbox, aliyun or tencent"),
         };
-        settings.mail = match var("ORIGIN_MAIL_PROVIDER").as_deref() {
+        let mail = match var("ORIGIN_MAIL_PROVIDER").as_deref() {
             None | Some("outbox") => MailProvider::Outbox,
             Some("smtp") => {
                 let url = required("ORIGIN_SMTP_URL")?;
@@ -176,7 +175,11 @@ impl Settings {
             }
             Some(other) => bail!("ORIGIN_MAIL_PROVIDER={other}: want outbox or smtp"),
         };
-        Ok(settings)
+        Ok(Settings {
+            sms,
+            mail,
+            ..Settings::default()
+        })
     }
 }
 

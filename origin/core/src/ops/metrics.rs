@@ -253,19 +253,25 @@ impl Metrics {
 }
 
 /// A label value with `\`, `"` and newlines escaped.
-fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-fn single(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+pub(crate) fn single(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    value: impl std::fmt::Display,
+) {
     family(out, name, kind, help);
     let _ = writeln!(out, "{name} {value}");
 }
@@ -308,45 +314,8 @@ pub async fn exposition(state: &AppState) -> String {
         }
     };
     let mut out = render(state, backlog.as_ref());
-    deliveries(state, &mut out).await;
+    crate::notify::metrics::render(state, &mut out).await;
     out
-}
-
-/// SMS and e-mail delivery: attempts so far, and the messages still waiting.
-async fn deliveries(state: &AppState, out: &mut String) {
-    family(
-        out,
-        "origin_notification_attempts_total",
-        "counter",
-        "Delivery attempts of SMS and e-mail by a provider, by channel, provider and result (sent, retry, failed).",
-    );
-    for ((channel, provider, result), count) in state.notifier.attempt_counts() {
-        let _ = writeln!(
-            out,
-            "origin_notification_attempts_total{{channel=\"{}\",provider=\"{}\",result=\"{result}\"}} {count}",
-            escape(&channel),
-            escape(&provider)
-        );
-    }
-    match state.db.read(crate::db::deliveries::backlog).await {
-        Ok((pending, retrying)) => {
-            single(
-                out,
-                "origin_notifications_pending",
-                "gauge",
-                "SMS and e-mail recorded but not yet delivered.",
-                pending,
-            );
-            single(
-                out,
-                "origin_notifications_retrying",
-                "gauge",
-                "Undelivered SMS and e-mail whose delivery has failed at least once.",
-                retrying,
-            );
-        }
-        Err(error) => tracing::warn!(?error, "metrics: cannot read the delivery backlog"),
-    }
 }
 
 fn render(state: &AppState, backlog: Option<&Backlog>) -> String {
