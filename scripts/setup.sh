@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the system and its tests need, skipping whatever is already present at the
 # exact version: the pinned Rust toolchain and its wasm32 target (rust-toolchain.toml), the
-# Node tooling from package-lock.json (wrangler, and Node 22 for it), worker-build, and the
-# wasm-bindgen CLI at the version Cargo.lock uses. Safe to run again; quick when nothing is
-# missing.
+# Node tooling from package-lock.json (wrangler, and Node 22 for it), worker-build, the
+# wasm-bindgen CLI at the version Cargo.lock uses, and aiosmtpd for the e-mail tests. Safe to
+# run again; quick when nothing is missing.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -45,4 +45,7 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $NF}')" != "$bindgen_ve
   say "installing wasm-bindgen-cli $bindgen_version (several minutes, once)"
   cargo install --quiet wasm-bindgen-cli --version "$bindgen_version"
 fi
+# aiosmtpd, the SMTP server the e-mail tests deliver to (skipped when present).
+bash scripts/setup-smtp.sh > /dev/null
+
 say "tools ready: $(worker-build --version), $(wasm-bindgen --version), wrangler $(node_modules/.bin/wrangler --version 2>/dev/null | tail -1), node $(node_modules/.bin/node --version)"

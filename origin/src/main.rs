@@ -408,6 +408,8 @@ async fn serve(state: AppState) -> anyhow::Result<()> {
         )?;
     let public_addr = state.config.public_addr;
     let admin_addr = state.config.admin_addr;
+    // The SMS and e-mail providers' clients: a bad setting stops the start, not a delivery.
+    let senders = std::sync::Arc::new(origin::delivery::Senders::new(&state.config.notify)?);
     let public = TcpListener::bind(public_addr)
         .await
         .with_context(|| format!("binding {public_addr}"))?;
@@ -428,6 +430,11 @@ async fn serve(state: AppState) -> anyhow::Result<()> {
         wait(stopped.clone()),
     ));
     let edge_sync = tokio::spawn(origin::edge_sync::run(state.clone(), stopped.clone()));
+    let delivery = tokio::spawn(origin::delivery::run(
+        state.clone(),
+        senders,
+        stopped.clone(),
+    ));
     let backups = tokio::spawn(origin::ops::backup::run_scheduled(
         state.clone(),
         stopped.clone(),
@@ -444,6 +451,7 @@ async fn serve(state: AppState) -> anyhow::Result<()> {
     public_server.await??;
     admin_server.await??;
     edge_sync.await?;
+    delivery.await?;
     backups.await?;
     // The listeners have drained, so nothing queues more: one last attempt to deliver what the
     // edge has not heard yet (a revoked session should not outlive the restart at the edge).

@@ -445,6 +445,7 @@ pub const ROUTES: &[Route] = &[
 pub enum AdminRoute {
     Login,
     Outbox,
+    Deliveries,
     InvitationCreate,
     UserSearch,
     UserUpdate,
@@ -463,6 +464,7 @@ pub enum AdminRoute {
 pub const ADMIN_ROUTES: &[(AdminRoute, Method, &str)] = &[
     (AdminRoute::Login, Method::Post, "/admin/login"),
     (AdminRoute::Outbox, Method::Get, "/admin/outbox"),
+    (AdminRoute::Deliveries, Method::Get, "/admin/deliveries"),
     (
         AdminRoute::InvitationCreate,
         Method::Post,

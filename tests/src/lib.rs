@@ -521,6 +521,8 @@ pub fn sandbox_notify_form(
     form
 }
 
+pub mod standins;
+
 /// Hand-made JWTs for the negative token suite: any header, any claims, any signature.
 pub mod forge {
     use base64::Engine;

@@ -31,13 +31,6 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Where SMS and e-mail go. Only the development outbox exists so far; real adapters (an SMS
-/// gateway over HTTP, SMTP) are new variants behind the same `Notifier` trait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotifierKind {
-    Outbox,
-}
-
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
@@ -49,7 +42,8 @@ pub struct Config {
     /// Keys verification codes and captcha answers before they are stored.
     pub code_pepper: Secret,
     pub access_ttl_secs: i64,
-    pub notifier: NotifierKind,
+    /// Where SMS and e-mail go, and how their delivery is retried (`notify::settings`).
+    pub notify: crate::notify::Settings,
     /// The zone times are shown in (SPEC §1: default +08:00).
     pub time_offset: UtcOffset,
     /// Password hashes allowed to run at once (default: one per core; the hashing threads run
@@ -103,12 +97,7 @@ impl Config {
                 bail!("ORIGIN_ACCESS_TTL must be between 60 and 2592000 seconds");
             }
         }
-        if let Some(notifier) = var("ORIGIN_NOTIFIER") {
-            config.notifier = match notifier.as_str() {
-                "outbox" => NotifierKind::Outbox,
-                other => bail!("ORIGIN_NOTIFIER={other}: only `outbox` is implemented"),
-            };
-        }
+        config.notify = crate::notify::Settings::from_env(&var)?;
         if let Some(offset) = var("ORIGIN_TIME_OFFSET") {
             config.time_offset = parse_offset(&offset)?;
         }
@@ -167,7 +156,7 @@ impl Config {
             pay_sandbox_secret: generated_secret(data_dir, "pay_sandbox_secret")?,
             code_pepper: generated_secret(data_dir, "code_pepper")?,
             access_ttl_secs: 7200,
-            notifier: NotifierKind::Outbox,
+            notify: crate::notify::Settings::default(),
             time_offset: UtcOffset::from_hms(8, 0, 0)?,
             // One core stays free of hashing for the request path (see `passwords`).
             hash_workers: cores.saturating_sub(1).max(1),

@@ -24,9 +24,9 @@ pub mod wechat;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::config::{Config, NotifierKind};
+use crate::config::Config;
 use crate::db::Db;
-use crate::notify::{Notifier, OutboxNotifier};
+use crate::notify::Notifier;
 use crate::passwords::Hasher;
 use crate::payments::{PaymentProvider, SandboxProvider};
 use crate::storage::BlobStore;
@@ -43,7 +43,8 @@ pub struct Services {
     pub db: Db,
     pub keys: Keys,
     pub hasher: Hasher,
-    pub notifier: Box<dyn Notifier>,
+    /// Where SMS and e-mail go; the origin's delivery worker sends what it queues.
+    pub notifier: Notifier,
     /// Payment providers; the first is the one new orders use.
     pub payments: Vec<Box<dyn PaymentProvider>>,
     /// Uploaded files, content-addressed under the data directory.
@@ -80,9 +81,7 @@ impl AppState {
             config.pay_sandbox_secret.clone(),
         ))];
         let wechat = wechat::WechatClient::new(&config.wechat)?;
-        let notifier: Box<dyn Notifier> = match config.notifier {
-            NotifierKind::Outbox => Box::new(OutboxNotifier),
-        };
+        let notifier = Notifier::new(&config.notify, &config.code_pepper);
         Ok(AppState(Arc::new(Services {
             config,
             db,

@@ -58,6 +58,12 @@ pub(crate) fn endpoint_of(id: AdminRoute, method: Method) -> Endpoint {
             TAG,
         )
         .also(&[404]),
+        AdminRoute::Deliveries => endpoint(
+            m,
+            super::deliveries::list,
+            "The SMS and e-mail delivery log: recipient, provider, attempts, status, errors (客服工具管理)",
+            TAG,
+        ),
         AdminRoute::InvitationCreate => endpoint(
             m,
             create_invitation,

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod comments;
 pub mod commerce;
+pub mod deliveries;
 pub mod endpoint;
 pub mod input;
 pub mod member;

@@ -80,6 +80,12 @@ fn endpoints(user_id: i64) -> Vec<(Method, String, Value, &'static str)> {
             "客服工具管理",
         ),
         (
+            Method::GET,
+            "/admin/deliveries".into(),
+            json!({}),
+            "客服工具管理",
+        ),
+        (
             Method::POST,
             "/admin/invitation_codes".into(),
             json!({ "uses": 1 }),

@@ -13,6 +13,8 @@ mod backup;
 mod comments;
 mod commerce;
 mod crash;
+mod delivery_mail;
+mod delivery_sms;
 mod dev_script;
 mod edge_outbox;
 mod health;

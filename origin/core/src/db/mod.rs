@@ -21,6 +21,7 @@ pub mod captchas;
 pub mod codes;
 pub mod comments;
 pub mod coupons;
+pub mod deliveries;
 pub mod edge_outbox;
 mod error;
 pub mod gifts;

@@ -174,6 +174,7 @@ pub(crate) fn tell(
         to: old.to_owned(),
         code: String::new(),
         body: format!("您的账号{change}。如非本人操作，请立即修改密码并联系客服。"),
+        expires_at: None,
     };
     state.notifier.enqueue(tx, &notice, clock::now())
 }

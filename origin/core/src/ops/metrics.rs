@@ -10,8 +10,10 @@
 //! latency (a middleware on both listeners), the writer's batch sizes and commit latency (in
 //! `db`), password hashes admitted and refused (in `passwords`), payment callbacks by provider
 //! and result (in `http::commerce`), notifications by channel once their transaction has
-//! committed (`notify::sent`). What is read at scrape time:
-//! the hashing queue, WAL and database sizes, free disk space, the edge-outbox backlog.
+//! committed (`notify::sent`), and each delivery attempt by channel, provider and result (the
+//! delivery worker). What is read at scrape time:
+//! the hashing queue, WAL and database sizes, free disk space, the edge-outbox and delivery
+//! backlogs.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -251,19 +253,25 @@ impl Metrics {
 }
 
 /// A label value with `\`, `"` and newlines escaped.
-fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-fn single(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+pub(crate) fn single(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    value: impl std::fmt::Display,
+) {
     family(out, name, kind, help);
     let _ = writeln!(out, "{name} {value}");
 }
@@ -305,7 +313,9 @@ pub async fn exposition(state: &AppState) -> String {
             None
         }
     };
-    render(state, backlog.as_ref())
+    let mut out = render(state, backlog.as_ref());
+    crate::notify::metrics::render(state, &mut out).await;
+    out
 }
 
 fn render(state: &AppState, backlog: Option<&Backlog>) -> String {

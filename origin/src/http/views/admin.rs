@@ -30,6 +30,52 @@ impl OutboxEntry {
     }
 }
 
+/// One SMS or e-mail in the delivery log: where it went, through which provider, and how its
+/// delivery went. Never the code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryEntry {
+    pub id: i64,
+    /// `sms` or `mail`.
+    pub channel: String,
+    /// `code` (a verification code) or `notice` (a sign-in method changed).
+    pub kind: String,
+    pub to: String,
+    /// `outbox`, `aliyun`, `tencent` or `smtp`.
+    pub provider: String,
+    /// `pending`, `sent`, `failed` (the provider refused it, or no more tries), `expired` (the
+    /// code expired before it could be delivered) or `skipped` (nothing to send it with).
+    pub status: String,
+    pub attempts: i64,
+    /// The provider's id for the message (Aliyun `BizId`, Tencent `SerialNo`, the e-mail's
+    /// `Message-ID`).
+    pub provider_message_id: Option<String>,
+    /// The last failure, as the provider put it.
+    pub error: Option<String>,
+    pub created_at: String,
+    /// When a pending message is tried next.
+    pub next_attempt_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+impl DeliveryEntry {
+    pub fn of(row: &DeliveryRow, offset: UtcOffset) -> DeliveryEntry {
+        DeliveryEntry {
+            id: row.id,
+            channel: row.channel.clone(),
+            kind: row.kind.clone(),
+            to: row.recipient.clone(),
+            provider: row.provider.clone(),
+            status: row.status.clone(),
+            attempts: row.attempts,
+            provider_message_id: row.provider_message_id.clone(),
+            error: row.last_error.clone(),
+            created_at: clock::format(row.created_at, offset),
+            next_attempt_at: row.next_attempt_at.map(|at| clock::format(at, offset)),
+            finished_at: row.finished_at.map(|at| clock::format(at, offset)),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationCode {
     pub code: String,

@@ -16,6 +16,7 @@ use crate::db::addresses::AddressRow;
 use crate::db::audit::AuditRow;
 use crate::db::comments::CommentRow;
 use crate::db::coupons::CouponRow;
+use crate::db::deliveries::DeliveryRow;
 use crate::db::gifts::{GiftOrderRow, GiftRow};
 use crate::db::ledgers::Entry;
 use crate::db::messages::MessageRow;
@@ -105,6 +106,7 @@ views!(
     RechargeCreated,
     RechargeOrder,
     OutboxEntry,
+    DeliveryEntry,
     InvitationCode,
     AdminUserView,
     PointsSurplus,

@@ -60,7 +60,15 @@ impl TestApp {
         // Edge delivery runs as in production; with no edge listening (the default URL) each
         // attempt fails at once and the entry stays queued, which tests can inspect.
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(origin::edge_sync::run(state.clone(), stopped));
+        tokio::spawn(origin::edge_sync::run(state.clone(), stopped.clone()));
+        // SMS and e-mail go out as in production: the outbox by default, or a test's provider
+        // stand-in.
+        let senders = origin::delivery::Senders::new(&state.config.notify).unwrap();
+        tokio::spawn(origin::delivery::run(
+            state.clone(),
+            std::sync::Arc::new(senders),
+            stopped,
+        ));
         TestApp {
             public: public_url,
             admin: admin_url,

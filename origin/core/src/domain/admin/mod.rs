@@ -20,7 +20,7 @@ use crate::db::outbox::{self, OutboxRow};
 use crate::db::roles::{self, RoleRow};
 use crate::db::uploads::{self, Kind};
 use crate::db::users::{self, UserRow};
-use crate::db::{edge_outbox, gifts, goods, invitations, messages, sessions};
+use crate::db::{deliveries, edge_outbox, gifts, goods, invitations, messages, sessions};
 use crate::domain::identity::{Invitation, revocations};
 use crate::edge_sync;
 use crate::error::{Error, Result};
@@ -449,6 +449,25 @@ pub async fn read_outbox(
             "to": to, "channel": channel, "rows": rows.len(), "codes_shown": codes_shown,
         });
         Ok(Effect::new((rows, codes_shown), None, detail))
+    })
+    .await
+}
+
+/// One page of the SMS and e-mail delivery log, newest first. It names recipients (personal
+/// data) but never a code; every read is audited, like the outbox's.
+pub async fn read_deliveries(
+    state: &AppState,
+    actor: Actor,
+    filter: deliveries::Filter,
+    request: PageRequest,
+) -> Result<Paged<deliveries::DeliveryRow>> {
+    act(state, actor, "deliveries.read", move |tx, _| {
+        let (rows, total) = deliveries::page(tx, &filter, request)?;
+        let detail = json!({
+            "to": filter.recipient, "channel": filter.channel, "status": filter.status,
+            "page": request.page, "rows": rows.len(),
+        });
+        Ok(Effect::new(Paged::new(rows, total, request), None, detail))
     })
     .await
 }

@@ -92,6 +92,7 @@ pub async fn send_code(
                 to: target.clone(),
                 body: format!("您的验证码是 {code}，{} 分钟内有效。", CODE_LIFE_SECS / 60),
                 code,
+                expires_at: Some(now + CODE_LIFE_SECS),
             };
             state_for_write.notifier.enqueue(tx, &notification, now)
         })

@@ -53,6 +53,7 @@ pub async fn create_captcha(
                 to: key_for_write.clone(),
                 code: answer.clone(),
                 body: format!("captcha for {username}"),
+                expires_at: None,
             };
             state_for_write.notifier.enqueue(tx, &notification, now)?;
             Ok(expires_at)
