@@ -72,6 +72,9 @@ pub struct Config {
     /// Health, backups and checkpointing (`ORIGIN_READY_*`, `ORIGIN_BACKUP_*`,
     /// `ORIGIN_WAL_AUTOCHECKPOINT`; see `ops`).
     pub ops: crate::ops::Settings,
+    /// Payments: sandbox or live gateways (`ORIGIN_PAYMENTS`, `ORIGIN_ALIPAY_*`,
+    /// `ORIGIN_WECHATPAY_*`; see `payments::Settings`).
+    pub payments: crate::payments::Settings,
 }
 
 impl Config {
@@ -147,6 +150,7 @@ impl Config {
             config.min_free_bytes = megabytes("ORIGIN_MIN_FREE_MB", &free, 0)?;
         }
         config.ops = crate::ops::Settings::from_env(&var)?;
+        config.payments = crate::payments::Settings::from_env(&var)?;
         Ok(config)
     }
 
@@ -176,6 +180,7 @@ impl Config {
             uploads_per_day: 500,
             min_free_bytes: 1024 * MEBIBYTE,
             ops: crate::ops::Settings::default(),
+            payments: crate::payments::Settings::default(),
         })
     }
 

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_commerce_admin.sql"),
     include_str!("migrations/0007_trust_boundaries.sql"),
     include_str!("migrations/0008_upload_limits.sql"),
+    include_str!("migrations/0010_payment_reconciliation.sql"),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version` once migrated).
