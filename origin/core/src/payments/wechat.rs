@@ -52,6 +52,7 @@ pub struct WechatPayNotice {
     /// `encrypt-resource`.
     pub resource_type: String,
     pub summary: String,
+    #[schema(inline)]
     pub resource: WechatPayResource,
 }
 
