@@ -501,6 +501,8 @@ pub fn sandbox_notify_form(
 }
 
 /// Hand-made JWTs for the negative token suite: any header, any claims, any signature.
+pub mod standins;
+
 pub mod forge {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
