@@ -7,6 +7,7 @@ pub mod edge_sync;
 pub mod error;
 pub mod http;
 pub mod ops;
+pub mod reconcile;
 
 pub use origin_core::{
     AppState, Services, captcha, clock, config, cpus, db, domain, ids, limits, notify, passwords,

@@ -439,6 +439,7 @@ async fn serve(state: AppState) -> anyhow::Result<()> {
         state.clone(),
         stopped.clone(),
     ));
+    let reconcile = tokio::spawn(origin::reconcile::run(state.clone(), stopped.clone()));
     let admin_server = tokio::spawn(origin::serve(
         admin,
         origin::admin_router(state.clone()),
@@ -453,6 +454,7 @@ async fn serve(state: AppState) -> anyhow::Result<()> {
     edge_sync.await?;
     delivery.await?;
     backups.await?;
+    reconcile.await?;
     // The listeners have drained, so nothing queues more: one last attempt to deliver what the
     // edge has not heard yet (a revoked session should not outlive the restart at the edge).
     origin::edge_sync::flush(&state, origin::edge_sync::FLUSH_WITHIN).await;

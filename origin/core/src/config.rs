@@ -68,6 +68,9 @@ pub struct Config {
     pub ops: crate::ops::Settings,
     /// WeChat sign-in (`ORIGIN_WECHAT_*`; see `wechat`).
     pub wechat: crate::wechat::WechatConfig,
+    /// Payments: sandbox or live gateways (`ORIGIN_PAYMENTS`, `ORIGIN_ALIPAY_*`,
+    /// `ORIGIN_WECHATPAY_*`; see `payments::Settings`).
+    pub payments: crate::payments::Settings,
 }
 
 impl Config {
@@ -139,6 +142,7 @@ impl Config {
         }
         config.ops = crate::ops::Settings::from_env(&var)?;
         config.wechat = crate::wechat::WechatConfig::from_env(&var)?;
+        config.payments = crate::payments::Settings::from_env(&var)?;
         Ok(config)
     }
 
@@ -169,6 +173,7 @@ impl Config {
             min_free_bytes: 1024 * MEBIBYTE,
             ops: crate::ops::Settings::default(),
             wechat: crate::wechat::WechatConfig::default(),
+            payments: crate::payments::Settings::default(),
         })
     }
 

@@ -28,7 +28,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::notify::Notifier;
 use crate::passwords::Hasher;
-use crate::payments::{PaymentProvider, SandboxProvider};
+use crate::payments::{PaymentProvider, Providers};
 use crate::storage::BlobStore;
 use crate::tokens::Keys;
 
@@ -45,8 +45,8 @@ pub struct Services {
     pub hasher: Hasher,
     /// Where SMS and e-mail go; the origin's delivery worker sends what it queues.
     pub notifier: Notifier,
-    /// Payment providers; the first is the one new orders use.
-    pub payments: Vec<Box<dyn PaymentProvider>>,
+    /// Payment providers, by pay type (sandbox, or the configured live gateways).
+    pub payments: Providers,
     /// Uploaded files, content-addressed under the data directory.
     pub blobs: BlobStore,
     /// Wakes the edge-sync task after a write queued instructions for the edge.
@@ -77,9 +77,7 @@ impl AppState {
         let keys = Keys::load_or_create(&config.data_dir)?;
         let hasher = Hasher::new(config.hash_workers, config.hash_queue)?;
         let blobs = BlobStore::open(&config.storage_dir())?;
-        let payments: Vec<Box<dyn PaymentProvider>> = vec![Box::new(SandboxProvider::new(
-            config.pay_sandbox_secret.clone(),
-        ))];
+        let payments = Providers::build(&config)?;
         let wechat = wechat::WechatClient::new(&config.wechat)?;
         let notifier = Notifier::new(&config.notify, &config.code_pepper);
         Ok(AppState(Arc::new(Services {
@@ -100,17 +98,17 @@ impl AppState {
 }
 
 impl Services {
-    /// The provider that settles orders of `pay_type`. Every pay type goes to the sandbox until
-    /// real Alipay and WeChat adapters exist.
-    pub fn payment_provider_for(&self, _pay_type: &str) -> &dyn PaymentProvider {
-        self.payments[0].as_ref()
+    /// The provider that opens orders of `pay_type`: the sandbox for both in sandbox mode; in
+    /// live mode the configured gateway, or a refusal naming the pay type.
+    pub fn payment_provider_for(
+        &self,
+        pay_type: &str,
+    ) -> std::result::Result<&dyn PaymentProvider, shared::Problem> {
+        self.payments.for_pay_type(pay_type)
     }
 
     /// The provider named in a callback's path.
     pub fn payment_provider(&self, name: &str) -> Option<&dyn PaymentProvider> {
-        self.payments
-            .iter()
-            .find(|provider| provider.name() == name)
-            .map(|provider| provider.as_ref())
+        self.payments.named(name)
     }
 }

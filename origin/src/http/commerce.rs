@@ -8,6 +8,7 @@ use shared::money::format_cents;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use crate::AppState;
+use crate::clock;
 use crate::domain::commerce::{self, Settlement};
 use crate::error::{AppError, AppResult};
 use crate::http::auth::Caller;
@@ -20,7 +21,9 @@ use crate::http::reply::PrintOk;
 use crate::http::views::{self, Page};
 use crate::input;
 use crate::ops::metrics::PaymentCallback;
-use crate::payments::SandboxNotice;
+use crate::payments::alipay::AlipayNotice;
+use crate::payments::wechat::WechatPayNotice;
+use crate::payments::{Callback, Outcome, SandboxNotice, Verified};
 
 pub async fn gifts(
     State(state): State<AppState>,
@@ -130,24 +133,46 @@ pub async fn recharge_orders(
     })))
 }
 
-/// A gateway's signed form, every field kept for its signature check.
-pub struct GatewayForm(pub Params);
+/// A gateway's callback as it arrived: the header names (lower case) and values, and the raw
+/// body, which the provider's signature check reads byte for byte.
+pub struct GatewayCallback {
+    pub headers: Vec<(String, String)>,
+    pub body: axum::body::Bytes,
+}
 
-impl<S: Send + Sync> FromRequest<S> for GatewayForm {
+impl<S: Send + Sync> FromRequest<S> for GatewayCallback {
     type Rejection = AppError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Params::from_request(request, state).await.map(GatewayForm)
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let headers = request
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect();
+        let limit = shared::policy::BODY_LIMIT;
+        let body = axum::body::to_bytes(request.into_body(), limit as usize)
+            .await
+            .map_err(|_| Problem::PayloadTooLarge { limit_bytes: limit })?;
+        Ok(GatewayCallback { headers, body })
     }
 }
 
-impl DescribeArg for GatewayForm {
+impl DescribeArg for GatewayCallback {
     fn describe(input: &mut InputDoc, components: &mut Components) {
-        *input = InputDoc::GatewayForm(components.input::<SandboxNotice>());
+        *input = InputDoc::Gateway {
+            forms: vec![
+                components.input::<SandboxNotice>(),
+                components.input::<AlipayNotice>(),
+            ],
+            json: components.input::<WechatPayNotice>(),
+        };
     }
 }
 
-/// The gateway's answer: `success` or `fail` as plain text.
+/// The gateway's answer, in the gateway's own format (`success` / `fail` as plain text for the
+/// sandbox and Alipay; 204, or `{"code":"FAIL","message":…}` for WeChat Pay).
 pub struct GatewayReply(Response);
 
 impl IntoResponse for GatewayReply {
@@ -158,40 +183,55 @@ impl IntoResponse for GatewayReply {
 
 impl DescribeReply for GatewayReply {
     fn success(_components: &mut Components) -> SuccessDoc {
-        SuccessDoc::GatewayText
+        SuccessDoc::GatewayAnswer
     }
 }
 
-/// A payment provider's callback. Answers as gateways expect: `success` (200) once the payment
-/// is settled — also for a replay, so the gateway stops retrying — and `fail` (400) for anything
-/// not believed or not matching, which changes nothing.
+/// A payment gateway's callback. The provider named in the path checks it (signatures, clock,
+/// our ids); a believed payment is settled exactly once — a replay is accepted so the gateway
+/// stops retrying — and anything not believed or not matching its order changes nothing. A
+/// provider that is not in use (the sandbox in live mode, a gateway not configured) is 404.
 pub async fn payment_notify(
     State(state): State<AppState>,
     PathText(provider): PathText,
-    GatewayForm(params): GatewayForm,
+    callback: GatewayCallback,
 ) -> AppResult<GatewayReply> {
     let provider = state.payment_provider(&provider).ok_or(Problem::NotFound)?;
-    let outcome = match provider.verify(&params.values_by_name()) {
-        Ok(notification) => commerce::settle(&state, provider, notification).await?,
-        Err(reason) => Settlement::Refused(reason),
+    let raw = Callback {
+        headers: &callback.headers,
+        body: &callback.body,
     };
-    let (status, body, result) = match &outcome {
-        Settlement::Credited => (StatusCode::OK, "success", PaymentCallback::Settled),
-        Settlement::AlreadyPaid => (StatusCode::OK, "success", PaymentCallback::Replayed),
-        Settlement::Refused(reason) => {
+    let settled = match provider.verify(&raw, clock::now()) {
+        Ok(Verified::Paid(notification)) => commerce::settle(&state, provider, notification).await,
+        Ok(Verified::NotPaid { order_no, state }) => {
+            tracing::info!(provider = provider.name(), %order_no, %state, "payment notify: not paid");
+            Ok(Settlement::AlreadyPaid)
+        }
+        Err(reason) => Ok(Settlement::Refused(reason)),
+    };
+    let (outcome, result) = match settled {
+        Ok(Settlement::Credited) => (Outcome::Accepted, PaymentCallback::Settled),
+        Ok(Settlement::AlreadyPaid) => (Outcome::Accepted, PaymentCallback::Replayed),
+        Ok(Settlement::Refused(reason)) => {
             tracing::warn!(provider = provider.name(), %reason, "payment notify refused");
-            (StatusCode::BAD_REQUEST, "fail", PaymentCallback::Refused)
+            (Outcome::Refused(reason), PaymentCallback::Refused)
+        }
+        Err(error) => {
+            // The gateway retries on a failure answer: nothing is lost, and nothing was written.
+            tracing::error!(provider = provider.name(), error = ?error, "payment notify not settled");
+            (Outcome::Failed, PaymentCallback::Refused)
         }
     };
     state
         .metrics
         .count_payment_callback(provider.name(), result);
-    Ok(GatewayReply(
-        (
-            status,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            body,
-        )
-            .into_response(),
-    ))
+    let answer = provider.answer(&outcome);
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let response = match answer.content_type {
+        Some(content_type) => {
+            (status, [(header::CONTENT_TYPE, content_type)], answer.body).into_response()
+        }
+        None => status.into_response(),
+    };
+    Ok(GatewayReply(response))
 }

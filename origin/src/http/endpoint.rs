@@ -34,8 +34,12 @@ pub enum InputDoc {
     Params(RefOr<Schema>, fn(&Params) -> Result<(), Problem>),
     /// Files as multipart parts.
     Files,
-    /// A payment gateway's signed form.
-    GatewayForm(RefOr<Schema>),
+    /// A payment gateway's callback: one of the signed forms (sandbox, Alipay), or a signed
+    /// JSON body (WeChat Pay), each read by the provider named in the path.
+    Gateway {
+        forms: Vec<RefOr<Schema>>,
+        json: RefOr<Schema>,
+    },
 }
 
 /// What an operation answers on success. (Built once per document, so variant sizes do not
@@ -48,8 +52,8 @@ pub enum SuccessDoc {
     Message(StatusCode),
     /// Stored bytes with their sniffed content type.
     Bytes,
-    /// `success` as plain text (payment callbacks).
-    GatewayText,
+    /// The gateway's own acknowledgement: `success` as plain text, or an empty 204.
+    GatewayAnswer,
 }
 
 /// What the documents say about one operation, read from its handler's types.

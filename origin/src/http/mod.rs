@@ -359,7 +359,7 @@ pub(crate) fn endpoint_of(id: RouteId, method: Method) -> Endpoint {
         RouteId::PaymentNotify => endpoint(
             m,
             commerce::payment_notify,
-            "A payment gateway's callback: `success` once settled (also for a replay), `fail` (400) for anything not believed",
+            "A payment gateway's callback (sandbox, alipay, wechat), answered in the gateway's format: settled (also a replay) or refused (400), changing nothing",
             "wallet",
         ),
         RouteId::Gifts => endpoint(m, commerce::gifts, "Gifts on offer for points", "gifts"),

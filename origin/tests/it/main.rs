@@ -23,6 +23,7 @@ mod logging;
 mod login_modes;
 mod member;
 mod metrics;
+mod payments;
 #[cfg(target_os = "linux")]
 mod placement;
 mod platform;

@@ -1,4 +1,7 @@
-//! Local stand-ins for the SMS providers, for the origin's integration tests. Each implements
+//! Local stand-ins for the SMS providers (`aliyun`, `tencent`) and the payment gateways
+//! (`alipay`, `wechatpay`), for the origin's integration tests.
+//!
+//! The SMS stand-ins: Each implements
 //! its provider's documented `SendSms` protocol as the provider checks it — it recomputes the
 //! caller's signature from what arrived (its own code, not the adapter's: the golden vectors
 //! in `tests/vectors/` anchor both to the official SDKs), refuses stale timestamps and (Aliyun)
@@ -6,8 +9,10 @@
 //! queue faults (an outage, a provider error) for the next calls. Only the base URL differs
 //! from production.
 
+pub mod alipay;
 pub mod aliyun;
 pub mod tencent;
+pub mod wechatpay;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -150,4 +155,22 @@ pub fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
+}
+
+/// The directory of the TEST-ONLY keys and golden vectors (payment gateways).
+pub fn vectors_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors")
+}
+
+/// A TEST-ONLY fixture file under `tests/vectors/`.
+pub fn fixture(name: &str) -> String {
+    std::fs::read_to_string(vectors_dir().join(name)).unwrap()
+}
+
+/// Serves `router` on a free local port; its base URL (payment gateways).
+async fn serve_router(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
 }

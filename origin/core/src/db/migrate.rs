@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_trust_boundaries.sql"),
     include_str!("migrations/0008_upload_limits.sql"),
     include_str!("migrations/0009_deliveries.sql"),
+    include_str!("migrations/0010_payment_reconciliation.sql"),
     include_str!("migrations/0011_wechat.sql"),
 ];
 

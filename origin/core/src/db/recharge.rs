@@ -108,3 +108,41 @@ pub fn trade_used(connection: &Connection, provider: &str, trade_no: &str) -> St
         |row| row.get(0),
     )?)
 }
+
+/// Pending orders of `providers` created between `oldest` and `newest` and not asked about
+/// since `asked_before`, oldest first, at most `limit`.
+pub fn to_reconcile(
+    connection: &Connection,
+    providers: &[&str],
+    oldest: i64,
+    newest: i64,
+    asked_before: i64,
+    limit: i64,
+) -> StorageResult<Vec<RechargeRow>> {
+    let mut rows = Vec::new();
+    for provider in providers {
+        let mut statement = connection.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM recharge_orders r JOIN users u ON u.id = r.user_id
+             WHERE r.paid_at IS NULL AND r.provider = ?1 AND r.created_at BETWEEN ?2 AND ?3
+               AND (r.checked_at IS NULL OR r.checked_at <= ?4)
+             ORDER BY r.created_at LIMIT ?5"
+        ))?;
+        let found = statement.query_map(
+            params![provider, oldest, newest, asked_before, limit],
+            from_row,
+        )?;
+        for row in found {
+            rows.push(row?);
+        }
+    }
+    Ok(rows)
+}
+
+/// Records that a pending order was asked about at its gateway.
+pub fn mark_checked(connection: &Connection, order_no: &str, now: i64) -> StorageResult<()> {
+    connection.execute(
+        "UPDATE recharge_orders SET checked_at = ?2 WHERE order_no = ?1 AND paid_at IS NULL",
+        params![order_no, now],
+    )?;
+    Ok(())
+}

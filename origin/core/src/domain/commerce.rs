@@ -19,7 +19,7 @@ use crate::db::{addresses, edge_outbox};
 use crate::edge_sync;
 use crate::error::Result;
 use crate::ids;
-use crate::payments::{Notification, PaymentProvider};
+use crate::payments::{NewOrder, Notification, PaymentProvider, Verified};
 
 /// The largest single recharge, in cents (¥50 000.00).
 pub const MAX_RECHARGE_CENTS: i64 = 5_000_000;
@@ -85,6 +85,8 @@ pub struct NewRecharge {
     pub pay_params: serde_json::Value,
 }
 
+/// Opens a recharge at the gateway of `pay_type`, then records it pending. A gateway that
+/// refuses or is down leaves nothing behind.
 pub async fn create_recharge(
     state: &AppState,
     user_id: i64,
@@ -94,32 +96,44 @@ pub async fn create_recharge(
     if !(1..=MAX_RECHARGE_CENTS).contains(&price_cents) {
         return Err(Problem::invalid("price", "充值金额必须在 0.01 到 50000.00 之间").into());
     }
-    let provider = state.payment_provider_for(pay_type);
+    let provider = state.payment_provider_for(pay_type)?;
     let provider_name = provider.name();
+    let order_no = ids::business_no('R', clock::now());
+    let order = NewOrder {
+        order_no: &order_no,
+        price_cents,
+        pay_type,
+        subject: RECHARGE_SUBJECT,
+    };
+    let pay_params = provider.create_order(order).await.map_err(|error| {
+        tracing::warn!(provider = provider_name, %error, "payment order not opened");
+        Problem::from(error)
+    })?;
     let stored_pay_type = pay_type.to_owned();
-    let order_no = state
+    let stored_order_no = order_no.clone();
+    state
         .db
         .write(move |tx| -> Result<_> {
-            let now = clock::now();
-            let order_no = ids::business_no('R', now);
             recharge::insert(
                 tx,
-                &order_no,
+                &stored_order_no,
                 user_id,
                 price_cents,
                 &stored_pay_type,
                 provider_name,
-                now,
+                clock::now(),
             )?;
-            Ok(order_no)
+            Ok(())
         })
         .await?;
-    let pay_params = provider.pay_params(&order_no, price_cents, pay_type);
     Ok(NewRecharge {
         order_no,
         pay_params,
     })
 }
+
+/// What the payer sees for a recharge.
+pub const RECHARGE_SUBJECT: &str = "余额充值";
 
 pub async fn recharge_orders(
     state: &AppState,
@@ -202,4 +216,66 @@ pub async fn settle(
     let (outcome, entry) = outcome;
     edge_sync::push(state, entry.into_iter().collect()).await;
     Ok(outcome)
+}
+
+/// What one reconciliation pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Pending orders asked about at their gateway.
+    pub asked: usize,
+    /// Of those, paid now (a callback that never arrived).
+    pub credited: usize,
+    /// Gateways that did not answer usably (asked again next time).
+    pub failed: usize,
+}
+
+/// Asks the gateways about orders pending for a while (`payments.reconcile_after_secs`, up to a
+/// day), and settles the paid ones through [`settle`], so a lost callback loses no payment.
+pub async fn reconcile(state: &AppState, now: i64) -> Result<Reconciled> {
+    let after = state.config.payments.reconcile_after_secs;
+    let providers: Vec<&'static str> = state
+        .payments
+        .all()
+        .filter(|provider| provider.reconciles())
+        .map(|provider| provider.name())
+        .collect();
+    if providers.is_empty() {
+        return Ok(Reconciled::default());
+    }
+    let names = providers.clone();
+    let pending = state
+        .db
+        .read(move |conn| {
+            recharge::to_reconcile(conn, &names, now - 86_400, now - after, now - after, 50)
+        })
+        .await?;
+    let mut report = Reconciled::default();
+    for order in pending {
+        let Some(provider) = state.payment_provider(&order.provider) else {
+            continue;
+        };
+        report.asked += 1;
+        match provider.query(&order.order_no).await {
+            Ok(Verified::Paid(notification)) => {
+                let outcome = settle(state, provider, notification).await?;
+                tracing::info!(order_no = %order.order_no, ?outcome, "reconciled a payment");
+                if outcome == Settlement::Credited {
+                    report.credited += 1;
+                }
+            }
+            Ok(Verified::NotPaid { state: trade, .. }) => {
+                tracing::debug!(order_no = %order.order_no, %trade, "still not paid");
+            }
+            Err(error) => {
+                report.failed += 1;
+                tracing::warn!(order_no = %order.order_no, %error, "reconciliation query failed");
+            }
+        }
+        let order_no = order.order_no.clone();
+        state
+            .db
+            .write(move |tx| Ok::<_, crate::Error>(recharge::mark_checked(tx, &order_no, now)?))
+            .await?;
+    }
+    Ok(report)
 }

@@ -512,7 +512,7 @@ fn render(state: &AppState, backlog: Option<&Backlog>) -> String {
     );
     let mut providers: Vec<String> = state
         .payments
-        .iter()
+        .all()
         .map(|provider| provider.name().to_owned())
         .collect();
     providers.extend(callbacks.keys().map(|(provider, _)| provider.clone()));

@@ -9,7 +9,9 @@ use shared::policy::{ADMIN_ROUTES, AdminRoute, Auth, Method, ROUTES, Route};
 use shared::problem::{PRINT_ERROR_CODES, STORE_CODES};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{
+    ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
@@ -308,12 +310,16 @@ fn build_operation(
                 .build();
             builder = builder.request_body(Some(body));
         }
-        InputDoc::GatewayForm(schema) => {
+        InputDoc::Gateway { forms, json } => {
+            let forms = forms.iter().fold(OneOfBuilder::new(), |one_of, form| {
+                one_of.item(form.clone())
+            });
             let body = RequestBodyBuilder::new()
                 .content(
                     "application/x-www-form-urlencoded",
-                    json_content(schema.clone()),
+                    json_content(forms.into()),
                 )
+                .content("application/json", json_content(json.clone()))
                 .required(Some(Required::True))
                 .build();
             builder = builder.request_body(Some(body));
@@ -334,7 +340,7 @@ fn build_operation(
             builder = builder.request_body(Some(body));
         }
     }
-    let gateway = matches!(shape.input, InputDoc::GatewayForm(_));
+    let gateway = matches!(shape.input, InputDoc::Gateway { .. });
     let statuses = error_statuses(
         api,
         facts.auth,
@@ -370,22 +376,23 @@ fn build_operation(
                     .into(),
             ),
         ),
-        SuccessDoc::GatewayText => builder.response(
-            "200",
-            response(
-                "Settled (also for a replay)",
-                "text/plain",
-                string().enum_values(Some(["success"])).into(),
+        SuccessDoc::GatewayAnswer => builder
+            .response(
+                "200",
+                response(
+                    "Settled, also for a replay (sandbox, Alipay)",
+                    "text/plain",
+                    string().enum_values(Some(["success"])).into(),
+                ),
+            )
+            .response(
+                "204",
+                ResponseBuilder::new().description("Settled, also for a replay (WeChat Pay)"),
             ),
-        ),
     };
     for status in statuses {
         let error = match (dialect, status) {
-            (_, 400) if gateway => response(
-                "Not believed or not matching; nothing changed",
-                "text/plain",
-                string().enum_values(Some(["fail"])).into(),
-            ),
+            (_, 400) if gateway => gateway_failure("Not believed or not matching; nothing changed"),
             (Dialect::Store, 401) => response(
                 reason(status),
                 "application/json",
@@ -528,4 +535,22 @@ fn facts_of(route: &Route) -> RouteFacts<'static> {
         auth: route.auth,
         limited: route.limit.is_some(),
     }
+}
+
+/// A gateway callback's failure: `fail` as plain text (sandbox, Alipay) or WeChat Pay's
+/// `{"code":"FAIL","message":…}`.
+fn gateway_failure(description: &str) -> ResponseBuilder {
+    let wechat = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("code", string().enum_values(Some(["FAIL"])))
+        .property("message", string())
+        .required("code")
+        .required("message");
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "text/plain",
+            json_content(string().enum_values(Some(["fail"])).into()),
+        )
+        .content("application/json", json_content(wechat.into()))
 }

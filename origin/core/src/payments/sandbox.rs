@@ -1,9 +1,6 @@
-//! Payment providers. A provider gives the client what it needs to pay (`pay_params`) and turns a
-//! callback into a verified `Notification`; settling it is the domain's job (`domain::commerce`).
-//!
-//! Only the sandbox provider exists: it signs with HMAC-SHA256 and a secret from the
-//! configuration (SPEC §7). Alipay and WeChat orders are settled by it until real adapters
-//! implement this trait.
+//! The development gateway: a form signed with HMAC-SHA256 and a secret from the configuration
+//! (SPEC §7). It opens no order anywhere and cannot be asked about one; both pay types settle
+//! through it while `ORIGIN_PAYMENTS=sandbox`.
 
 use std::collections::BTreeMap;
 
@@ -12,27 +9,12 @@ use serde_json::{Value, json};
 use shared::money::{format_cents, parse_cents};
 use utoipa::ToSchema;
 
+use super::{
+    Answer, BoxFuture, Callback, NewOrder, Notification, Outcome, PaymentProvider, ProviderError,
+    Verified,
+};
 use crate::config::Secret;
 use crate::ids::{constant_time_eq, keyed_hash};
-
-/// A payment the provider vouches for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notification {
-    pub order_no: String,
-    pub amount_cents: i64,
-    pub trade_no: String,
-}
-
-pub trait PaymentProvider: Send + Sync {
-    /// The `{provider}` in `POST /api/payments/{provider}/notify`.
-    fn name(&self) -> &'static str;
-
-    /// What the client hands to the payment app for this order.
-    fn pay_params(&self, order_no: &str, price_cents: i64, pay_type: &str) -> Value;
-
-    /// Checks a callback's signature and fields. The error says why it was not believed.
-    fn verify(&self, fields: &BTreeMap<String, String>) -> Result<Notification, String>;
-}
 
 pub struct SandboxProvider {
     secret: Secret,
@@ -69,22 +51,9 @@ impl SandboxProvider {
     }
 }
 
-impl PaymentProvider for SandboxProvider {
-    fn name(&self) -> &'static str {
-        "sandbox"
-    }
-
-    fn pay_params(&self, order_no: &str, price_cents: i64, pay_type: &str) -> Value {
-        json!({
-            "provider": self.name(),
-            "pay_type": pay_type,
-            "order_no": order_no,
-            "amount": format_cents(price_cents),
-            "notify_url": format!("/api/payments/{}/notify", self.name()),
-        })
-    }
-
-    fn verify(&self, fields: &BTreeMap<String, String>) -> Result<Notification, String> {
+impl SandboxProvider {
+    /// Checks a callback's fields: the signature first, then the form.
+    pub fn verify_fields(&self, fields: &BTreeMap<String, String>) -> Result<Notification, String> {
         let presented = fields.get("sign").ok_or("missing sign")?;
         let expected = Self::sign(self.secret.expose(), fields);
         if !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
@@ -110,6 +79,50 @@ impl PaymentProvider for SandboxProvider {
     }
 }
 
+impl PaymentProvider for SandboxProvider {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    fn create_order<'a>(
+        &'a self,
+        order: NewOrder<'a>,
+    ) -> BoxFuture<'a, Result<Value, ProviderError>> {
+        let params = json!({
+            "provider": self.name(),
+            "pay_type": order.pay_type,
+            "order_no": order.order_no,
+            "amount": format_cents(order.price_cents),
+            "notify_url": format!("/api/payments/{}/notify", self.name()),
+        });
+        Box::pin(async move { Ok(params) })
+    }
+
+    fn verify(&self, callback: &Callback<'_>, _now: i64) -> Result<Verified, String> {
+        // A repeated name means its last value, as everywhere in the API.
+        let fields: BTreeMap<String, String> =
+            form_urlencoded::parse(callback.body).into_owned().collect();
+        self.verify_fields(&fields).map(Verified::Paid)
+    }
+
+    fn answer(&self, outcome: &Outcome) -> Answer {
+        match outcome {
+            Outcome::Accepted => Answer::text(200, "success"),
+            Outcome::Refused(_) => Answer::text(400, "fail"),
+            Outcome::Failed => Answer::text(500, "fail"),
+        }
+    }
+
+    fn reconciles(&self) -> bool {
+        false
+    }
+
+    fn query<'a>(&'a self, _order_no: &'a str) -> BoxFuture<'a, Result<Verified, ProviderError>> {
+        let error = ProviderError::Unavailable("the sandbox cannot be asked about orders".into());
+        Box::pin(async move { Err(error) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,20 +143,20 @@ mod tests {
         let pairs = [("order_no", "R1"), ("amount", "10.50"), ("trade_no", "T1")];
         let good = signed("s3cret", &pairs);
         assert_eq!(
-            provider.verify(&good),
+            provider.verify_fields(&good),
             Ok(Notification {
                 order_no: "R1".into(),
                 amount_cents: 1050,
                 trade_no: "T1".into()
             })
         );
-        assert!(provider.verify(&signed("other", &pairs)).is_err());
+        assert!(provider.verify_fields(&signed("other", &pairs)).is_err());
         let mut tampered = good.clone();
         tampered.insert("amount".into(), "1000.00".into());
-        assert!(provider.verify(&tampered).is_err());
+        assert!(provider.verify_fields(&tampered).is_err());
         let mut unsigned = good;
         unsigned.remove("sign");
-        assert!(provider.verify(&unsigned).is_err());
+        assert!(provider.verify_fields(&unsigned).is_err());
     }
 
     #[test]

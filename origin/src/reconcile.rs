@@ -1,0 +1,31 @@
+//! The reconciliation task `origin serve` runs: once a minute it asks the gateways about orders
+//! still pending (`domain::commerce::reconcile`), so a payment whose callback was lost (the
+//! gateway gave up, this server was down) is still credited, exactly once.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::AppState;
+use crate::clock;
+use crate::domain::commerce;
+
+/// Pause between passes.
+pub const EVERY: Duration = Duration::from_secs(60);
+
+pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
+    if !state.payments.all().any(|provider| provider.reconciles()) {
+        return;
+    }
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(EVERY) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        match commerce::reconcile(&state, clock::now()).await {
+            Ok(report) if report.asked > 0 => tracing::info!(?report, "reconciliation pass"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(?error, "reconciliation pass failed"),
+        }
+    }
+}

@@ -1,0 +1,458 @@
+//! Live payments (`ORIGIN_PAYMENTS=live`) against the stand-in gateways of the test crate
+//! (`tests::standins`): Alipay app pay and WeChat Pay API v3 orders, their signed (and for WeChat
+//! Pay encrypted) callbacks, every failure path (bad signature, stale timestamp, wrong amount or
+//! merchant, replay, gateway refusal and outage), and reconciliation of a lost callback.
+
+use origin::clock;
+use origin::config::{Config, Secret};
+use origin::domain::commerce;
+use origin::payments::{AlipaySettings, Mode, WechatPaySettings};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tests::standins::alipay::{self as alipay_standin, AlipayStandIn};
+use tests::standins::vectors_dir;
+use tests::standins::wechatpay::{self as wechat_standin, WechatPayStandIn};
+
+use crate::support::{TestApp, json_of, print_error};
+
+const BASE_URL: &str = "https://shop.example.com";
+
+fn alipay_settings(gateway: &str) -> AlipaySettings {
+    let dir = vectors_dir().join("alipay");
+    AlipaySettings {
+        app_id: alipay_standin::APP_ID.into(),
+        private_key: dir.join("TEST-ONLY-app-private-key.pkcs8.pem"),
+        public_key: dir.join("TEST-ONLY-alipay-public-key.pem"),
+        gateway: gateway.into(),
+    }
+}
+
+fn wechat_settings(api_base: &str) -> WechatPaySettings {
+    let dir = vectors_dir().join("wechatpay");
+    WechatPaySettings {
+        mch_id: wechat_standin::MCH_ID.into(),
+        app_id: wechat_standin::APP_ID.into(),
+        mch_serial: wechat_standin::MCH_SERIAL.into(),
+        private_key: dir.join("TEST-ONLY-merchant-private-key.pem"),
+        api_v3_key: Secret::new(wechat_standin::API_V3_KEY),
+        public_key: dir.join("TEST-ONLY-platform-public-key.pem"),
+        public_key_id: wechat_standin::PUBLIC_KEY_ID.into(),
+        api_base: api_base.into(),
+    }
+}
+
+fn live(config: &mut Config, alipay: Option<&AlipayStandIn>, wechat: Option<&WechatPayStandIn>) {
+    config.payments.mode = Mode::Live;
+    config.payments.public_base_url = Some(BASE_URL.into());
+    config.payments.alipay = alipay.map(|gateway| alipay_settings(&gateway.url));
+    config.payments.wechat = wechat.map(|api| wechat_settings(&api.url));
+}
+
+async fn create(app: &TestApp, token: &str, price: &str, pay_type: &str) -> reqwest::Response {
+    app.request(Method::POST, "/api/recharge_orders")
+        .header("token", token)
+        .json(&json!({ "price": price, "pay_type": pay_type }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A created order: its number and pay parameters.
+async fn order(app: &TestApp, token: &str, price: &str, pay_type: &str) -> (String, Value) {
+    let created = json_of(create(app, token, price, pay_type).await, 201).await;
+    let order_no = created["data"]["order_no"].as_str().unwrap().to_owned();
+    (order_no, created["data"]["pay_params"].clone())
+}
+
+async fn alipay_notify(app: &TestApp, form: &[(String, String)]) -> (u16, String) {
+    let response = app
+        .request(Method::POST, "/api/payments/alipay/notify")
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn wechat_notify(
+    app: &TestApp,
+    (headers, body): &(Vec<(String, String)>, String),
+) -> (u16, String) {
+    let mut request = app
+        .request(Method::POST, "/api/payments/wechat/notify")
+        .header("content-type", "application/json")
+        .body(body.clone());
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn balance(app: &TestApp, token: &str) -> String {
+    let me = json_of(app.get_with_token("/api/users/self", token).await, 200).await;
+    me["data"]["balance"].as_str().unwrap().to_owned()
+}
+
+fn credits(app: &TestApp, user_id: i64) -> i64 {
+    app.count(&format!(
+        "SELECT count(*) FROM balance_records WHERE user_id = {user_id}"
+    ))
+}
+
+fn fail(reason: &str) -> (u16, String) {
+    (
+        400,
+        json!({ "code": "FAIL", "message": reason }).to_string(),
+    )
+}
+
+#[tokio::test]
+async fn an_alipay_recharge_is_paid_once_by_its_signed_notification() {
+    let gateway = AlipayStandIn::start().await;
+    let app = TestApp::spawn_with(|config| live(config, Some(&gateway), None)).await;
+    let (token, user_id) = app.member().await;
+    let (order_no, params) = order(&app, &token, "12.50", "alipay").await;
+    assert_eq!(params["provider"], "alipay");
+
+    let (notify_url, notice) = gateway
+        .pay(params["order_string"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(notify_url, format!("{BASE_URL}/api/payments/alipay/notify"));
+    assert_eq!(alipay_notify(&app, &notice).await, (200, "success".into()));
+    assert_eq!(alipay_notify(&app, &notice).await, (200, "success".into()));
+    assert_eq!(balance(&app, &token).await, "12.50");
+    assert_eq!(credits(&app, user_id), 1);
+    let trade = notice
+        .iter()
+        .find(|(k, _)| k == "trade_no")
+        .unwrap()
+        .1
+        .clone();
+    let paid = app.count(&format!(
+        "SELECT count(*) FROM recharge_orders WHERE order_no = '{order_no}' AND trade_no = '{trade}'"
+    ));
+    assert_eq!(paid, 1);
+}
+
+#[tokio::test]
+async fn alipay_notifications_not_believed_or_not_matching_change_nothing() {
+    let gateway = AlipayStandIn::start().await;
+    let app = TestApp::spawn_with(|config| live(config, Some(&gateway), None)).await;
+    let (token, user_id) = app.member().await;
+    let (order_no, _) = order(&app, &token, "12.50", "alipay").await;
+    let refused = (400, "fail".to_owned());
+
+    let mut forged = gateway.notice_for(
+        &order_no,
+        "12.50",
+        "T1",
+        "TRADE_SUCCESS",
+        alipay_standin::APP_ID,
+    );
+    for (name, value) in &mut forged {
+        if name == "total_amount" {
+            *value = "1250.00".into();
+        }
+    }
+    assert_eq!(alipay_notify(&app, &forged).await, refused, "bad signature");
+    let wrong_amount = gateway.notice_for(
+        &order_no,
+        "12.49",
+        "T1",
+        "TRADE_SUCCESS",
+        alipay_standin::APP_ID,
+    );
+    assert_eq!(alipay_notify(&app, &wrong_amount).await, refused, "amount");
+    let other_app = gateway.notice_for(
+        &order_no,
+        "12.50",
+        "T1",
+        "TRADE_SUCCESS",
+        "2021000000000999",
+    );
+    assert_eq!(alipay_notify(&app, &other_app).await, refused, "app_id");
+    let unknown = gateway.notice_for(
+        "R-none",
+        "12.50",
+        "T1",
+        "TRADE_SUCCESS",
+        alipay_standin::APP_ID,
+    );
+    assert_eq!(alipay_notify(&app, &unknown).await, refused, "order");
+    let waiting = gateway.notice_for(
+        &order_no,
+        "12.50",
+        "T1",
+        "WAIT_BUYER_PAY",
+        alipay_standin::APP_ID,
+    );
+    assert_eq!(
+        alipay_notify(&app, &waiting).await,
+        (200, "success".into()),
+        "acknowledged"
+    );
+    assert_eq!(balance(&app, &token).await, "0.00");
+    assert_eq!(credits(&app, user_id), 0);
+
+    let paid = gateway.notice_for(
+        &order_no,
+        "12.50",
+        "T1",
+        "TRADE_SUCCESS",
+        alipay_standin::APP_ID,
+    );
+    assert_eq!(alipay_notify(&app, &paid).await, (200, "success".into()));
+    let other_trade = gateway.notice_for(
+        &order_no,
+        "12.50",
+        "T2",
+        "TRADE_SUCCESS",
+        alipay_standin::APP_ID,
+    );
+    assert_eq!(
+        alipay_notify(&app, &other_trade).await,
+        refused,
+        "second trade"
+    );
+    let (second, _) = order(&app, &token, "12.50", "alipay").await;
+    let reused = gateway.notice_for(
+        &second,
+        "12.50",
+        "T1",
+        "TRADE_SUCCESS",
+        alipay_standin::APP_ID,
+    );
+    assert_eq!(
+        alipay_notify(&app, &reused).await,
+        refused,
+        "trade_no pays one order"
+    );
+    assert_eq!(balance(&app, &token).await, "12.50");
+    assert_eq!(credits(&app, user_id), 1);
+}
+
+#[tokio::test]
+async fn a_wechat_pay_recharge_gets_signed_app_parameters_and_its_encrypted_callback_credits_once()
+{
+    let api = WechatPayStandIn::start().await;
+    let app = TestApp::spawn_with(|config| live(config, None, Some(&api))).await;
+    let (token, user_id) = app.member().await;
+    let (_, params) = order(&app, &token, "12.50", "wechat").await;
+    assert_eq!(params["partnerid"], wechat_standin::MCH_ID);
+    assert_eq!(params["package"], "Sign=WXPay");
+    assert_eq!(api.calls(), ["POST /v3/pay/transactions/app"]);
+
+    let callback = api.pay(&params, clock::now()).unwrap();
+    assert_eq!(wechat_notify(&app, &callback).await, (204, String::new()));
+    assert_eq!(
+        wechat_notify(&app, &callback).await,
+        (204, String::new()),
+        "replay"
+    );
+    assert_eq!(balance(&app, &token).await, "12.50");
+    assert_eq!(credits(&app, user_id), 1);
+}
+
+#[tokio::test]
+async fn wechat_pay_callbacks_stale_forged_or_not_matching_are_refused_and_change_nothing() {
+    let api = WechatPayStandIn::start().await;
+    let app = TestApp::spawn_with(|config| live(config, None, Some(&api))).await;
+    let (token, user_id) = app.member().await;
+    let (order_no, _) = order(&app, &token, "12.50", "wechat").await;
+    let now = clock::now();
+    let paid = |total| wechat_standin::transaction(&order_no, "4200000001", "SUCCESS", total);
+
+    let stale = api.callback(&paid(1250), now - 301);
+    assert_eq!(
+        wechat_notify(&app, &stale).await,
+        fail("Wechatpay-Timestamp too far from our clock")
+    );
+    let (headers, body) = api.callback(&paid(1250), now);
+    let tampered = (headers.clone(), body.replace("支付成功", "支付失败"));
+    assert_eq!(wechat_notify(&app, &tampered).await, fail("bad signature"));
+    let mut other_key = headers.clone();
+    for (name, value) in &mut other_key {
+        if name == "wechatpay-serial" {
+            *value = "PUB_KEY_ID_OTHER".into();
+        }
+    }
+    assert_eq!(
+        wechat_notify(&app, &(other_key, body)).await,
+        fail("Wechatpay-Serial is not our WeChat Pay public key id")
+    );
+    let wrong_amount = api.callback(&paid(1249), now);
+    assert_eq!(
+        wechat_notify(&app, &wrong_amount).await,
+        fail("amount does not match the order")
+    );
+    let mut other_merchant = paid(1250);
+    other_merchant["mchid"] = "1900000999".into();
+    assert_eq!(
+        wechat_notify(&app, &api.callback(&other_merchant, now)).await,
+        fail("transaction of another mchid or appid")
+    );
+    assert_eq!(balance(&app, &token).await, "0.00");
+    assert_eq!(credits(&app, user_id), 0);
+}
+
+#[tokio::test]
+async fn a_gateway_that_refuses_or_is_down_at_order_time_is_a_clear_error_and_stores_nothing() {
+    let api = WechatPayStandIn::start().await;
+    let app = TestApp::spawn_with(|config| live(config, None, Some(&api))).await;
+    let (token, _) = app.member().await;
+    api.behave(wechat_standin::Behaviour::Refuse);
+    let refused = print_error(create(&app, &token, "12.50", "wechat").await, 400, 999).await;
+    assert!(
+        refused["message"].as_str().unwrap().contains("参数错误"),
+        "{refused}"
+    );
+    api.behave(wechat_standin::Behaviour::Down);
+    print_error(create(&app, &token, "12.50", "wechat").await, 503, 999).await;
+    assert_eq!(app.count("SELECT count(*) FROM recharge_orders"), 0);
+    api.behave(wechat_standin::Behaviour::Normal);
+    order(&app, &token, "12.50", "wechat").await;
+}
+
+#[tokio::test]
+async fn in_live_mode_an_unconfigured_pay_type_is_refused_and_the_sandbox_callback_is_gone() {
+    let gateway = AlipayStandIn::start().await;
+    let app = TestApp::spawn_with(|config| live(config, Some(&gateway), None)).await;
+    let (token, _) = app.member().await;
+    let refused = print_error(create(&app, &token, "12.50", "wechat").await, 400, 999).await;
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("微信支付未开通"),
+        "{refused}"
+    );
+    let form = crate::support::sandbox_notify_form(
+        app.state.config.pay_sandbox_secret.expose(),
+        "R1",
+        "12.50",
+        "T1",
+    );
+    let sandbox = app
+        .request(Method::POST, "/api/payments/sandbox/notify")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sandbox.status(), 404);
+    let wechat = app
+        .request(Method::POST, "/api/payments/wechat/notify")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wechat.status(), 404);
+}
+
+#[tokio::test]
+async fn a_lost_callback_is_settled_by_reconciliation_once_the_gateway_is_back() {
+    let gateway = AlipayStandIn::start().await;
+    let api = WechatPayStandIn::start().await;
+    let app = TestApp::spawn_with(|config| live(config, Some(&gateway), Some(&api))).await;
+    let (token, user_id) = app.member().await;
+    let (_, alipay_params) = order(&app, &token, "10.00", "alipay").await;
+    let (_, wechat_params) = order(&app, &token, "2.50", "wechat").await;
+    let (_, unpaid) = order(&app, &token, "7.00", "wechat").await;
+    assert!(unpaid["prepayid"].is_string());
+    // Both payers pay; neither callback arrives.
+    let (_, alipay_notice) = gateway
+        .pay(alipay_params["order_string"].as_str().unwrap())
+        .unwrap();
+    let wechat_callback = api.pay(&wechat_params, clock::now()).unwrap();
+
+    let after = app.state.config.payments.reconcile_after_secs;
+    let now = clock::now();
+    let too_soon = commerce::reconcile(&app.state, now).await.unwrap();
+    assert_eq!(
+        too_soon.asked, 0,
+        "orders younger than the pause are left to their callbacks"
+    );
+
+    gateway.behave(alipay_standin::Behaviour::Down);
+    api.behave(wechat_standin::Behaviour::Down);
+    let outage = commerce::reconcile(&app.state, now + after + 1)
+        .await
+        .unwrap();
+    assert_eq!((outage.asked, outage.credited, outage.failed), (3, 0, 3));
+    assert_eq!(balance(&app, &token).await, "0.00");
+
+    gateway.behave(alipay_standin::Behaviour::Normal);
+    api.behave(wechat_standin::Behaviour::Normal);
+    let soon_again = commerce::reconcile(&app.state, now + after + 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        soon_again.asked, 0,
+        "each order is asked again only after the pause"
+    );
+    let recovered = commerce::reconcile(&app.state, now + 2 * after + 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        (recovered.asked, recovered.credited, recovered.failed),
+        (3, 2, 0)
+    );
+    assert_eq!(balance(&app, &token).await, "12.50");
+    assert!(gateway.calls().contains(&"alipay.trade.query".to_owned()));
+
+    // The callbacks arrive late: accepted, and nothing is credited twice.
+    assert_eq!(
+        alipay_notify(&app, &alipay_notice).await,
+        (200, "success".into())
+    );
+    assert_eq!(
+        wechat_notify(&app, &wechat_callback).await,
+        (204, String::new())
+    );
+    let settled_again = commerce::reconcile(&app.state, now + 3 * after + 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        (settled_again.asked, settled_again.credited),
+        (1, 0),
+        "only the unpaid order"
+    );
+    assert_eq!(balance(&app, &token).await, "12.50");
+    assert_eq!(credits(&app, user_id), 2);
+}
+
+#[tokio::test]
+async fn the_wechat_pay_stand_in_refuses_a_replayed_or_unsigned_call() {
+    let api = WechatPayStandIn::start().await;
+    let settings = wechat_settings(&api.url);
+    let adapter =
+        origin::payments::wechat::WechatPay::new(&settings, format!("{BASE_URL}/n")).unwrap();
+    let path = "/v3/pay/transactions/out-trade-no/R1?mchid=1900000001";
+    let authorization = adapter.authorization("GET", path, "", clock::now(), "NONCE0001");
+    let client = reqwest::Client::new();
+    let call = |authorization: Option<&str>| {
+        let mut request = client.get(format!("{}{path}", api.url));
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        request.send()
+    };
+    assert_eq!(
+        call(Some(&authorization)).await.unwrap().status(),
+        404,
+        "unknown order"
+    );
+    assert_eq!(
+        call(Some(&authorization)).await.unwrap().status(),
+        401,
+        "nonce replayed"
+    );
+    assert_eq!(call(None).await.unwrap().status(), 401);
+    let stale = adapter.authorization("GET", path, "", clock::now() - 600, "NONCE0002");
+    assert_eq!(call(Some(&stale)).await.unwrap().status(), 401);
+    assert!(
+        api.calls()
+            .iter()
+            .any(|call| call.contains("nonce already used"))
+    );
+}
