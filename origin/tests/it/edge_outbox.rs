@@ -8,7 +8,6 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use crate::support::{PASSWORD, TestApp};
 
@@ -53,8 +52,8 @@ async fn spawn_fake_edge(failures: u32) -> (String, FakeEdge) {
 async fn an_admin_password_reset_revokes_its_sessions_at_the_edge_after_retries() {
     let (edge_url, edge) = spawn_fake_edge(1).await;
     let app = TestApp::spawn_with(|config| config.edge_url = edge_url).await;
-    let (_stop, stopped) = watch::channel(false);
-    tokio::spawn(origin::edge_sync::run(app.state.clone(), stopped));
+    // TestApp runs the edge delivery task, as `origin serve` does (a second one here would race
+    // it for the same row and deliver it twice).
 
     let token = app.admin_token().await;
     assert!(!token.is_empty());
@@ -99,8 +98,8 @@ async fn undelivered_instructions_wait_in_the_database_while_the_edge_is_down() 
     let dead_url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let app = TestApp::spawn_with(|config| config.edge_url = dead_url).await;
-    let (_stop, stopped) = watch::channel(false);
-    tokio::spawn(origin::edge_sync::run(app.state.clone(), stopped));
+    // TestApp runs the edge delivery task, as `origin serve` does (a second one here would race
+    // it for the same row and deliver it twice).
     app.admin_token().await;
     origin::domain::identity::create_super_admin(&app.state, "root".into(), PASSWORD.into())
         .await
