@@ -450,9 +450,96 @@ async fn the_wechat_pay_stand_in_refuses_a_replayed_or_unsigned_call() {
     assert_eq!(call(None).await.unwrap().status(), 401);
     let stale = adapter.authorization("GET", path, "", clock::now() - 600, "NONCE0002");
     assert_eq!(call(Some(&stale)).await.unwrap().status(), 401);
+    let refusals: Vec<String> = api
+        .calls()
+        .into_iter()
+        .filter(|call| call.starts_with("refused: SIGN_ERROR"))
+        .collect();
+    assert_eq!(
+        refusals,
+        [
+            "refused: SIGN_ERROR: nonce already used",
+            "refused: SIGN_ERROR: missing Authorization",
+            "refused: SIGN_ERROR: timestamp expired",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_alipay_stand_in_refuses_a_call_whose_timestamp_is_off_its_clock() {
+    let gateway = AlipayStandIn::start().await;
+    let settings = alipay_settings(&gateway.url);
+    let adapter =
+        origin::payments::alipay::Alipay::new(&settings, format!("{BASE_URL}/n")).unwrap();
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let beijing = time::UtcOffset::from_hms(8, 0, 0).unwrap();
+    let at = |skew: i64| {
+        (time::OffsetDateTime::now_utc() + time::Duration::seconds(skew))
+            .to_offset(beijing)
+            .format(&format)
+            .unwrap()
+    };
+    let client = reqwest::Client::new();
+    let ask = |timestamp: String| {
+        let (query, body) = adapter.query_request("R1", &timestamp);
+        client
+            .post(format!("{}?{query}", gateway.url))
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded;charset=utf-8",
+            )
+            .body(body)
+            .send()
+    };
+    let read = |body: &str| -> Value {
+        serde_json::from_str::<Value>(body).unwrap()["error_response"].clone()
+    };
+
+    // A signed call on time is answered (the order is unknown to the gateway).
+    let on_time = ask(at(0)).await.unwrap().text().await.unwrap();
     assert!(
-        api.calls()
-            .iter()
-            .any(|call| call.contains("nonce already used"))
+        matches!(
+            adapter.read_query_response(&on_time, "R1"),
+            Ok(origin::payments::Verified::NotPaid { .. })
+        ),
+        "{on_time}"
+    );
+    // The same call signed ten minutes in the past, or in the future, is refused with
+    // Alipay's public error for an invalid timestamp.
+    for skew in [-600, 600] {
+        let skewed = ask(at(skew)).await.unwrap().text().await.unwrap();
+        assert_eq!(
+            read(&skewed),
+            json!({
+                "code": "40002", "msg": "Invalid Arguments",
+                "sub_code": "isv.invalid-timestamp", "sub_msg": "非法的时间戳参数",
+            }),
+            "{skewed}"
+        );
+        assert!(
+            matches!(
+                adapter.read_query_response(&skewed, "R1"),
+                Err(origin::payments::ProviderError::Refused { ref code, .. })
+                    if code == "40002 isv.invalid-timestamp"
+            ),
+            "the adapter reads it as a refusal"
+        );
+    }
+    // A timestamp that is not Alipay's format is refused the same way.
+    let unreadable = ask("2024/05/01 12:00:00".into())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(read(&unreadable)["sub_code"], "isv.invalid-timestamp");
+    assert_eq!(
+        gateway.calls(),
+        [
+            "alipay.trade.query",
+            "refused: isv.invalid-timestamp",
+            "refused: isv.invalid-timestamp",
+            "refused: isv.invalid-timestamp",
+        ]
     );
 }
