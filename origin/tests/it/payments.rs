@@ -543,3 +543,142 @@ async fn the_alipay_stand_in_refuses_a_call_whose_timestamp_is_off_its_clock() {
         ]
     );
 }
+
+/// `origin serve` itself, live against the stand-in Alipay gateway, with a one-second
+/// reconciliation interval: a recharge whose callback never comes is credited by the
+/// reconciliation task alone, exactly once.
+#[tokio::test]
+async fn origin_serve_reconciles_a_paid_order_whose_callback_never_came_exactly_once() {
+    use crate::support::process;
+    use shared::headers::{CLIENT_IP, EDGE_SECRET};
+    use std::time::{Duration, Instant};
+
+    let gateway = AlipayStandIn::start().await;
+    let settings = alipay_settings(&gateway.url);
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let (private_key, public_key) = (
+        settings.private_key.to_str().unwrap(),
+        settings.public_key.to_str().unwrap(),
+    );
+    let origin = process::start(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &[
+            ("ORIGIN_PAYMENTS", "live"),
+            ("ORIGIN_PUBLIC_BASE_URL", BASE_URL),
+            ("ORIGIN_ALIPAY_APP_ID", alipay_standin::APP_ID),
+            ("ORIGIN_ALIPAY_PRIVATE_KEY", private_key),
+            ("ORIGIN_ALIPAY_PUBLIC_KEY", public_key),
+            ("ORIGIN_ALIPAY_GATEWAY", &gateway.url),
+            ("ORIGIN_PAY_RECONCILE_AFTER_SECS", "1"),
+            ("ORIGIN_PAY_RECONCILE_INTERVAL_SECS", "1"),
+        ],
+        &client,
+    )
+    .await;
+    let request = |method: Method, path: &str| {
+        client
+            .request(method, format!("{}{path}", origin.public))
+            .header(EDGE_SECRET, process::SECRET)
+            .header(CLIENT_IP, "192.0.2.7")
+    };
+    let send = |request: reqwest::RequestBuilder| async move {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap())
+    };
+    let db = dir.path().join("origin.sqlite3");
+    let query = |sql: &str| -> i64 {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row(sql, [], |row| row.get(0))
+            .unwrap()
+    };
+
+    // A member, registered with the code from the development outbox.
+    let phone = "13900000077";
+    let (status, sent) = send(
+        request(Method::POST, "/api/sms").json(&json!({ "phone": phone, "is_register": true })),
+    )
+    .await;
+    assert_eq!(status, 201, "{sent}");
+    let code: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT code FROM outbox WHERE recipient = ?1 ORDER BY id DESC LIMIT 1",
+            [phone],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let (status, registered) = send(request(Method::POST, "/api/register").json(&json!({
+        "verification_token": sent["data"]["verification_token"],
+        "verification_code": code,
+        "password": crate::support::PASSWORD,
+    })))
+    .await;
+    assert_eq!(status, 201, "{registered}");
+    let token = registered["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let balance = || async {
+        let (_, me) = send(request(Method::GET, "/api/users/self").header("token", &token)).await;
+        me["data"]["balance"].as_str().unwrap().to_owned()
+    };
+
+    let (status, created) = send(
+        request(Method::POST, "/api/recharge_orders")
+            .header("token", &token)
+            .json(&json!({ "price": "10.00", "pay_type": "alipay" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let order_string = created["data"]["pay_params"]["order_string"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Unpaid, the order is asked about and left pending.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !gateway.calls().contains(&"alipay.trade.query".to_owned()) {
+        assert!(
+            Instant::now() < deadline,
+            "the task never asked the gateway"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(balance().await, "0.00");
+
+    // The payer pays; the notification is never sent. The task finds the payment.
+    let _never_sent = gateway.pay(&order_string).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while balance().await != "10.00" {
+        assert!(
+            Instant::now() < deadline,
+            "the task never credited the order"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Several more passes later: credited once, and the settled order is not asked about again.
+    let asked = gateway.calls().len();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(balance().await, "10.00");
+    assert_eq!(query("SELECT count(*) FROM balance_records"), 1);
+    assert_eq!(
+        query("SELECT count(*) FROM recharge_orders WHERE paid_at IS NOT NULL"),
+        1
+    );
+    assert_eq!(gateway.calls().len(), asked, "{:?}", gateway.calls());
+    assert!(
+        gateway
+            .calls()
+            .iter()
+            .all(|call| call == "alipay.trade.query"),
+        "{:?}",
+        gateway.calls()
+    );
+}
