@@ -245,12 +245,48 @@ async fn a_wechat_pay_recharge_gets_signed_app_parameters_and_its_encrypted_call
 
     let callback = api.pay(&params, clock::now()).unwrap();
     assert_eq!(wechat_notify(&app, &callback).await, (204, String::new()));
+    assert_eq!(balance(&app, &token).await, "12.50");
+    assert_eq!(credits(&app, user_id), 1);
+}
+
+#[tokio::test]
+async fn a_replayed_wechat_pay_callback_nonce_is_refused_and_a_freshly_signed_repeat_credits_nothing()
+ {
+    let api = WechatPayStandIn::start().await;
+    let app = TestApp::spawn_with(|config| live(config, None, Some(&api))).await;
+    let (token, user_id) = app.member().await;
+    let (order_no, params) = order(&app, &token, "12.50", "wechat").await;
+    let callback = api.pay(&params, clock::now()).unwrap();
+    assert_eq!(wechat_notify(&app, &callback).await, (204, String::new()));
+
+    // The same signed callback again (same `Wechatpay-Nonce`, within the 5 minutes): a replay.
     assert_eq!(
         wechat_notify(&app, &callback).await,
-        (204, String::new()),
-        "replay"
+        fail("Wechatpay-Nonce already used")
     );
+    // WeChat Pay sending the notification again signs it anew: accepted, nothing credited.
+    let transaction_id = format!("42000000002024{:014}", 1250);
+    let again = api.callback(
+        &wechat_standin::transaction(&order_no, &transaction_id, "SUCCESS", 1250),
+        clock::now(),
+    );
+    assert_ne!(again.0, callback.0, "a new nonce");
+    assert_eq!(wechat_notify(&app, &again).await, (204, String::new()));
     assert_eq!(balance(&app, &token).await, "12.50");
+    assert_eq!(credits(&app, user_id), 1);
+
+    // A refused callback's nonce is not taken: refused for what it says, not as a replay.
+    let (order_no, _) = order(&app, &token, "3.00", "wechat").await;
+    let wrong = api.callback(
+        &wechat_standin::transaction(&order_no, "4200000002", "SUCCESS", 299),
+        clock::now(),
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            wechat_notify(&app, &wrong).await,
+            fail("amount does not match the order")
+        );
+    }
     assert_eq!(credits(&app, user_id), 1);
 }
 
