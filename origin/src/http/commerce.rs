@@ -188,8 +188,9 @@ impl DescribeReply for GatewayReply {
 }
 
 /// A payment gateway's callback. The provider named in the path checks it (signatures, clock,
-/// our ids); a believed payment is settled exactly once — a replay is accepted so the gateway
-/// stops retrying — and anything not believed or not matching its order changes nothing. A
+/// our ids); a believed payment is settled exactly once — a repeat is accepted so the gateway
+/// stops retrying, except that WeChat Pay's exact callback (its nonce) is refused a second
+/// time — and anything not believed or not matching its order changes nothing. A
 /// provider that is not in use (the sandbox in live mode, a gateway not configured) is 404.
 pub async fn payment_notify(
     State(state): State<AppState>,
@@ -201,7 +202,8 @@ pub async fn payment_notify(
         headers: &callback.headers,
         body: &callback.body,
     };
-    let settled = match provider.verify(&raw, clock::now()) {
+    let now = clock::now();
+    let settled = match provider.verify(&raw, now) {
         Ok(Verified::Paid(notification)) => commerce::settle(&state, provider, notification).await,
         Ok(Verified::NotPaid { order_no, state }) => {
             tracing::info!(provider = provider.name(), %order_no, %state, "payment notify: not paid");
@@ -222,6 +224,9 @@ pub async fn payment_notify(
             (Outcome::Failed, PaymentCallback::Refused)
         }
     };
+    if outcome == Outcome::Accepted {
+        provider.accepted(&raw, now);
+    }
     state
         .metrics
         .count_payment_callback(provider.name(), result);

@@ -245,12 +245,48 @@ async fn a_wechat_pay_recharge_gets_signed_app_parameters_and_its_encrypted_call
 
     let callback = api.pay(&params, clock::now()).unwrap();
     assert_eq!(wechat_notify(&app, &callback).await, (204, String::new()));
+    assert_eq!(balance(&app, &token).await, "12.50");
+    assert_eq!(credits(&app, user_id), 1);
+}
+
+#[tokio::test]
+async fn a_replayed_wechat_pay_callback_nonce_is_refused_and_a_freshly_signed_repeat_credits_nothing()
+ {
+    let api = WechatPayStandIn::start().await;
+    let app = TestApp::spawn_with(|config| live(config, None, Some(&api))).await;
+    let (token, user_id) = app.member().await;
+    let (order_no, params) = order(&app, &token, "12.50", "wechat").await;
+    let callback = api.pay(&params, clock::now()).unwrap();
+    assert_eq!(wechat_notify(&app, &callback).await, (204, String::new()));
+
+    // The same signed callback again (same `Wechatpay-Nonce`, within the 5 minutes): a replay.
     assert_eq!(
         wechat_notify(&app, &callback).await,
-        (204, String::new()),
-        "replay"
+        fail("Wechatpay-Nonce already used")
     );
+    // WeChat Pay sending the notification again signs it anew: accepted, nothing credited.
+    let transaction_id = format!("42000000002024{:014}", 1250);
+    let again = api.callback(
+        &wechat_standin::transaction(&order_no, &transaction_id, "SUCCESS", 1250),
+        clock::now(),
+    );
+    assert_ne!(again.0, callback.0, "a new nonce");
+    assert_eq!(wechat_notify(&app, &again).await, (204, String::new()));
     assert_eq!(balance(&app, &token).await, "12.50");
+    assert_eq!(credits(&app, user_id), 1);
+
+    // A refused callback's nonce is not taken: refused for what it says, not as a replay.
+    let (order_no, _) = order(&app, &token, "3.00", "wechat").await;
+    let wrong = api.callback(
+        &wechat_standin::transaction(&order_no, "4200000002", "SUCCESS", 299),
+        clock::now(),
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            wechat_notify(&app, &wrong).await,
+            fail("amount does not match the order")
+        );
+    }
     assert_eq!(credits(&app, user_id), 1);
 }
 
@@ -450,9 +486,235 @@ async fn the_wechat_pay_stand_in_refuses_a_replayed_or_unsigned_call() {
     assert_eq!(call(None).await.unwrap().status(), 401);
     let stale = adapter.authorization("GET", path, "", clock::now() - 600, "NONCE0002");
     assert_eq!(call(Some(&stale)).await.unwrap().status(), 401);
+    let refusals: Vec<String> = api
+        .calls()
+        .into_iter()
+        .filter(|call| call.starts_with("refused: SIGN_ERROR"))
+        .collect();
+    assert_eq!(
+        refusals,
+        [
+            "refused: SIGN_ERROR: nonce already used",
+            "refused: SIGN_ERROR: missing Authorization",
+            "refused: SIGN_ERROR: timestamp expired",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_alipay_stand_in_refuses_a_call_whose_timestamp_is_off_its_clock() {
+    let gateway = AlipayStandIn::start().await;
+    let settings = alipay_settings(&gateway.url);
+    let adapter =
+        origin::payments::alipay::Alipay::new(&settings, format!("{BASE_URL}/n")).unwrap();
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let beijing = time::UtcOffset::from_hms(8, 0, 0).unwrap();
+    let at = |skew: i64| {
+        (time::OffsetDateTime::now_utc() + time::Duration::seconds(skew))
+            .to_offset(beijing)
+            .format(&format)
+            .unwrap()
+    };
+    let client = reqwest::Client::new();
+    let ask = |timestamp: String| {
+        let (query, body) = adapter.query_request("R1", &timestamp);
+        client
+            .post(format!("{}?{query}", gateway.url))
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded;charset=utf-8",
+            )
+            .body(body)
+            .send()
+    };
+    let read = |body: &str| -> Value {
+        serde_json::from_str::<Value>(body).unwrap()["error_response"].clone()
+    };
+
+    // A signed call on time is answered (the order is unknown to the gateway).
+    let on_time = ask(at(0)).await.unwrap().text().await.unwrap();
     assert!(
-        api.calls()
+        matches!(
+            adapter.read_query_response(&on_time, "R1"),
+            Ok(origin::payments::Verified::NotPaid { .. })
+        ),
+        "{on_time}"
+    );
+    // The same call signed ten minutes in the past, or in the future, is refused with
+    // Alipay's public error for an invalid timestamp.
+    for skew in [-600, 600] {
+        let skewed = ask(at(skew)).await.unwrap().text().await.unwrap();
+        assert_eq!(
+            read(&skewed),
+            json!({
+                "code": "40002", "msg": "Invalid Arguments",
+                "sub_code": "isv.invalid-timestamp", "sub_msg": "非法的时间戳参数",
+            }),
+            "{skewed}"
+        );
+        assert!(
+            matches!(
+                adapter.read_query_response(&skewed, "R1"),
+                Err(origin::payments::ProviderError::Refused { ref code, .. })
+                    if code == "40002 isv.invalid-timestamp"
+            ),
+            "the adapter reads it as a refusal"
+        );
+    }
+    // A timestamp that is not Alipay's format is refused the same way.
+    let unreadable = ask("2024/05/01 12:00:00".into())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(read(&unreadable)["sub_code"], "isv.invalid-timestamp");
+    assert_eq!(
+        gateway.calls(),
+        [
+            "alipay.trade.query",
+            "refused: isv.invalid-timestamp",
+            "refused: isv.invalid-timestamp",
+            "refused: isv.invalid-timestamp",
+        ]
+    );
+}
+
+/// `origin serve` itself, live against the stand-in Alipay gateway, with a one-second
+/// reconciliation interval: a recharge whose callback never comes is credited by the
+/// reconciliation task alone, exactly once.
+#[tokio::test]
+async fn origin_serve_reconciles_a_paid_order_whose_callback_never_came_exactly_once() {
+    use crate::support::process;
+    use shared::headers::{CLIENT_IP, EDGE_SECRET};
+    use std::time::{Duration, Instant};
+
+    let gateway = AlipayStandIn::start().await;
+    let settings = alipay_settings(&gateway.url);
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let (private_key, public_key) = (
+        settings.private_key.to_str().unwrap(),
+        settings.public_key.to_str().unwrap(),
+    );
+    let origin = process::start(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &[
+            ("ORIGIN_PAYMENTS", "live"),
+            ("ORIGIN_PUBLIC_BASE_URL", BASE_URL),
+            ("ORIGIN_ALIPAY_APP_ID", alipay_standin::APP_ID),
+            ("ORIGIN_ALIPAY_PRIVATE_KEY", private_key),
+            ("ORIGIN_ALIPAY_PUBLIC_KEY", public_key),
+            ("ORIGIN_ALIPAY_GATEWAY", &gateway.url),
+            ("ORIGIN_PAY_RECONCILE_AFTER_SECS", "1"),
+            ("ORIGIN_PAY_RECONCILE_INTERVAL_SECS", "1"),
+        ],
+        &client,
+    )
+    .await;
+    let request = |method: Method, path: &str| {
+        client
+            .request(method, format!("{}{path}", origin.public))
+            .header(EDGE_SECRET, process::SECRET)
+            .header(CLIENT_IP, "192.0.2.7")
+    };
+    let send = |request: reqwest::RequestBuilder| async move {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap())
+    };
+    let db = dir.path().join("origin.sqlite3");
+    let query = |sql: &str| -> i64 {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row(sql, [], |row| row.get(0))
+            .unwrap()
+    };
+
+    // A member, registered with the code from the development outbox.
+    let phone = "13900000077";
+    let (status, sent) = send(
+        request(Method::POST, "/api/sms").json(&json!({ "phone": phone, "is_register": true })),
+    )
+    .await;
+    assert_eq!(status, 201, "{sent}");
+    let code: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT code FROM outbox WHERE recipient = ?1 ORDER BY id DESC LIMIT 1",
+            [phone],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let (status, registered) = send(request(Method::POST, "/api/register").json(&json!({
+        "verification_token": sent["data"]["verification_token"],
+        "verification_code": code,
+        "password": crate::support::PASSWORD,
+    })))
+    .await;
+    assert_eq!(status, 201, "{registered}");
+    let token = registered["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let balance = || async {
+        let (_, me) = send(request(Method::GET, "/api/users/self").header("token", &token)).await;
+        me["data"]["balance"].as_str().unwrap().to_owned()
+    };
+
+    let (status, created) = send(
+        request(Method::POST, "/api/recharge_orders")
+            .header("token", &token)
+            .json(&json!({ "price": "10.00", "pay_type": "alipay" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let order_string = created["data"]["pay_params"]["order_string"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Unpaid, the order is asked about and left pending.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !gateway.calls().contains(&"alipay.trade.query".to_owned()) {
+        assert!(
+            Instant::now() < deadline,
+            "the task never asked the gateway"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(balance().await, "0.00");
+
+    // The payer pays; the notification is never sent. The task finds the payment.
+    let _never_sent = gateway.pay(&order_string).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while balance().await != "10.00" {
+        assert!(
+            Instant::now() < deadline,
+            "the task never credited the order"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Several more passes later: credited once, and the settled order is not asked about again.
+    let asked = gateway.calls().len();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(balance().await, "10.00");
+    assert_eq!(query("SELECT count(*) FROM balance_records"), 1);
+    assert_eq!(
+        query("SELECT count(*) FROM recharge_orders WHERE paid_at IS NOT NULL"),
+        1
+    );
+    assert_eq!(gateway.calls().len(), asked, "{:?}", gateway.calls());
+    assert!(
+        gateway
+            .calls()
             .iter()
-            .any(|call| call.contains("nonce already used"))
+            .all(|call| call == "alipay.trade.query"),
+        "{:?}",
+        gateway.calls()
     );
 }

@@ -2,7 +2,9 @@
 //! protocol rather than from the adapter: it checks each call's RSA2 signature with the app's
 //! public key (every parameter but `sign`, sorted, `k=v&…`) and its `app_id`, answers
 //! `alipay.trade.query` with a response signed by "Alipay's" TEST-ONLY key over the response
-//! object's exact text, and, when the "app" pays a signed order string, makes the signed
+//! object's exact text, refuses a call whose `timestamp` (`yyyy-MM-dd HH:mm:ss`, Beijing time)
+//! is missing, unreadable or more than [`TIMESTAMP_SKEW_SECS`] off its clock (Alipay's public
+//! errors `40001` `isv.missing-timestamp` / `40002` `isv.invalid-timestamp`), and, when the "app" pays a signed order string, makes the signed
 //! asynchronous notification Alipay would post. It can be told to fail: an outage (HTTP 502) or
 //! a business error (`40004` / `ACQ.SYSTEM_ERROR`).
 
@@ -21,6 +23,10 @@ use serde_json::{Value, json};
 use super::{fixture, serve_router};
 
 pub const APP_ID: &str = "2021000000000001";
+
+/// How far a call's `timestamp` may be from the stand-in's clock. Alipay does not publish its
+/// window; five minutes is the one the other stand-ins (and WeChat Pay) use.
+pub const TIMESTAMP_SKEW_SECS: i64 = 300;
 
 /// How the gateway answers calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +186,26 @@ impl Gateway {
         Ok(())
     }
 
+    /// A gateway call's `timestamp`: present, `yyyy-MM-dd HH:mm:ss` in Beijing time, and within
+    /// [`TIMESTAMP_SKEW_SECS`] of now.
+    fn check_timestamp(fields: &BTreeMap<String, String>) -> Result<(), String> {
+        let timestamp = fields
+            .get("timestamp")
+            .filter(|value| !value.is_empty())
+            .ok_or("isv.missing-timestamp")?;
+        let format =
+            time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+        let beijing = time::UtcOffset::from_hms(8, 0, 0).expect("a valid offset");
+        let at = time::PrimitiveDateTime::parse(timestamp, &format)
+            .map_err(|_| "isv.invalid-timestamp")?
+            .assume_offset(beijing);
+        let skew = (time::OffsetDateTime::now_utc() - at).whole_seconds().abs();
+        if skew > TIMESTAMP_SKEW_SECS {
+            return Err("isv.invalid-timestamp".into());
+        }
+        Ok(())
+    }
+
     /// `{"<method>_response": content, "sign": …}`, the content signed as written.
     fn signed(&self, method: &str, content: Value) -> Response {
         let text = content.to_string();
@@ -211,9 +237,23 @@ async fn call(
         gateway.calls.push(format!("down: {method}"));
         return StatusCode::BAD_GATEWAY.into_response();
     }
-    if let Err(sub_code) = gateway.check(&fields) {
+    let checked = gateway
+        .check(&fields)
+        .and_then(|()| Gateway::check_timestamp(&fields));
+    if let Err(sub_code) = checked {
         gateway.calls.push(format!("refused: {sub_code}"));
-        let error = json!({ "code": "40002", "msg": "Invalid Arguments", "sub_code": sub_code, "sub_msg": "参数无效" });
+        // Alipay's public error codes: a missing parameter is 40001, a bad one 40002.
+        let error = match sub_code.as_str() {
+            "isv.missing-timestamp" => {
+                json!({ "code": "40001", "msg": "Missing Required Arguments", "sub_code": sub_code, "sub_msg": "缺少时间戳参数" })
+            }
+            "isv.invalid-timestamp" => {
+                json!({ "code": "40002", "msg": "Invalid Arguments", "sub_code": sub_code, "sub_msg": "非法的时间戳参数" })
+            }
+            _ => {
+                json!({ "code": "40002", "msg": "Invalid Arguments", "sub_code": sub_code, "sub_msg": "参数无效" })
+            }
+        };
         return gateway.signed("error", error);
     }
     gateway.calls.push(method.clone());

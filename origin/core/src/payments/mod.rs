@@ -145,6 +145,10 @@ pub trait PaymentProvider: Send + Sync {
     /// believed. `now` is seconds since the epoch.
     fn verify(&self, callback: &Callback<'_>, now: i64) -> Result<Verified, String>;
 
+    /// Told that a callback `verify` believed was accepted (settled, or already settled), so
+    /// the provider can refuse the same signed callback again (WeChat Pay's nonces).
+    fn accepted(&self, _callback: &Callback<'_>, _now: i64) {}
+
     /// The gateway's answer to a callback.
     fn answer(&self, outcome: &Outcome) -> Answer;
 

@@ -1,5 +1,6 @@
 //! The payment settings (`ORIGIN_PAYMENTS`, `ORIGIN_PUBLIC_BASE_URL`, `ORIGIN_ALIPAY_*`,
-//! `ORIGIN_WECHATPAY_*`, `ORIGIN_PAY_RECONCILE_AFTER_SECS`), a field of `Config`. Key files are
+//! `ORIGIN_WECHATPAY_*`, `ORIGIN_PAY_RECONCILE_AFTER_SECS`,
+//! `ORIGIN_PAY_RECONCILE_INTERVAL_SECS`), a field of `Config`. Key files are
 //! only named here; `Providers::build` reads them, so a bad key stops the server at its start.
 
 use std::path::PathBuf;
@@ -29,6 +30,8 @@ pub struct Settings {
     /// A pending order older than this is asked about at its gateway (and again no sooner
     /// than this after each ask), until it is a day old.
     pub reconcile_after_secs: i64,
+    /// The pause between the reconciliation task's passes in `origin serve`.
+    pub reconcile_interval_secs: u64,
 }
 
 impl Default for Settings {
@@ -39,6 +42,7 @@ impl Default for Settings {
             alipay: None,
             wechat: None,
             reconcile_after_secs: 180,
+            reconcile_interval_secs: 60,
         }
     }
 }
@@ -98,6 +102,14 @@ impl Settings {
                 .ok()
                 .filter(|secs| (1..=86_400).contains(secs))
                 .context("ORIGIN_PAY_RECONCILE_AFTER_SECS: want seconds between 1 and 86400")?;
+        }
+        if let Some(secs) = var("ORIGIN_PAY_RECONCILE_INTERVAL_SECS") {
+            settings.reconcile_interval_secs = secs
+                .trim()
+                .parse()
+                .ok()
+                .filter(|secs| (1..=3_600).contains(secs))
+                .context("ORIGIN_PAY_RECONCILE_INTERVAL_SECS: want seconds between 1 and 3600")?;
         }
         let group = Group::read(var, ALIPAY_VARS);
         if let Some(values) = group.complete()? {
@@ -214,6 +226,22 @@ mod tests {
         let settings = settings(&[]).unwrap();
         assert_eq!(settings.mode, Mode::Sandbox);
         assert!(settings.alipay.is_none() && settings.wechat.is_none());
+    }
+
+    #[test]
+    fn the_reconciliation_interval_is_a_minute_unless_set_and_refused_out_of_range() {
+        assert_eq!(settings(&[]).unwrap().reconcile_interval_secs, 60);
+        let set = settings(&[("ORIGIN_PAY_RECONCILE_INTERVAL_SECS", " 5 ")]).unwrap();
+        assert_eq!(set.reconcile_interval_secs, 5);
+        for bad in ["0", "3601", "soon"] {
+            let error = settings(&[("ORIGIN_PAY_RECONCILE_INTERVAL_SECS", bad)]).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("ORIGIN_PAY_RECONCILE_INTERVAL_SECS"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

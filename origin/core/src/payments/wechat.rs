@@ -38,6 +38,11 @@ pub struct WechatPay {
     api_base: String,
     notify_url: String,
     client: reqwest::Client,
+    /// `Wechatpay-Nonce` → `Wechatpay-Timestamp` of the callbacks accepted in the last
+    /// [`MAX_SKEW_SECS`]: a callback carrying one of them again is a replay, refused. Older
+    /// ones are dropped, since their timestamps are refused anyway. Kept in memory: a restart
+    /// forgets them (a replay then credits nothing: one `transaction_id` pays one order).
+    accepted_nonces: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 /// WeChat Pay's payment callback, a JSON body, with the headers `Wechatpay-Timestamp`,
@@ -126,6 +131,7 @@ impl WechatPay {
             api_base: settings.api_base.clone(),
             notify_url,
             client: http_client()?,
+            accepted_nonces: Default::default(),
         })
     }
 
@@ -193,6 +199,19 @@ impl WechatPay {
             return Err("bad signature".into());
         }
         Ok(())
+    }
+
+    /// The accepted callbacks' nonces still within the clock window at `now`.
+    fn nonces(
+        &self,
+        now: i64,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, i64>> {
+        let mut nonces = self
+            .accepted_nonces
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        nonces.retain(|_, at| (now - *at).abs() <= MAX_SKEW_SECS);
+        nonces
     }
 
     /// Decrypts a callback's `AEAD_AES_256_GCM` resource with the API v3 key.
@@ -369,12 +388,24 @@ impl PaymentProvider for WechatPay {
             callback.body,
             now,
         )?;
+        let nonce = callback.header("wechatpay-nonce").unwrap_or_default();
+        if self.nonces(now).contains_key(nonce) {
+            return Err("Wechatpay-Nonce already used".into());
+        }
         let notice: WechatPayNotice =
             serde_json::from_slice(callback.body).map_err(|error| format!("bad body: {error}"))?;
         let plain = self.decrypt(&notice.resource)?;
         let transaction: Transaction =
             serde_json::from_str(&plain).map_err(|error| format!("bad transaction: {error}"))?;
         self.transaction(transaction)
+    }
+
+    fn accepted(&self, callback: &Callback<'_>, now: i64) {
+        let header = |name| callback.header(name).unwrap_or_default();
+        if let Ok(at) = header("wechatpay-timestamp").parse() {
+            self.nonces(now)
+                .insert(header("wechatpay-nonce").to_owned(), at);
+        }
     }
 
     fn answer(&self, outcome: &Outcome) -> Answer {
