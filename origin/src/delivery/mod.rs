@@ -163,6 +163,14 @@ pub async fn run(state: AppState, senders: Arc<Senders>, mut stop: watch::Receiv
 /// Sends every message due now; how many were tried.
 pub async fn deliver_due(state: &AppState, senders: &Arc<Senders>) -> origin_core::Result<usize> {
     let now = clock::now();
+    // Most passes find nothing: ask a reader first, so an idle worker never takes the writer.
+    let any_due = state
+        .db
+        .read(move |conn| -> origin_core::Result<_> { Ok(deliveries::any_due(conn, now)?) })
+        .await?;
+    if !any_due {
+        return Ok(0);
+    }
     let due = state
         .db
         .write(move |tx| -> origin_core::Result<_> {

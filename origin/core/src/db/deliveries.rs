@@ -71,6 +71,15 @@ pub struct Due {
 /// Takes up to `limit` pending messages whose time has come and leases them until
 /// `lease_until`, so that another worker (another process on the same data directory) does not
 /// send them too; a worker that dies mid-send leaves them to be tried again after the lease.
+/// Whether any message is waiting for a try now (a read: an idle worker writes nothing).
+pub fn any_due(connection: &Connection, now: i64) -> StorageResult<bool> {
+    Ok(connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?1)",
+        params![now],
+        |row| row.get(0),
+    )?)
+}
+
 pub fn claim_due(
     connection: &Connection,
     now: i64,
