@@ -137,6 +137,15 @@ impl Settings {
             });
         }
         let configured = settings.alipay.is_some() || settings.wechat.is_some();
+        // Fail closed: live gateways configured while the mode stayed `sandbox` (unset) would
+        // hand customers sandbox pay parameters and let the sandbox secret credit balances.
+        if settings.mode == Mode::Sandbox && configured {
+            bail!(
+                "Alipay or WeChat Pay is configured (ORIGIN_ALIPAY_* / ORIGIN_WECHATPAY_*) but \
+                 ORIGIN_PAYMENTS is not `live`: set ORIGIN_PAYMENTS=live, or remove those \
+                 variables to keep the development sandbox"
+            );
+        }
         if settings.mode == Mode::Live && configured && settings.public_base_url.is_none() {
             bail!(
                 "ORIGIN_PAYMENTS=live needs ORIGIN_PUBLIC_BASE_URL (the gateways' callbacks go to it)"
@@ -253,6 +262,26 @@ mod tests {
         );
         let error = settings(&[("ORIGIN_PAYMENTS", "real")]).unwrap_err();
         assert!(error.to_string().contains("sandbox"), "{error}");
+    }
+
+    /// An operator who configured a gateway but forgot `ORIGIN_PAYMENTS=live` is stopped, not
+    /// left running the sandbox in production (an attacker's read found it failing open).
+    #[test]
+    fn configured_gateways_without_live_mode_stop_the_start() {
+        let alipay = [
+            ("ORIGIN_ALIPAY_APP_ID", "2021"),
+            ("ORIGIN_ALIPAY_PRIVATE_KEY", "/k.pem"),
+            ("ORIGIN_ALIPAY_PUBLIC_KEY", "/p.pem"),
+        ];
+        for mode in [None, Some("sandbox")] {
+            let mut pairs = alipay.to_vec();
+            pairs.extend(mode.map(|mode| ("ORIGIN_PAYMENTS", mode)));
+            let error = settings(&pairs).unwrap_err();
+            assert!(
+                error.to_string().contains("ORIGIN_PAYMENTS=live"),
+                "{error}"
+            );
+        }
     }
 
     #[test]
