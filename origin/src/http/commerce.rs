@@ -215,7 +215,12 @@ pub async fn payment_notify(
         Ok(Settlement::Credited) => (Outcome::Accepted, PaymentCallback::Settled),
         Ok(Settlement::AlreadyPaid) => (Outcome::Accepted, PaymentCallback::Replayed),
         Ok(Settlement::Refused(reason)) => {
-            tracing::warn!(provider = provider.name(), %reason, "payment notify refused");
+            // Debug-formatted: the reason can quote caller-sent text (a newline must not forge a log line).
+            tracing::warn!(
+                provider = provider.name(),
+                ?reason,
+                "payment notify refused"
+            );
             (Outcome::Refused(reason), PaymentCallback::Refused)
         }
         Err(error) => {
