@@ -2,6 +2,7 @@
 //! `main.rs` only parses the command line, loads the configuration and binds. Everything
 //! below HTTP lives in `origin-core` (re-exported here), which has no axum.
 
+pub mod console;
 pub mod delivery;
 pub mod edge_sync;
 pub mod error;

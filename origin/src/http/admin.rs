@@ -34,7 +34,7 @@ use crate::http::views::{self, Page};
 use crate::input;
 
 mod catalog;
-mod wallet;
+pub mod wallet;
 
 use catalog::{create_gift, create_goods, ship_gift_order};
 use wallet::{adjust_balance, adjust_points, grant_coupon};

@@ -70,21 +70,28 @@ input! {
     }
 }
 
+impl DeliveriesQuery {
+    /// The rows asked for. A phone in any spelling finds the messages sent to its canonical
+    /// form (SPEC §4).
+    pub fn filter(&self) -> Filter {
+        let recipient = self
+            .to
+            .clone()
+            .map(|to| shared::validate::canonical_phone(&to).unwrap_or(to));
+        Filter {
+            recipient,
+            channel: self.channel.clone(),
+            status: self.status.clone(),
+        }
+    }
+}
+
 pub(crate) async fn list(
     State(state): State<AppState>,
     Admin { actor, .. }: Admin<needs::SupportTools>,
     Input(query): Input<DeliveriesQuery>,
 ) -> AppResult<PrintOk<Page<views::DeliveryEntry>>> {
-    // A phone in any spelling finds the messages sent to its canonical form (SPEC §4).
-    let recipient = query
-        .to
-        .map(|to| shared::validate::canonical_phone(&to).unwrap_or(to));
-    let filter = Filter {
-        recipient,
-        channel: query.channel,
-        status: query.status,
-    };
-    let page = admin::read_deliveries(&state, actor, filter, query.page).await?;
+    let page = admin::read_deliveries(&state, actor, query.filter(), query.page).await?;
     let offset = state.config.time_offset;
     Ok(PrintOk::new(Page::of(page, |row| {
         views::DeliveryEntry::of(row, offset)

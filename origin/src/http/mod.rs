@@ -444,7 +444,9 @@ async fn refuse_declared_over(limit: u64, request: Request, next: Next) -> Respo
 
 /// The admin router, for the private listener.
 pub fn admin_router(state: AppState) -> Router {
-    let routes = admin::routes(&state).merge(crate::ops::routes());
+    let routes = admin::routes(&state)
+        .merge(crate::ops::routes())
+        .merge(crate::console::routes());
     let metrics = state.metrics.clone();
     with_common_layers(routes.fallback(not_found).with_state(state), metrics)
 }

@@ -89,6 +89,12 @@ impl Params {
 
     /// The value of a parameter, if present; the last one when it was given more than once
     /// (as a JSON object's repeated key means its last value).
+    /// Forgets parameters given empty, as a search form sends the filters left blank.
+    pub fn drop_empty(&mut self) {
+        self.values
+            .retain(|_, values| values.last().is_some_and(|value| !value.is_empty()));
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values
             .get(name)

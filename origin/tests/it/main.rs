@@ -12,6 +12,7 @@ mod admin;
 mod backup;
 mod comments;
 mod commerce;
+mod console;
 mod crash;
 mod delivery_mail;
 mod delivery_sms;

@@ -20,6 +20,7 @@ pub mod audit;
 pub mod captchas;
 pub mod codes;
 pub mod comments;
+pub mod console_sessions;
 pub mod coupons;
 pub mod deliveries;
 pub mod edge_outbox;

@@ -32,6 +32,8 @@ const CODE_PER_TARGET_PER_DAY: u32 = 10;
 #[derive(Debug, Clone)]
 pub struct IssuedTokens {
     pub user_id: i64,
+    /// The session the tokens belong to.
+    pub sid: String,
     pub access_token: String,
     pub refresh_token: String,
     pub access_ttl_secs: i64,
@@ -48,6 +50,7 @@ pub(crate) fn issue(state: &AppState, generation: &Generation) -> Result<IssuedT
     let (access_token, refresh_token) = state.keys.sign_generation(generation)?;
     Ok(IssuedTokens {
         user_id: generation.user_id,
+        sid: generation.sid.clone(),
         access_token,
         refresh_token,
         access_ttl_secs: generation.access_expires_at - generation.issued_at,

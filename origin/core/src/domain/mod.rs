@@ -6,6 +6,7 @@ pub mod addresses;
 pub mod admin;
 pub mod comments;
 pub mod commerce;
+pub mod console;
 pub mod identity;
 pub mod login_modes;
 pub mod member;

@@ -1,0 +1,432 @@
+//! 用户: search, a user's page, disable / enable, roles, and points and balance adjustments
+//! with a confirmation step.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect};
+use shared::pagination::Paged;
+
+use super::session::Query;
+use super::{ConsoleError, ConsoleResult, Form, Layout, Staff, render};
+use crate::AppState;
+use crate::db::ledgers::Ledger;
+use crate::db::{roles, users};
+use crate::domain::admin;
+use crate::http::admin::needs;
+use crate::http::admin::wallet::{BalanceAdjustRequest, PointsAdjustRequest};
+use crate::http::admin::{Needs, UserSearchQuery};
+use crate::http::input::{Flag, Names};
+use crate::http::views::AdminUserView;
+use crate::input;
+
+/// A page of results and the links to its neighbours.
+pub struct Pager {
+    pub current: u32,
+    pub last: u64,
+    pub total: u64,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    /// `link(page)` builds the address of another page with the same filters.
+    pub fn of<T>(page: &Paged<T>, link: impl Fn(u32) -> String) -> Pager {
+        Pager {
+            current: page.current_page,
+            last: page.last_page,
+            total: page.total,
+            previous: (page.current_page > 1).then(|| link(page.current_page - 1)),
+            next: page.has_more_pages.then(|| link(page.current_page + 1)),
+        }
+    }
+}
+
+/// A query string of the non-empty pairs, percent-encoded.
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| format!("{name}={}", encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Percent-encodes a value for a query string.
+pub fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+#[derive(Template)]
+#[template(path = "console/users.html")]
+struct UsersPage {
+    layout: Layout,
+    q: String,
+    users: Vec<AdminUserView>,
+    pager: Pager,
+}
+
+/// `GET /console/users?q=`: search by account, phone, e-mail or nickname (用户管理).
+pub async fn search(
+    State(state): State<AppState>,
+    staff: Staff<needs::Users>,
+    Query(query): Query<UserSearchQuery>,
+) -> ConsoleResult {
+    let q = query.q.clone().unwrap_or_default();
+    let page = admin::search_users(&state, query.q, query.page).await?;
+    let offset = state.config.time_offset;
+    let pager = Pager::of(&page, |n| {
+        format!(
+            "/console/users?{}",
+            query_string(&[("q", &q), ("page", &n.to_string())])
+        )
+    });
+    Ok(render(&UsersPage {
+        layout: Layout::new(&staff.operator, "users"),
+        users: page
+            .data
+            .iter()
+            .map(|row| AdminUserView::of(row, offset))
+            .collect(),
+        q,
+        pager,
+    }))
+}
+
+/// A notice named by a fixed key in the address (never text from the address itself).
+fn notice(key: Option<&str>) -> Option<String> {
+    let text = match key? {
+        "points" => "积分已调整，已记入审计日志。",
+        "balance" => "余额已调整，已记入审计日志。",
+        "disabled" => "用户已停用，其所有登录会话已撤销。",
+        "enabled" => "用户已启用。",
+        "roles" => "角色已更新。",
+        "sessions" => "会话已撤销。",
+        _ => return None,
+    };
+    Some(text.to_owned())
+}
+
+input! {
+    pub struct NoticeQuery {
+        done: crate::http::input::OptionalText<20>,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/user.html")]
+struct UserPage {
+    layout: Layout,
+    user: AdminUserView,
+    wechat_bound: bool,
+    password_set: bool,
+    points: i64,
+    balance: String,
+    all_roles: Vec<(String, bool)>,
+    may_points: bool,
+    may_balance: bool,
+}
+
+/// `GET /console/users/{id}`: the user's page (用户管理).
+pub async fn detail(
+    State(state): State<AppState>,
+    staff: Staff<needs::Users>,
+    Path(user_id): Path<i64>,
+    Query(query): Query<NoticeQuery>,
+) -> ConsoleResult {
+    let (user, held, wallet, all) = state
+        .db
+        .read(move |conn| -> origin_core::Result<_> {
+            let user = users::by_id(conn, user_id)?.ok_or(shared::Problem::NotFound)?;
+            let held = roles::role_names(conn, user_id)?;
+            let wallet = users::wallet(conn, user_id)?;
+            let all = roles::list(conn)?;
+            Ok((user, held, wallet, all))
+        })
+        .await?;
+    let offset = state.config.time_offset;
+    let operator = &staff.operator;
+    let all_roles = all
+        .into_iter()
+        .map(|role| {
+            let holds = held.contains(&role.name);
+            (role.name, holds)
+        })
+        .collect();
+    let row = admin::AdminUser {
+        user: user.clone(),
+        roles: held,
+    };
+    Ok(render(&UserPage {
+        layout: Layout::new(operator, "users").with_notice(notice(query.done.as_deref())),
+        user: AdminUserView::of(&row, offset),
+        wechat_bound: user.wechat_bound,
+        password_set: user.password_hash.is_some(),
+        points: wallet.points,
+        balance: shared::money::format_cents(wallet.balance_cents),
+        all_roles,
+        may_points: operator.may(shared::Permission::Points),
+        may_balance: operator.may(shared::Permission::Finance),
+    }))
+}
+
+input! {
+    pub struct StatusForm {
+        disabled: Flag,
+    }
+}
+
+/// `POST /console/users/{id}/status`: disable (which ends every session) or enable.
+pub async fn set_status(
+    State(state): State<AppState>,
+    staff: Staff<needs::Users>,
+    Path(user_id): Path<i64>,
+    Form(form): Form<StatusForm>,
+) -> ConsoleResult {
+    admin::update_user(&state, staff.actor, user_id, Some(form.disabled), None).await?;
+    let done = if form.disabled { "disabled" } else { "enabled" };
+    Ok(Redirect::to(&format!("/console/users/{user_id}?done={done}")).into_response())
+}
+
+input! {
+    pub struct RolesForm {
+        roles: Names,
+    }
+}
+
+/// `POST /console/users/{id}/roles`: replaces the user's roles, within SPEC §7's boundaries.
+pub async fn set_roles(
+    State(state): State<AppState>,
+    staff: Staff<needs::Users>,
+    Path(user_id): Path<i64>,
+    Form(form): Form<RolesForm>,
+) -> ConsoleResult {
+    let roles = form
+        .roles
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|role| !role.is_empty())
+        .collect();
+    admin::update_user(&state, staff.actor, user_id, None, Some(roles)).await?;
+    Ok(Redirect::to(&format!("/console/users/{user_id}?done=roles")).into_response())
+}
+
+/// One of the two ledgers an operator adjusts, with the permission and input it takes.
+pub trait Kind: Send + 'static {
+    type Need: Needs + Send + Sync + 'static;
+    type Request: crate::http::input::FromParams + Send;
+    const LEDGER: Ledger;
+    const PATH: &'static str;
+    const LABEL: &'static str;
+    /// The field holding the signed change, as the admin API names it.
+    const FIELD: &'static str;
+    fn change(request: &Self::Request) -> i64;
+    fn describe(request: Self::Request) -> String;
+    fn show(figure: i64) -> String;
+}
+
+pub struct Points;
+
+impl Kind for Points {
+    type Need = needs::Points;
+    type Request = PointsAdjustRequest;
+    const LEDGER: Ledger = Ledger::Points;
+    const PATH: &'static str = "points";
+    const LABEL: &'static str = "积分";
+    const FIELD: &'static str = "number";
+    fn change(request: &PointsAdjustRequest) -> i64 {
+        request.number
+    }
+    fn describe(request: PointsAdjustRequest) -> String {
+        request.describe
+    }
+    fn show(figure: i64) -> String {
+        figure.to_string()
+    }
+}
+
+pub struct Balance;
+
+impl Kind for Balance {
+    type Need = needs::Finance;
+    type Request = BalanceAdjustRequest;
+    const LEDGER: Ledger = Ledger::Balance;
+    const PATH: &'static str = "balance";
+    const LABEL: &'static str = "余额";
+    const FIELD: &'static str = "amount";
+    fn change(request: &BalanceAdjustRequest) -> i64 {
+        request.amount
+    }
+    fn describe(request: BalanceAdjustRequest) -> String {
+        request.describe
+    }
+    fn show(figure: i64) -> String {
+        shared::money::format_cents(figure)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/adjust.html")]
+struct AdjustPage {
+    layout: Layout,
+    user_id: i64,
+    user_name: String,
+    label: &'static str,
+    path: &'static str,
+    field: &'static str,
+    current: String,
+    /// After the preview: the change, the figure it leads to, the reason, the figure seen.
+    preview: Option<Preview>,
+    error: Option<String>,
+    change: String,
+    describe: String,
+}
+
+struct Preview {
+    result: String,
+    seen: i64,
+}
+
+async fn figure_of<K: Kind>(state: &AppState, user_id: i64) -> ConsoleResult<(String, i64)> {
+    let (user, wallet) = state
+        .db
+        .read(move |conn| -> origin_core::Result<_> {
+            let user = users::by_id(conn, user_id)?.ok_or(shared::Problem::NotFound)?;
+            Ok((user, users::wallet(conn, user_id)?))
+        })
+        .await?;
+    let figure = match K::LEDGER {
+        Ledger::Points => wallet.points,
+        Ledger::Balance => wallet.balance_cents,
+    };
+    let name = user
+        .account
+        .or(user.phone)
+        .or(user.email)
+        .unwrap_or_else(|| user.nickname.clone());
+    Ok((name, figure))
+}
+
+/// `GET /console/users/{id}/{points|balance}`: the adjustment form.
+pub async fn adjust_form<K: Kind>(
+    State(state): State<AppState>,
+    staff: Staff<K::Need>,
+    Path(user_id): Path<i64>,
+) -> ConsoleResult {
+    let (user_name, figure) = figure_of::<K>(&state, user_id).await?;
+    Ok(render(&AdjustPage {
+        layout: Layout::new(&staff.operator, "users"),
+        user_id,
+        user_name,
+        label: K::LABEL,
+        path: K::PATH,
+        field: K::FIELD,
+        current: K::show(figure),
+        preview: None,
+        error: None,
+        change: String::new(),
+        describe: String::new(),
+    }))
+}
+
+input! {
+    pub struct SeenForm {
+        seen: crate::http::input::Int<{ i64::MIN + 1 }, { i64::MAX }>,
+    }
+}
+
+/// `POST /console/users/{id}/{points|balance}`: checks the change by the admin API's rules
+/// and shows the figure it would lead to, for confirmation. Nothing is written yet.
+pub async fn adjust_preview<K: Kind>(
+    State(state): State<AppState>,
+    staff: Staff<K::Need>,
+    Path(user_id): Path<i64>,
+    Form(request): Form<K::Request>,
+) -> ConsoleResult {
+    let (user_name, figure) = figure_of::<K>(&state, user_id).await?;
+    let change = K::change(&request);
+    let result = figure + change;
+    let (preview, error) = if result < 0 {
+        (
+            None,
+            Some(format!(
+                "调整后{}将为负数（{}），不能调整。",
+                K::LABEL,
+                K::show(result)
+            )),
+        )
+    } else {
+        (
+            Some(Preview {
+                result: K::show(result),
+                seen: figure,
+            }),
+            None,
+        )
+    };
+    let page = AdjustPage {
+        layout: Layout::new(&staff.operator, "users"),
+        user_id,
+        user_name,
+        label: K::LABEL,
+        path: K::PATH,
+        field: K::FIELD,
+        current: K::show(figure),
+        preview,
+        error,
+        change: K::show(change),
+        describe: K::describe(request),
+    };
+    let status = if page.error.is_some() {
+        axum::http::StatusCode::BAD_REQUEST
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok(super::render_with(status, &page))
+}
+
+/// The confirmed change and the figure the operator saw when confirming.
+pub struct Confirmed<K: Kind> {
+    request: K::Request,
+    seen: i64,
+}
+
+impl<K: Kind> crate::http::input::FromParams for Confirmed<K> {
+    fn from_params(params: &crate::http::params::Params) -> Result<Self, shared::Problem> {
+        Ok(Confirmed {
+            request: K::Request::from_params(params)?,
+            seen: SeenForm::from_params(params)?.seen,
+        })
+    }
+}
+
+/// `POST /console/users/{id}/{points|balance}/confirm`: posts the change through the same
+/// domain action as the admin API (ledger entry, audit entry, refused below zero). If the
+/// figure moved since the preview, the preview is shown again instead.
+pub async fn adjust_confirm<K: Kind>(
+    State(state): State<AppState>,
+    staff: Staff<K::Need>,
+    Path(user_id): Path<i64>,
+    Form(confirmed): Form<Confirmed<K>>,
+) -> ConsoleResult {
+    let (_, figure) = figure_of::<K>(&state, user_id).await?;
+    if figure != confirmed.seen {
+        return Err(ConsoleError::Moved(format!(
+            "{}已变化（现为 {}），未做调整。请返回重新确认。",
+            K::LABEL,
+            K::show(figure)
+        )));
+    }
+    let change = K::change(&confirmed.request);
+    let describe = K::describe(confirmed.request);
+    admin::adjust(&state, staff.actor, user_id, K::LEDGER, change, describe).await?;
+    Ok(Redirect::to(&format!("/console/users/{user_id}?done={}", K::PATH)).into_response())
+}

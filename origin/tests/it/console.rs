@@ -1,0 +1,465 @@
+//! The web console (back-office issue) at the HTML level: sign-in by cookie, the menu and every
+//! page refused without its permission, CSRF (origin and form token) on every state-changing
+//! request, the adjustment's confirmation step, and sessions that end.
+
+use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE, X_FRAME_OPTIONS};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::json;
+
+use crate::support::{PASSWORD, TestApp, json_of};
+
+/// A console client: no redirects followed, so each answer is seen as it is.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn host_origin(app: &TestApp) -> String {
+    app.admin.clone()
+}
+
+/// Signs in on the console's form; returns the `Cookie` header value.
+async fn sign_in(app: &TestApp, username: &str, password: &str) -> String {
+    let response = try_sign_in(app, username, password).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-in refused");
+    let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    assert!(set_cookie.contains("Path=/console"), "{set_cookie}");
+    assert!(!set_cookie.contains("Secure"), "plain http: {set_cookie}");
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+async fn try_sign_in(app: &TestApp, username: &str, password: &str) -> Response {
+    browser()
+        .post(format!("{}/console/login", app.admin))
+        .header("Origin", host_origin(app))
+        .form(&[("username", username), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
+    let response = browser()
+        .get(format!("{}{}", app.admin, path))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.text().await.unwrap())
+}
+
+/// The form token rendered into a page's forms.
+fn form_token(page: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = page.find(marker).expect("a form token on the page") + marker.len();
+    page[start..start + 64].to_owned()
+}
+
+async fn post(
+    app: &TestApp,
+    cookie: &str,
+    origin: Option<&str>,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let mut request = browser()
+        .post(format!("{}{}", app.admin, path))
+        .header("Cookie", cookie)
+        .form(form);
+    if let Some(origin) = origin {
+        request = request.header("Origin", origin);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.text().await.unwrap())
+}
+
+fn points_of(app: &TestApp, user_id: i64) -> i64 {
+    app.db()
+        .query_row(
+            "SELECT coalesce((SELECT surplus FROM points_records WHERE user_id = ?1
+                              ORDER BY id DESC LIMIT 1), 0)",
+            [user_id],
+            |row| row.get(0),
+        )
+        .unwrap()
+}
+
+/// An operator holding one role with `permissions`; returns (console cookie, user id).
+async fn operator_with(app: &TestApp, role: &str, permissions: &[&str]) -> (String, i64) {
+    let (_, user_id) = app.member().await;
+    let phone: String = app
+        .db()
+        .query_row("SELECT phone FROM users WHERE id = ?1", [user_id], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    let root = app.admin_token().await;
+    let saved = app
+        .admin_call(
+            &root,
+            Method::POST,
+            "/admin/roles",
+            json!({ "name": role, "permissions": permissions }),
+        )
+        .await;
+    json_of(saved, 201).await;
+    let assigned = app
+        .admin_call(
+            &root,
+            Method::PUT,
+            &format!("/admin/users/{user_id}"),
+            json!({ "roles": [role] }),
+        )
+        .await;
+    json_of(assigned, 200).await;
+    (sign_in(app, &phone, PASSWORD).await, user_id)
+}
+
+/// Signs root in on the console. Fixtures that register members reset root's password (and
+/// so end its sessions): call this after them.
+async fn root_cookie(app: &TestApp) -> String {
+    app.admin_token().await;
+    sign_in(app, "root", PASSWORD).await
+}
+
+#[tokio::test]
+async fn pages_carry_a_strict_policy_and_refuse_framing() {
+    let app = TestApp::spawn().await;
+    let response = browser()
+        .get(format!("{}/console/login", app.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let policy = response.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert_eq!(response.headers()[X_FRAME_OPTIONS], "DENY");
+    let page = response.text().await.unwrap();
+    assert!(!page.contains("<script>"), "no inline script");
+    assert!(!page.contains("style="), "no inline style");
+    // htmx is served from the binary.
+    let htmx = browser()
+        .get(format!("{}/console/assets/htmx-2.0.8.min.js", app.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(htmx.status(), StatusCode::OK);
+    assert!(htmx.text().await.unwrap().contains("htmx"));
+}
+
+#[tokio::test]
+async fn only_holders_of_a_role_sign_in_and_the_answers_say_why() {
+    let app = TestApp::spawn().await;
+    app.admin_token().await;
+    let wrong = try_sign_in(&app, "root", "wrong-password-1").await;
+    assert!(wrong.status().is_client_error());
+    assert!(wrong.headers().get(SET_COOKIE).is_none());
+    assert!(wrong.text().await.unwrap().contains("login-error"));
+    // A member without a role is an unknown name at the back office's door.
+    let (_, user_id) = app.member().await;
+    let phone: String = app
+        .db()
+        .query_row("SELECT phone FROM users WHERE id = ?1", [user_id], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    let member = try_sign_in(&app, &phone, PASSWORD).await;
+    assert!(member.status().is_client_error());
+    assert!(member.headers().get(SET_COOKIE).is_none());
+    // A sign-in posted from another site is refused before the password is looked at.
+    let cross = browser()
+        .post(format!("{}/console/login", app.admin))
+        .header("Origin", "https://evil.example")
+        .form(&[("username", "root"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+    assert!(cross.headers().get(SET_COOKIE).is_none());
+    // Without a cookie every page sends the browser to the sign-in.
+    let anonymous = browser()
+        .get(format!("{}/console/users", app.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+    assert_eq!(anonymous.headers()[LOCATION], "/console/login");
+}
+
+#[tokio::test]
+async fn the_menu_and_every_page_follow_the_operators_permissions() {
+    let app = TestApp::spawn().await;
+    let (cookie, _) = operator_with(&app, "发货员", &["配送管理"]).await;
+    let (_, customer) = app.member().await;
+    let (status, home) = get(&app, &cookie, "/console/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(home.contains("data-menu=\"shipping\""), "{home}");
+    for hidden in ["users", "recharges", "audit", "deliveries"] {
+        assert!(
+            !home.contains(&format!("data-menu=\"{hidden}\"")),
+            "{hidden} shown to a delivery-only operator"
+        );
+    }
+    for path in [
+        "/console/users".to_owned(),
+        format!("/console/users/{customer}"),
+        format!("/console/users/{customer}/points"),
+        format!("/console/users/{customer}/balance"),
+        "/console/audit".to_owned(),
+        "/console/deliveries".to_owned(),
+    ] {
+        let (status, page) = get(&app, &cookie, &path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(page.contains("没有权限"), "{path}");
+    }
+    // A write is refused by its permission before its form is read, and changes nothing.
+    let token = form_token(&home);
+    let origin = host_origin(&app);
+    let (status, _) = post(
+        &app,
+        &cookie,
+        Some(&origin),
+        &format!("/console/users/{customer}/points/confirm"),
+        &[
+            ("_csrf", &token),
+            ("number", "500"),
+            ("describe", "x"),
+            ("seen", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(points_of(&app, customer), 0);
+}
+
+#[tokio::test]
+async fn a_points_adjustment_is_previewed_confirmed_ledgered_and_audited() {
+    let app = TestApp::spawn().await;
+    let (_, customer) = app.member().await;
+    let cookie = root_cookie(&app).await;
+    let origin = host_origin(&app);
+    let (status, form) = get(&app, &cookie, &format!("/console/users/{customer}/points")).await;
+    assert_eq!(status, StatusCode::OK);
+    let token = form_token(&form);
+    // The preview shows the figure it leads to and writes nothing.
+    let (status, preview) = post(
+        &app,
+        &cookie,
+        Some(&origin),
+        &format!("/console/users/{customer}/points"),
+        &[
+            ("_csrf", &token),
+            ("number", "120"),
+            ("describe", "客服补偿"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(preview.contains("id=\"result\">120<"), "{preview}");
+    assert_eq!(points_of(&app, customer), 0);
+    // Confirming posts it through the domain: ledger entry and audit entry.
+    let (status, _) = post(
+        &app,
+        &cookie,
+        Some(&origin),
+        &format!("/console/users/{customer}/points/confirm"),
+        &[
+            ("_csrf", &token),
+            ("number", "120"),
+            ("describe", "客服补偿"),
+            ("seen", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(points_of(&app, customer), 120);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM audit_log WHERE action = 'user.points' AND target_user = {customer}
+               AND actor = 'root' AND json_extract(detail, '$.describe') = '客服补偿'"
+        )),
+        1
+    );
+    // A debit past zero is refused at the preview, with the figure it would reach.
+    let (status, refused) = post(
+        &app,
+        &cookie,
+        Some(&origin),
+        &format!("/console/users/{customer}/points"),
+        &[("_csrf", &token), ("number", "-121"), ("describe", "扣减")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refused.contains("将为负数"), "{refused}");
+    assert!(!refused.contains("confirm-adjust"));
+    // A confirmation made against a figure that has since moved is shown again, not posted.
+    let (status, stale) = post(
+        &app,
+        &cookie,
+        Some(&origin),
+        &format!("/console/users/{customer}/points/confirm"),
+        &[
+            ("_csrf", &token),
+            ("number", "-100"),
+            ("describe", "扣减"),
+            ("seen", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{stale}");
+    assert_eq!(points_of(&app, customer), 120);
+    // The reason is required, by the admin API's own rule.
+    let (status, missing) = post(
+        &app,
+        &cookie,
+        Some(&origin),
+        &format!("/console/users/{customer}/points"),
+        &[("_csrf", &token), ("number", "5")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(missing.contains("describe"), "{missing}");
+}
+
+#[tokio::test]
+async fn a_cross_site_post_without_the_origin_or_the_token_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let (_, customer) = app.member().await;
+    let cookie = root_cookie(&app).await;
+    let (_, home) = get(&app, &cookie, "/console/").await;
+    let token = form_token(&home);
+    let origin = host_origin(&app);
+    let path = format!("/console/users/{customer}/points/confirm");
+    let body = |csrf: &'static str| {
+        vec![
+            ("_csrf", csrf),
+            ("number", "900"),
+            ("describe", "csrf"),
+            ("seen", "0"),
+        ]
+    };
+    let leaked: &'static str = Box::leak(token.clone().into_boxed_str());
+    // Another site's form: its own origin, even with a stolen token.
+    let (status, page) = post(
+        &app,
+        &cookie,
+        Some("https://evil.example"),
+        &path,
+        &body(leaked),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("请求被拒绝"));
+    // No origin at all (not a browser page).
+    let (status, _) = post(&app, &cookie, None, &path, &body(leaked)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The right origin without the token, or with another one.
+    let (status, _) = post(&app, &cookie, Some(&origin), &path, &body("")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let other = "0".repeat(64);
+    let other: &'static str = Box::leak(other.into_boxed_str());
+    let (status, _) = post(&app, &cookie, Some(&origin), &path, &body(other)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(points_of(&app, customer), 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'user.points'"),
+        0
+    );
+    // The same request from the console's own page goes through.
+    let (status, _) = post(&app, &cookie, Some(&origin), &path, &body(leaked)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(points_of(&app, customer), 900);
+}
+
+#[tokio::test]
+async fn signing_out_or_being_disabled_ends_the_console_session() {
+    let app = TestApp::spawn().await;
+    let (operator, operator_id) = operator_with(&app, "客服", &["用户管理"]).await;
+    let root = root_cookie(&app).await;
+    let (status, _) = get(&app, &operator, "/console/users").await;
+    assert_eq!(status, StatusCode::OK);
+    // Disabled by root: the operator's very next request is sent to the sign-in.
+    let (_, page) = get(&app, &root, &format!("/console/users/{operator_id}")).await;
+    let token = form_token(&page);
+    let origin = host_origin(&app);
+    let (status, _) = post(
+        &app,
+        &root,
+        Some(&origin),
+        &format!("/console/users/{operator_id}/status"),
+        &[("_csrf", &token), ("disabled", "true")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _) = get(&app, &operator, "/console/users").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // Signing out ends root's own: the old cookie no longer opens anything.
+    let (status, _) = post(
+        &app,
+        &root,
+        Some(&origin),
+        "/console/logout",
+        &[("_csrf", &token)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _) = get(&app, &root, "/console/").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn boundaries_hold_in_the_console_as_in_the_api() {
+    let app = TestApp::spawn().await;
+    let (cookie, operator_id) = operator_with(&app, "用户管理员", &["用户管理"]).await;
+    let origin = host_origin(&app);
+    let (_, home) = get(&app, &cookie, "/console/").await;
+    let token = form_token(&home);
+    // An operator cannot give themselves (or anyone) a role whose permissions they lack.
+    let (_, customer) = app.member().await;
+    let (status, page) = post(
+        &app,
+        &cookie,
+        Some(&origin),
+        &format!("/console/users/{customer}/roles"),
+        &[("_csrf", &token), ("roles[]", "super-admin")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    // Nor disable the super-admin.
+    let root_id: i64 = app
+        .db()
+        .query_row("SELECT id FROM users WHERE account = 'root'", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    let (status, _) = post(
+        &app,
+        &cookie,
+        Some(&origin),
+        &format!("/console/users/{root_id}/status"),
+        &[("_csrf", &token), ("disabled", "true")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.count(&format!("SELECT disabled FROM users WHERE id = {root_id}")),
+        0
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM user_roles WHERE user_id = {customer}"
+        )),
+        0
+    );
+    let _ = operator_id;
+}
