@@ -29,6 +29,7 @@ use origin_core::Error;
 
 mod audit;
 mod layout;
+mod outreach;
 mod session;
 mod users;
 
@@ -68,6 +69,23 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/console/audit", get(audit::list))
         .route("/console/deliveries", get(audit::deliveries))
+        .route(
+            "/console/coupons",
+            get(outreach::coupons_form).post(outreach::coupons_preview),
+        )
+        .route("/console/coupons/confirm", post(outreach::coupons_confirm))
+        .route(
+            "/console/messages",
+            get(outreach::messages_form).post(outreach::messages_send),
+        )
+        .route(
+            "/console/invitations",
+            get(outreach::invitations_form).post(outreach::invitations_create),
+        )
+        .route(
+            "/console/roles",
+            get(outreach::roles).post(outreach::roles_save),
+        )
         .layer(middleware::from_fn(security_headers))
 }
 

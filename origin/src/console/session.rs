@@ -115,7 +115,8 @@ fn same_origin(headers: &HeaderMap) -> bool {
 
 /// A state-changing request's fields, admitted only from the console's own origin with the
 /// operator's form token (`_csrf`), then read by `T`'s rules — the same input types as the
-/// admin JSON API. Must follow a [`Staff`] extractor, which finds the token.
+/// admin JSON API, fields left blank counting as absent. Must follow a [`Staff`] extractor,
+/// which finds the token.
 pub struct Form<T>(pub T);
 
 impl<T: FromParams> FromRequest<AppState> for Form<T> {
@@ -130,11 +131,13 @@ impl<T: FromParams> FromRequest<AppState> for Form<T> {
             .get::<FormToken>()
             .cloned()
             .ok_or(ConsoleError::CrossSite)?;
-        let params = Params::from_request(request, state).await?;
-        let presented = params.get("_csrf").unwrap_or_default();
+        let mut params = Params::from_request(request, state).await?;
+        let presented = params.get("_csrf").unwrap_or_default().to_owned();
         if !shared::constant_time_eq(presented.as_bytes(), expected.0.as_bytes()) {
             return Err(ConsoleError::CrossSite);
         }
+        // A form sends the fields left blank as empty values: they count as absent.
+        params.drop_empty();
         Ok(Form(T::from_params(&params)?))
     }
 }

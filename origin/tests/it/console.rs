@@ -463,3 +463,156 @@ async fn boundaries_hold_in_the_console_as_in_the_api() {
     );
     let _ = operator_id;
 }
+
+#[tokio::test]
+async fn a_coupon_goes_to_exactly_the_audience_confirmed() {
+    let app = TestApp::spawn().await;
+    let (_, first) = app.member().await;
+    let (_, second) = app.member().await;
+    let cookie = root_cookie(&app).await;
+    let origin = host_origin(&app);
+    let (status, form) = get(&app, &cookie, "/console/coupons").await;
+    assert_eq!(status, StatusCode::OK);
+    let token = form_token(&form);
+    let phone_prefix = "1380000";
+    let coupon = |extra: Vec<(&'static str, String)>| {
+        let mut fields = vec![
+            ("_csrf", token.clone()),
+            ("q", phone_prefix.to_owned()),
+            ("name", "新客券".to_owned()),
+            ("type", "抵扣".to_owned()),
+            ("quota", "5".to_owned()),
+            ("finished_at", "2999-01-01 00:00:00".to_owned()),
+        ];
+        fields.extend(extra);
+        fields
+    };
+    let send = |fields: Vec<(&'static str, String)>, path: &'static str| {
+        let cookie = cookie.clone();
+        let origin = origin.clone();
+        let app = &app;
+        async move {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post(app, &cookie, Some(&origin), path, &pairs).await
+        }
+    };
+    // The preview counts the audience (the members, not root) and grants nothing.
+    let (status, preview) = send(coupon(vec![]), "/console/coupons").await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert!(preview.contains("id=\"recipients\">2<"), "{preview}");
+    assert_eq!(app.count("SELECT count(*) FROM coupons"), 0);
+    // A 满减 coupon without its threshold is refused by the API's own rule.
+    let (status, refused) = send(
+        coupon(vec![])
+            .into_iter()
+            .map(|(k, v)| {
+                if k == "type" {
+                    (k, "满减".to_owned())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect(),
+        "/console/coupons",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refused.contains("satisfy"), "{refused}");
+    // Confirmed for an audience that has since grown: refused, nothing granted.
+    let (status, _) = send(
+        coupon(vec![("expected", "1".to_owned())]),
+        "/console/coupons/confirm",
+    )
+    .await;
+    assert!(status.is_client_error());
+    assert_eq!(app.count("SELECT count(*) FROM coupons"), 0);
+    // Confirmed as seen: one coupon each, one audit entry.
+    let (status, done) = send(
+        coupon(vec![("expected", "2".to_owned())]),
+        "/console/coupons/confirm",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert!(done.contains("id=\"granted\""), "{done}");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM coupons WHERE user_id IN ({first}, {second})"
+        )),
+        2
+    );
+    assert_eq!(app.count("SELECT count(*) FROM coupons"), 2);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'coupons.grant'"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn messages_invitations_and_roles_go_through_the_apis_rules() {
+    let app = TestApp::spawn().await;
+    let (_, customer) = app.member().await;
+    let cookie = root_cookie(&app).await;
+    let origin = host_origin(&app);
+    let (_, page) = get(&app, &cookie, "/console/messages").await;
+    let token = form_token(&page);
+    let customer_id = customer.to_string();
+    let (status, sent) = post(
+        &app,
+        &cookie,
+        Some(&origin),
+        "/console/messages",
+        &[
+            ("_csrf", &token),
+            ("user_id", &customer_id),
+            ("title", "通知"),
+            ("body", "你好"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM messages WHERE user_id = {customer}"
+        )),
+        1
+    );
+    // Neither a user nor everyone: the API's own refusal.
+    let (status, _) = post(
+        &app,
+        &cookie,
+        Some(&origin),
+        "/console/messages",
+        &[("_csrf", &token), ("title", "通知"), ("body", "你好")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, created) = post(
+        &app,
+        &cookie,
+        Some(&origin),
+        "/console/invitations",
+        &[("_csrf", &token), ("uses", "3"), ("expires_in_days", "")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert!(created.contains("id=\"invitation-code\""));
+    assert_eq!(
+        app.count("SELECT count(*) FROM invitation_codes WHERE uses_total = 3"),
+        1
+    );
+    let (status, _) = post(
+        &app,
+        &cookie,
+        Some(&origin),
+        "/console/roles",
+        &[
+            ("_csrf", &token),
+            ("name", "财务"),
+            ("permissions[]", "财务管理"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, roles) = get(&app, &cookie, "/console/roles").await;
+    assert!(roles.contains("财务管理"));
+}

@@ -325,6 +325,33 @@ impl LoginColumn {
     }
 }
 
+/// A user search's LIKE pattern: a phone in any spelling is searched in its canonical form
+/// (SPEC §4); LIKE wildcards in the query are matched literally.
+fn search_pattern(query: Option<&str>) -> Option<String> {
+    let query = query.map(|q| shared::validate::canonical_phone(q).unwrap_or_else(|| q.to_owned()));
+    query.map(|q| {
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    })
+}
+
+const SEARCH_FILTER: &str =
+    "(?1 IS NULL OR account LIKE ?1 ESCAPE '\\' OR phone LIKE ?1 ESCAPE '\\'
+                   OR email LIKE ?1 ESCAPE '\\' OR nickname LIKE ?1 ESCAPE '\\')";
+
+/// Every user the search `query` finds who is not disabled (a grant to "all who match").
+pub fn active_matching(connection: &Connection, query: Option<&str>) -> StorageResult<Vec<i64>> {
+    let pattern = search_pattern(query);
+    let mut statement = connection.prepare(&format!(
+        "SELECT id FROM users WHERE disabled = 0 AND {SEARCH_FILTER} ORDER BY id"
+    ))?;
+    let ids = statement.query_map([&pattern], |row| row.get(0))?;
+    Ok(ids.collect::<Result<_, _>>()?)
+}
+
 /// One page of users whose account, phone, e-mail or nickname contains `query` (all users
 /// without one), newest first.
 pub fn search(
@@ -332,18 +359,8 @@ pub fn search(
     query: Option<&str>,
     request: shared::pagination::PageRequest,
 ) -> StorageResult<(Vec<UserRow>, u64)> {
-    // A phone in any spelling is searched in its canonical form (SPEC §4); LIKE wildcards in
-    // the query are matched literally.
-    let query = query.map(|q| shared::validate::canonical_phone(q).unwrap_or_else(|| q.to_owned()));
-    let pattern = query.map(|q| {
-        let escaped = q
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    });
-    let filter = "(?1 IS NULL OR account LIKE ?1 ESCAPE '\\' OR phone LIKE ?1 ESCAPE '\\'
-                   OR email LIKE ?1 ESCAPE '\\' OR nickname LIKE ?1 ESCAPE '\\')";
+    let pattern = search_pattern(query);
+    let filter = SEARCH_FILTER;
     let total: u64 = connection.query_row(
         &format!("SELECT count(*) FROM users WHERE {filter}"),
         [&pattern],

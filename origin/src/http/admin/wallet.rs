@@ -147,27 +147,33 @@ input! {
     }
 }
 
+impl CouponGrantRequest {
+    /// The grant, by the domain's rules; `finished_at` is read in the configured offset.
+    pub fn grant(&self, offset: time::UtcOffset) -> Result<CouponGrant, Problem> {
+        let finished_at = clock::parse(&self.finished_at, offset).ok_or_else(|| {
+            Problem::invalid(
+                "finished_at",
+                "finished_at 必须是日期时间，如 2026-12-31 23:59:59",
+            )
+        })?;
+        CouponGrant::new(
+            &self.name,
+            &self.kind,
+            self.quota,
+            self.satisfy,
+            finished_at,
+            clock::now(),
+        )
+    }
+}
+
 pub(super) async fn grant_coupon(
     State(state): State<AppState>,
     Admin { actor, .. }: Admin<needs::Coupons>,
     PathId(user_id): PathId,
     Input(request): Input<CouponGrantRequest>,
 ) -> AppResult<PrintOk<views::Created, 201>> {
-    let offset = state.config.time_offset;
-    let finished_at = clock::parse(&request.finished_at, offset).ok_or_else(|| {
-        Problem::invalid(
-            "finished_at",
-            "finished_at 必须是日期时间，如 2026-12-31 23:59:59",
-        )
-    })?;
-    let grant = CouponGrant::new(
-        &request.name,
-        &request.kind,
-        request.quota,
-        request.satisfy,
-        finished_at,
-        clock::now(),
-    )?;
+    let grant = request.grant(state.config.time_offset)?;
     let coupon_id = admin::grant_coupon(&state, actor, user_id, grant).await?;
     Ok(PrintOk::new(views::Created { id: coupon_id }))
 }

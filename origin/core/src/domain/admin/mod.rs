@@ -258,6 +258,29 @@ pub async fn adjust(
     .await
 }
 
+fn insert_coupon(
+    tx: &Transaction<'_>,
+    user_id: i64,
+    grant: &CouponGrant,
+    now: i64,
+) -> Result<(i64, String)> {
+    let coupon_no = ids::business_no('C', now);
+    let id = coupons::insert(
+        tx,
+        user_id,
+        &NewCoupon {
+            coupon_no: &coupon_no,
+            name: &grant.name,
+            kind: &grant.kind,
+            quota_cents: grant.quota_cents,
+            satisfy_cents: grant.satisfy_cents,
+            finished_at: grant.finished_at,
+        },
+        now,
+    )?;
+    Ok((id, coupon_no))
+}
+
 pub async fn grant_coupon(
     state: &AppState,
     actor: Actor,
@@ -266,22 +289,59 @@ pub async fn grant_coupon(
 ) -> Result<i64> {
     act(state, actor, "user.coupon", move |tx, now| {
         existing_user(tx, user_id)?;
-        let coupon_no = ids::business_no('C', now);
-        let id = coupons::insert(
-            tx,
-            user_id,
-            &NewCoupon {
-                coupon_no: &coupon_no,
-                name: &grant.name,
-                kind: &grant.kind,
-                quota_cents: grant.quota_cents,
-                satisfy_cents: grant.satisfy_cents,
-                finished_at: grant.finished_at,
-            },
-            now,
-        )?;
+        let (id, coupon_no) = insert_coupon(tx, user_id, &grant, now)?;
         let detail = json!({ "coupon_id": id, "coupon_no": coupon_no, "name": grant.name });
         Ok(Effect::new(id, Some(user_id), detail).bump_target())
+    })
+    .await
+}
+
+/// How many users a grant to "everyone the search finds" would reach (active users only).
+pub async fn coupon_recipients(state: &AppState, query: Option<String>) -> Result<usize> {
+    state
+        .db
+        .read(move |conn| -> Result<usize> {
+            Ok(users::active_matching(conn, query.as_deref())?.len())
+        })
+        .await
+}
+
+/// Grants one coupon to every active user the search `query` finds (everyone without one), in
+/// one transaction with one audit entry; refused when it would reach nobody or differs from
+/// the count the operator confirmed (`expected`), so a grant never reaches more users than
+/// the operator saw. Returns how many users received it.
+pub async fn grant_coupons(
+    state: &AppState,
+    actor: Actor,
+    query: Option<String>,
+    expected: usize,
+    grant: CouponGrant,
+) -> Result<usize> {
+    act(state, actor, "coupons.grant", move |tx, now| {
+        let targets = users::active_matching(tx, query.as_deref())?;
+        if targets.is_empty() {
+            return Err(Problem::refused("没有符合条件的用户").into());
+        }
+        if targets.len() != expected {
+            return Err(Problem::refused(format!(
+                "符合条件的用户已变为 {} 人（确认时为 {expected} 人），未发放，请重新确认",
+                targets.len()
+            ))
+            .into());
+        }
+        for user in &targets {
+            insert_coupon(tx, *user, &grant, now)?;
+        }
+        let detail = json!({
+            "q": query, "name": grant.name, "type": grant.kind,
+            "quota_cents": grant.quota_cents, "recipients": targets.len(),
+        });
+        let mut effect = Effect::new(targets.len(), None, detail);
+        effect.instructions = targets
+            .iter()
+            .map(|user| Instruction::Bump { user: *user })
+            .collect();
+        Ok(effect)
     })
     .await
 }
