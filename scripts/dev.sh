@@ -26,6 +26,16 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+# A development super-admin for the web console, once per data directory: `root` with a random
+# password kept beside the generated secrets (development only; production creates its admins
+# with `origin admin create`, README "Operating it").
+dev_admin_password_file="$ORIGIN_DATA_DIR/secrets/dev_admin_password"
+if [ ! -s "$dev_admin_password_file" ]; then
+  mkdir -p "$ORIGIN_DATA_DIR/secrets"
+  (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=\n' > "$dev_admin_password_file")
+  ./target/debug/origin admin create --username root < "$dev_admin_password_file" >/dev/null
+fi
+
 # Each process started here must be the one answering its address: another program holding a
 # port is reported instead of being mistaken for the origin or the edge.
 . scripts/lib/origin.sh
@@ -57,16 +67,17 @@ cat <<MSG
 
   edge (clients use this)    http://127.0.0.1:8787
   API docs (Swagger UI)      http://127.0.0.1:8787/api/docs   (OpenAPI: /api/openapi/store.json, print.json)
+  web console (operators)    http://$admin/console/   sign in as root, password: $(cat "$dev_admin_password_file")
   origin admin (private)     http://$admin   (docs: http://$admin/admin/docs)
   origin public (edge only)  http://${ORIGIN_PUBLIC_ADDR:-127.0.0.1:8080}
   health and metrics         http://$admin/readyz   http://$admin/metrics
   data directory             $ORIGIN_DATA_DIR
   origin pid $origin_pid, wrangler pid $wrangler_pid
 
-  The first admin (once; the password is read from stdin):
+  Another admin, or root's password reset (the password is read from stdin):
     printf '%s' 'a-long-password' | ./target/debug/origin admin create --username root
   An admin token:
-    ADMIN_TOKEN=\$(curl -s -XPOST http://$admin/admin/login -d username=root -d password='a-long-password' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+    ADMIN_TOKEN=\$(curl -s -XPOST http://$admin/admin/login -d username=root --data-urlencode password@$dev_admin_password_file | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
   A development code (SMS, e-mail and captcha answers go to the outbox, not out):
     curl -s 'http://$admin/admin/outbox?to=13800138000' -H "token: \$ADMIN_TOKEN"
   More in README.md ("Operating it"). Ctrl-C stops both.
