@@ -46,7 +46,8 @@ async fn each_user_read_needs_its_permission_before_any_parameter_is_read() {
     let (_, member) = app.member().await;
     let root = app.admin_token().await;
     // (path, bad query, the permission's holder among the two, what root gets for the bad query)
-    let cases: Vec<(String, Vec<(&str, &str)>, Option<&String>, u16)> = vec![
+    type Case<'a> = (String, Vec<(&'a str, &'a str)>, Option<&'a String>, u16);
+    let cases: Vec<Case> = vec![
         ("/admin/users/abc".into(), vec![], None, 404),
         (format!("/admin/users/{member}/sessions"), vec![], None, 200),
         (
