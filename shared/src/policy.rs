@@ -459,6 +459,16 @@ pub enum AdminRoute {
     AuditLog,
     Roles,
     RoleSave,
+    UserDetail,
+    UserSessions,
+    UserSessionsRevoke,
+    UserSessionRevoke,
+    UserPointsLedger,
+    UserBalanceLedger,
+    UserCoupons,
+    UserMessages,
+    UserUploads,
+    AuditEntry,
 }
 
 pub const ADMIN_ROUTES: &[(AdminRoute, Method, &str)] = &[
@@ -494,6 +504,48 @@ pub const ADMIN_ROUTES: &[(AdminRoute, Method, &str)] = &[
     (AdminRoute::AuditLog, Method::Get, "/admin/audit_log"),
     (AdminRoute::Roles, Method::Get, "/admin/roles"),
     (AdminRoute::RoleSave, Method::Post, "/admin/roles"),
+    (AdminRoute::UserDetail, Method::Get, "/admin/users/{id}"),
+    (
+        AdminRoute::UserSessions,
+        Method::Get,
+        "/admin/users/{id}/sessions",
+    ),
+    (
+        AdminRoute::UserSessionsRevoke,
+        Method::Delete,
+        "/admin/users/{id}/sessions",
+    ),
+    (
+        AdminRoute::UserSessionRevoke,
+        Method::Delete,
+        "/admin/users/{id}/sessions/{sid}",
+    ),
+    (
+        AdminRoute::UserPointsLedger,
+        Method::Get,
+        "/admin/users/{id}/points_ledger",
+    ),
+    (
+        AdminRoute::UserBalanceLedger,
+        Method::Get,
+        "/admin/users/{id}/balance_ledger",
+    ),
+    (
+        AdminRoute::UserCoupons,
+        Method::Get,
+        "/admin/users/{id}/coupons",
+    ),
+    (
+        AdminRoute::UserMessages,
+        Method::Get,
+        "/admin/users/{id}/messages",
+    ),
+    (
+        AdminRoute::UserUploads,
+        Method::Get,
+        "/admin/users/{id}/uploads",
+    ),
+    (AdminRoute::AuditEntry, Method::Get, "/admin/audit_log/{id}"),
 ];
 
 /// The outcome of looking a request up in the table.

@@ -16,15 +16,13 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use crate::AppState;
 use crate::db::audit::Actor;
-use crate::db::users;
 use crate::domain::admin::{self, NewInvitation, NewMessage, Recipients};
 use crate::domain::identity::{self, SignInDoor};
 use crate::error::{AppError, AppResult};
 use crate::http::auth::{Caller, require_permission};
 use crate::http::endpoint::{DescribeArg, Endpoint, endpoint};
 use crate::http::input::{
-    Field, Flag, Input, Int, Names, OptionalFlag, OptionalInt, OptionalText, PageQuery, Paging,
-    Secret, Text,
+    Field, Flag, Input, Int, Names, OptionalFlag, OptionalInt, OptionalText, Paging, Secret, Text,
 };
 use crate::http::openapi;
 use crate::http::params::Params;
@@ -34,9 +32,16 @@ use crate::http::views::{self, Page};
 use crate::input;
 
 mod catalog;
+pub mod audit;
+mod users;
 pub mod wallet;
 
+use audit::{audit_entry, audit_log};
 use catalog::{create_gift, create_goods, ship_gift_order};
+use users::{
+    balance_ledger, points_ledger, revoke_user_session, revoke_user_sessions, user_coupons,
+    user_detail, user_messages, user_sessions, user_uploads,
+};
 use wallet::{adjust_balance, adjust_points, grant_coupon};
 
 const TAG: &str = "admin";
@@ -102,7 +107,72 @@ pub(crate) fn endpoint_of(id: AdminRoute, method: Method) -> Endpoint {
             "Mark a gift order shipped (配送管理)",
             TAG,
         ),
-        AdminRoute::AuditLog => endpoint(m, audit_log, "The audit log (数据中心)", TAG),
+        AdminRoute::AuditLog => endpoint(
+            m,
+            audit_log,
+            "The audit log, newest first, filtered by actor, action, user and days (数据中心)",
+            TAG,
+        ),
+        AdminRoute::AuditEntry => endpoint(
+            m,
+            audit_entry,
+            "One audit entry with its full detail (数据中心)",
+            TAG,
+        ),
+        AdminRoute::UserDetail => endpoint(
+            m,
+            user_detail,
+            "One user: profile, points, balance, member level, sign-in modes, roles (用户管理)",
+            TAG,
+        ),
+        AdminRoute::UserSessions => endpoint(
+            m,
+            user_sessions,
+            "A user's sessions that still let someone in, newest first, at most 200 (用户管理)",
+            TAG,
+        ),
+        AdminRoute::UserSessionsRevoke => endpoint(
+            m,
+            revoke_user_sessions,
+            "End every session of a user, at the edge too (用户管理; a super-admin's: super-admins only)",
+            TAG,
+        ),
+        AdminRoute::UserSessionRevoke => endpoint(
+            m,
+            revoke_user_session,
+            "End one session of a user, at the edge too (用户管理; a super-admin's: super-admins only)",
+            TAG,
+        ),
+        AdminRoute::UserPointsLedger => endpoint(
+            m,
+            points_ledger,
+            "A user's points ledger, newest first (积分管理)",
+            TAG,
+        ),
+        AdminRoute::UserBalanceLedger => endpoint(
+            m,
+            balance_ledger,
+            "A user's balance ledger, newest first (财务管理)",
+            TAG,
+        ),
+        AdminRoute::UserCoupons => endpoint(
+            m,
+            user_coupons,
+            "A user's coupons, newest first (优惠券管理)",
+            TAG,
+        ),
+        AdminRoute::UserMessages => endpoint(
+            m,
+            user_messages,
+            "The messages sent to a user, newest first (客服工具管理)",
+            TAG,
+        ),
+        AdminRoute::UserUploads => endpoint(
+            m,
+            user_uploads,
+            "A user's uploads, newest first (客服工具管理)",
+            TAG,
+        ),
         AdminRoute::Roles => endpoint(m, list_roles, "Roles and their permissions (用户管理)", TAG),
         AdminRoute::RoleSave => endpoint(
             m,
@@ -212,7 +282,7 @@ impl FromRequestParts<AppState> for AdminCaller {
         let user_id = caller.user_id;
         let user = state
             .db
-            .read(move |conn| users::by_id(conn, user_id))
+            .read(move |conn| crate::db::users::by_id(conn, user_id))
             .await?
             .ok_or(Problem::Unauthenticated)?;
         let name = user
@@ -422,18 +492,6 @@ async fn send_message(
     let message = NewMessage::new(request.sender.as_deref(), &request.title, &request.body)?;
     let count = admin::send_message(&state, actor, request.recipients, message).await?;
     Ok(PrintOk::new(views::Recipients { recipients: count }))
-}
-
-async fn audit_log(
-    State(state): State<AppState>,
-    _: Admin<needs::DataCentre>,
-    Input(query): Input<PageQuery>,
-) -> AppResult<PrintOk<Page<views::AuditEntry>>> {
-    let page = admin::audit_log(&state, query.page).await?;
-    let offset = state.config.time_offset;
-    Ok(PrintOk::new(Page::of(page, |row| {
-        views::AuditEntry::of(row, offset)
-    })))
 }
 
 async fn list_roles(

@@ -23,7 +23,7 @@ use crate::http::auth::Caller;
 use crate::http::input::{FromParams, Input};
 use crate::http::openapi::Components;
 use crate::http::params::Params;
-use crate::http::path::{PathId, PathText};
+use crate::http::path::{PathId, PathIdText, PathText};
 
 /// What an operation reads besides its path parameters.
 pub enum InputDoc {
@@ -73,6 +73,7 @@ impl DescribeArg for Caller {}
 impl DescribeArg for ClientNetwork {}
 impl DescribeArg for PathId {}
 impl DescribeArg for PathText {}
+impl DescribeArg for PathIdText {}
 impl DescribeArg for HeaderMap {}
 
 impl<T: FromParams + ToSchema> DescribeArg for Input<T> {

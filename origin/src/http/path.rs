@@ -16,6 +16,10 @@ pub struct PathId(pub i64);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathText(pub String);
 
+/// An `{id}` followed by one text segment (`/admin/users/{id}/sessions/{sid}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathIdText(pub i64, pub String);
+
 /// A positive integer id, or not found.
 pub fn path_id(raw: &str) -> Result<i64, Problem> {
     if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
@@ -44,6 +48,17 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let PathText(raw) = PathText::from_request_parts(parts, state).await?;
         Ok(PathId(path_id(&raw)?))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIdText {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let Path((id, text)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Problem::NotFound)?;
+        Ok(PathIdText(path_id(&id)?, text))
     }
 }
 

@@ -91,6 +91,67 @@ fn endpoints(user_id: i64) -> Vec<(Method, String, Value, &'static str)> {
             json!({ "uses": 1 }),
             "用户管理",
         ),
+        (
+            Method::GET,
+            format!("/admin/users/{user_id}"),
+            json!({}),
+            "用户管理",
+        ),
+        (
+            Method::GET,
+            format!("/admin/users/{user_id}/sessions"),
+            json!({}),
+            "用户管理",
+        ),
+        (
+            Method::DELETE,
+            format!("/admin/users/{user_id}/sessions/0123456789abcdef"),
+            json!({}),
+            "用户管理",
+        ),
+        (
+            Method::GET,
+            format!("/admin/users/{user_id}/points_ledger"),
+            json!({}),
+            "积分管理",
+        ),
+        (
+            Method::GET,
+            format!("/admin/users/{user_id}/balance_ledger"),
+            json!({}),
+            "财务管理",
+        ),
+        (
+            Method::GET,
+            format!("/admin/users/{user_id}/coupons"),
+            json!({}),
+            "优惠券管理",
+        ),
+        (
+            Method::GET,
+            format!("/admin/users/{user_id}/messages"),
+            json!({}),
+            "客服工具管理",
+        ),
+        (
+            Method::GET,
+            format!("/admin/users/{user_id}/uploads"),
+            json!({}),
+            "客服工具管理",
+        ),
+        (
+            Method::GET,
+            "/admin/audit_log/1".into(),
+            json!({}),
+            "数据中心",
+        ),
+        // Last: it ends the member's sessions.
+        (
+            Method::DELETE,
+            format!("/admin/users/{user_id}/sessions"),
+            json!({}),
+            "用户管理",
+        ),
     ]
 }
 

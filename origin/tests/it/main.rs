@@ -9,6 +9,7 @@ mod support;
 
 mod addresses;
 mod admin;
+mod admin_user_reads;
 mod backup;
 mod comments;
 mod commerce;

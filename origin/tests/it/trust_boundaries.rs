@@ -21,7 +21,11 @@ fn audit_entries(app: &TestApp) -> i64 {
 /// A member given a role of `permissions` (created by root), signed in as an admin through the
 /// public sign-in: `(token, user id)`. Fixtures that register users reset root (and so revoke
 /// its earlier tokens): take a fresh root token after them.
-async fn admin_holding(app: &TestApp, role: &str, permissions: &[&str]) -> (String, i64) {
+pub(crate) async fn admin_holding(
+    app: &TestApp,
+    role: &str,
+    permissions: &[&str],
+) -> (String, i64) {
     let phone = app.phone();
     app.register_print(&phone).await;
     let root = &app.admin_token().await;
@@ -56,7 +60,7 @@ async fn admin_holding(app: &TestApp, role: &str, permissions: &[&str]) -> (Stri
     )
 }
 
-fn root_id(app: &TestApp) -> i64 {
+pub(crate) fn root_id(app: &TestApp) -> i64 {
     app.db()
         .query_row("SELECT id FROM users WHERE account = 'root'", [], |row| {
             row.get(0)

@@ -1,6 +1,6 @@
 //! The audit log: who did what to whom, when, from where.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use serde_json::Value;
 use shared::pagination::PageRequest;
 
@@ -61,26 +61,97 @@ pub fn record(
     Ok(())
 }
 
-/// One page, newest first.
-pub fn page(connection: &Connection, request: PageRequest) -> StorageResult<(Vec<AuditRow>, u64)> {
-    let total: u64 =
-        connection.query_row("SELECT count(*) FROM audit_log", [], |row| row.get(0))?;
-    let mut statement = connection.prepare(
-        "SELECT id, actor_id, actor, action, target_user, detail, ip, created_at FROM audit_log
-         ORDER BY id DESC LIMIT ?1 OFFSET ?2",
-    )?;
-    let rows = statement.query_map(params![request.limit, request.offset()], |row| {
-        let detail: String = row.get(5)?;
-        Ok(AuditRow {
-            id: row.get(0)?,
-            actor_id: row.get(1)?,
-            actor: row.get(2)?,
-            action: row.get(3)?,
-            target_user: row.get(4)?,
-            detail: serde_json::from_str(&detail).unwrap_or(Value::String(detail)),
-            ip: row.get(6)?,
-            created_at: row.get(7)?,
-        })
-    })?;
+/// Which entries a page of the log holds; every field left `None` matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// The actor's name (`cli`, an account, a phone, an e-mail) or, when it is a number, the
+    /// actor's user id.
+    pub actor: Option<String>,
+    /// The action, exactly (`user.points`).
+    pub action: Option<String>,
+    pub target_user: Option<i64>,
+    /// Entries written at or after this time (Unix seconds).
+    pub since: Option<i64>,
+    /// Entries written before this time (Unix seconds).
+    pub before: Option<i64>,
+}
+
+const COLUMNS: &str = "id, actor_id, actor, action, target_user, detail, ip, created_at";
+
+fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
+    let detail: String = row.get(5)?;
+    Ok(AuditRow {
+        id: row.get(0)?,
+        actor_id: row.get(1)?,
+        actor: row.get(2)?,
+        action: row.get(3)?,
+        target_user: row.get(4)?,
+        detail: serde_json::from_str(&detail).unwrap_or(Value::String(detail)),
+        ip: row.get(6)?,
+        created_at: row.get(7)?,
+    })
+}
+
+/// One page of the entries `filter` selects, newest first, and how many it selects in all.
+/// Only the conditions a filter sets are written into the query, so SQLite can use an index
+/// for each of them (a `?1 IS NULL OR …` condition would keep it from any).
+pub fn page(
+    connection: &Connection,
+    filter: &Filter,
+    request: PageRequest,
+) -> StorageResult<(Vec<AuditRow>, u64)> {
+    let mut conditions: Vec<&str> = Vec::new();
+    let mut values: Vec<Box<dyn ToSql>> = Vec::new();
+    if let Some(actor) = &filter.actor {
+        match actor.parse::<i64>() {
+            Ok(id) => {
+                conditions.push("(actor = ? OR actor_id = ?)");
+                values.push(Box::new(actor.clone()));
+                values.push(Box::new(id));
+            }
+            Err(_) => {
+                conditions.push("actor = ?");
+                values.push(Box::new(actor.clone()));
+            }
+        }
+    }
+    if let Some(action) = &filter.action {
+        conditions.push("action = ?");
+        values.push(Box::new(action.clone()));
+    }
+    if let Some(user) = filter.target_user {
+        conditions.push("target_user = ?");
+        values.push(Box::new(user));
+    }
+    if let Some(since) = filter.since {
+        conditions.push("created_at >= ?");
+        values.push(Box::new(since));
+    }
+    if let Some(before) = filter.before {
+        conditions.push("created_at < ?");
+        values.push(Box::new(before));
+    }
+    let selection = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let total: u64 = connection
+        .prepare_cached(&format!("SELECT count(*) FROM audit_log {selection}"))?
+        .query_row(params_from_iter(values.iter()), |row| row.get(0))?;
+    values.push(Box::new(request.limit));
+    values.push(Box::new(request.offset()));
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM audit_log {selection} ORDER BY id DESC LIMIT ? OFFSET ?"
+    ))?;
+    let rows = statement.query_map(params_from_iter(values.iter()), entry)?;
     Ok((rows.collect::<Result<_, _>>()?, total))
+}
+
+/// One entry.
+pub fn by_id(connection: &Connection, id: i64) -> StorageResult<Option<AuditRow>> {
+    Ok(connection
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM audit_log WHERE id = ?1"))?
+        .query_row([id], entry)
+        .optional()?)
 }

@@ -246,3 +246,61 @@ pub fn revoke_all(
     )?;
     Ok(sids)
 }
+
+/// A session as the back office lists it: when it began, whether it is an admin session, and
+/// its current generation's times. Never a token or a token id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub sid: String,
+    pub admin: bool,
+    pub created_at: i64,
+    /// When the current generation (the last refresh, or the sign-in) was issued.
+    pub issued_at: i64,
+    pub access_expires_at: i64,
+    /// When the session ends unless it is refreshed.
+    pub refresh_expires_at: i64,
+}
+
+/// A user's sessions that still let someone in: not revoked, and whose current generation's
+/// refresh token has not expired; newest first, at most `limit`.
+pub fn active_of_user(
+    connection: &Connection,
+    user_id: i64,
+    now: i64,
+    limit: u32,
+) -> StorageResult<Vec<SessionRow>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT s.id, s.admin, s.created_at, t.issued_at, t.access_expires_at, t.refresh_expires_at
+         FROM sessions s JOIN session_tokens t ON t.session_id = s.id
+         WHERE s.user_id = ?1 AND s.revoked_at IS NULL AND t.refresh_expires_at >= ?2
+           AND t.generation = (SELECT max(generation) FROM session_tokens WHERE session_id = s.id)
+         ORDER BY s.created_at DESC, s.rowid DESC LIMIT ?3",
+    )?;
+    let rows = statement.query_map(params![user_id, now, limit], |row| {
+        Ok(SessionRow {
+            sid: row.get(0)?,
+            admin: row.get(1)?,
+            created_at: row.get(2)?,
+            issued_at: row.get(3)?,
+            access_expires_at: row.get(4)?,
+            refresh_expires_at: row.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Revokes one session of `user_id`; returns whether it was theirs and not yet revoked.
+pub fn revoke_of_user(
+    connection: &Connection,
+    user_id: i64,
+    sid: &str,
+    reason: &str,
+    now: i64,
+) -> StorageResult<bool> {
+    let changed = connection.execute(
+        "UPDATE sessions SET revoked_at = ?3, revoked_reason = ?4
+         WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
+        params![sid, user_id, now, reason],
+    )?;
+    Ok(changed > 0)
+}

@@ -1,6 +1,7 @@
 //! Stored blobs and the uploads that own them.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use shared::pagination::PageRequest;
 
 use crate::db::StorageResult;
 
@@ -143,4 +144,47 @@ pub fn is_kind(connection: &Connection, id: i64, kind: Kind) -> StorageResult<bo
         params![id, kind.as_str()],
         |row| row.get(0),
     )?)
+}
+
+/// One of a user's uploads as the back office lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserUploadRow {
+    pub id: i64,
+    /// `image` or `file`.
+    pub kind: String,
+    pub name: String,
+    pub sha256: String,
+    pub ext: String,
+    pub mime: String,
+    pub size: u64,
+    pub created_at: i64,
+}
+
+/// One page of a user's uploads, newest first, and their total count.
+pub fn page_of_user(
+    connection: &Connection,
+    user_id: i64,
+    request: PageRequest,
+) -> StorageResult<(Vec<UserUploadRow>, u64)> {
+    let total: u64 = connection
+        .prepare_cached("SELECT count(*) FROM uploads WHERE user_id = ?1")?
+        .query_row([user_id], |row| row.get(0))?;
+    let mut statement = connection.prepare_cached(
+        "SELECT u.id, u.kind, u.name, u.sha256, b.ext, b.mime, b.size, u.created_at
+         FROM uploads u JOIN blobs b USING (sha256)
+         WHERE u.user_id = ?1 ORDER BY u.id DESC LIMIT ?2 OFFSET ?3",
+    )?;
+    let rows = statement.query_map(params![user_id, request.limit, request.offset()], |row| {
+        Ok(UserUploadRow {
+            id: row.get(0)?,
+            kind: row.get(1)?,
+            name: row.get(2)?,
+            sha256: row.get(3)?,
+            ext: row.get(4)?,
+            mime: row.get(5)?,
+            size: row.get::<_, i64>(6)? as u64,
+            created_at: row.get(7)?,
+        })
+    })?;
+    Ok((rows.collect::<Result<_, _>>()?, total))
 }

@@ -262,6 +262,9 @@ fn path_parameters(path: &str) -> Vec<utoipa::openapi::path::Parameter> {
             let schema: RefOr<Schema> = match name {
                 "id" => integer().minimum(Some(1)).into(),
                 "provider" => string().description(Some("The gateway's name")).into(),
+                "sid" => string()
+                    .description(Some("A session id, as the user's session list names it"))
+                    .into(),
                 _ => string().into(),
             };
             ParameterBuilder::new()

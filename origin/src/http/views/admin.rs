@@ -122,6 +122,161 @@ impl AdminUserView {
     }
 }
 
+/// How a user can sign in.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SignInModes)]
+pub struct SignInModesView {
+    /// A password is set.
+    pub password: bool,
+    pub phone: bool,
+    pub email: bool,
+    pub wechat: bool,
+}
+
+/// `GET /admin/users/{id}`: one user's profile, figures, sign-in modes and roles (never a
+/// password hash or a WeChat identifier).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserDetail {
+    pub id: i64,
+    pub account: Option<String>,
+    pub nickname: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub avatar: String,
+    /// 0 unknown, 1 male, 2 female.
+    pub sex: i64,
+    pub disabled: bool,
+    pub created_at: String,
+    pub points: i64,
+    /// Every point ever credited: what the member level follows.
+    pub history_points: i64,
+    /// Decimal yuan.
+    pub balance: String,
+    pub member_level: MemberLevelView,
+    pub sign_in: SignInModesView,
+    pub roles: Vec<String>,
+}
+
+impl AdminUserDetail {
+    pub fn of(user: &UserDetail, offset: UtcOffset) -> AdminUserDetail {
+        AdminUserDetail {
+            id: user.id,
+            account: user.account.clone(),
+            nickname: user.nickname.clone(),
+            phone: user.phone.clone(),
+            email: user.email.clone(),
+            avatar: user.avatar.clone(),
+            sex: user.sex,
+            disabled: user.disabled,
+            created_at: clock::format(user.created_at, offset),
+            points: user.points,
+            history_points: user.history_points,
+            balance: format_cents(user.balance_cents),
+            member_level: MemberLevelView {
+                id: user.level.id,
+                name: user.level.name.clone(),
+                accumulate_points: user.level.accumulate_points,
+                discount: format_cents(user.level.discount_percent),
+            },
+            sign_in: SignInModesView {
+                password: user.sign_in.password,
+                phone: user.sign_in.phone,
+                email: user.sign_in.email,
+                wechat: user.sign_in.wechat,
+            },
+            roles: user.roles.clone(),
+        }
+    }
+}
+
+/// A session that still lets someone in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminSession {
+    pub sid: String,
+    /// Signed in to the back office (`is_admin`).
+    pub admin: bool,
+    /// The sign-in.
+    pub created_at: String,
+    /// The current tokens were issued (the last refresh, or the sign-in).
+    pub issued_at: String,
+    pub access_expires_at: String,
+    /// The session ends unless it is refreshed before.
+    pub expires_at: String,
+}
+
+impl AdminSession {
+    pub fn of(row: &SessionRow, offset: UtcOffset) -> AdminSession {
+        AdminSession {
+            sid: row.sid.clone(),
+            admin: row.admin,
+            created_at: clock::format(row.created_at, offset),
+            issued_at: clock::format(row.issued_at, offset),
+            access_expires_at: clock::format(row.access_expires_at, offset),
+            expires_at: clock::format(row.refresh_expires_at, offset),
+        }
+    }
+}
+
+/// How many sessions a revocation ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedSessions {
+    pub revoked: usize,
+}
+
+/// A message sent to the user, as the back office lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserMessage {
+    pub id: i64,
+    pub sender: String,
+    pub title: String,
+    pub body: String,
+    pub is_read: bool,
+    pub created_at: String,
+}
+
+impl UserMessage {
+    pub fn of(row: &MessageRow, offset: UtcOffset) -> UserMessage {
+        UserMessage {
+            id: row.id,
+            sender: row.sender.clone(),
+            title: row.title.clone(),
+            body: row.body.clone(),
+            is_read: row.read,
+            created_at: clock::format(row.created_at, offset),
+        }
+    }
+}
+
+/// One of the user's uploads.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserUpload {
+    pub id: i64,
+    /// `image` or `file`.
+    pub kind: String,
+    pub name: String,
+    /// The content type sniffed from the bytes.
+    pub mime: String,
+    /// Bytes.
+    pub size: u64,
+    /// Path on the public host: `/api/storage/{key}`.
+    pub src: String,
+    pub created_at: String,
+}
+
+impl UserUpload {
+    pub fn of(row: &UserUploadRow, offset: UtcOffset) -> UserUpload {
+        UserUpload {
+            id: row.id,
+            kind: row.kind.clone(),
+            name: row.name.clone(),
+            mime: row.mime.clone(),
+            size: row.size,
+            src: src_of(&row.sha256, &row.ext),
+            created_at: clock::format(row.created_at, offset),
+        }
+    }
+}
+
 /// The points figure after an adjustment.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PointsSurplus {

@@ -23,9 +23,10 @@ use crate::db::messages::MessageRow;
 use crate::db::outbox::OutboxRow;
 use crate::db::recharge::RechargeRow;
 use crate::db::roles::RoleRow;
-use crate::db::uploads::UploadRow;
+use crate::db::sessions::SessionRow;
+use crate::db::uploads::{UploadRow, UserUploadRow};
 use crate::db::users::UserRow;
-use crate::domain::admin::AdminUser;
+use crate::domain::admin::{AdminUser, UserDetail};
 use crate::domain::identity::{Invitation, IssuedTokens};
 use crate::domain::profile::Profile;
 use crate::storage::src_of;
@@ -114,5 +115,11 @@ views!(
     Recipients,
     AuditActor,
     AuditEntry,
-    Role
+    Role,
+    SignInModesView,
+    AdminUserDetail,
+    AdminSession,
+    RevokedSessions,
+    UserMessage,
+    UserUpload
 );

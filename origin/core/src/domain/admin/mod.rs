@@ -27,8 +27,10 @@ use crate::error::{Error, Result};
 use crate::ids;
 
 mod forms;
+pub mod user_reads;
 
 pub use forms::*;
+pub use user_reads::*;
 
 /// Instructions per edge-outbox row when one action touches many users.
 const INSTRUCTIONS_PER_ROW: usize = 200;
@@ -556,10 +558,7 @@ pub async fn create_invitation(
     .await
 }
 
+/// One page of the whole audit log, newest first ([`search_audit_log`] filters it).
 pub async fn audit_log(state: &AppState, request: PageRequest) -> Result<Paged<AuditRow>> {
-    let (rows, total) = state
-        .db
-        .read(move |conn| audit::page(conn, request))
-        .await?;
-    Ok(Paged::new(rows, total, request))
+    search_audit_log(state, AuditQuery::default(), request).await
 }
