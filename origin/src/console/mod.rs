@@ -51,6 +51,11 @@ pub fn routes() -> Router<AppState> {
         .route("/console/users/{id}", get(users::detail))
         .route("/console/users/{id}/status", post(users::set_status))
         .route("/console/users/{id}/roles", post(users::set_roles))
+        .route("/console/users/{id}/sessions/revoke", post(users::revoke_sessions))
+        .route(
+            "/console/users/{id}/sessions/{sid}/revoke",
+            post(users::revoke_session),
+        )
         .route(
             "/console/users/{id}/points",
             get(users::adjust_form::<users::Points>).post(users::adjust_preview::<users::Points>),
@@ -68,6 +73,7 @@ pub fn routes() -> Router<AppState> {
             post(users::adjust_confirm::<users::Balance>),
         )
         .route("/console/audit", get(audit::list))
+        .route("/console/audit/{id}", get(audit::entry))
         .route("/console/deliveries", get(audit::deliveries))
         .route(
             "/console/coupons",

@@ -4,19 +4,23 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
-use shared::pagination::Paged;
+use shared::Permission;
+use shared::pagination::{PageRequest, Paged};
 
-use super::session::Query;
+use super::session::{Nothing, Query};
 use super::{ConsoleError, ConsoleResult, Form, Layout, Staff, render};
 use crate::AppState;
 use crate::db::ledgers::Ledger;
-use crate::db::{roles, users};
+use crate::db::users;
 use crate::domain::admin;
 use crate::http::admin::needs;
 use crate::http::admin::wallet::{BalanceAdjustRequest, PointsAdjustRequest};
 use crate::http::admin::{Needs, UserSearchQuery};
 use crate::http::input::{Flag, Names};
-use crate::http::views::AdminUserView;
+use crate::http::views::{
+    AdminSession, AdminUserDetail, AdminUserView, BalanceRecord, Coupon, PointsRecord,
+    UserMessage, UserUpload,
+};
 use crate::input;
 
 /// A page of results and the links to its neighbours.
@@ -121,61 +125,143 @@ input! {
     }
 }
 
+/// A section of the user's page: its newest rows and how many there are in all.
+pub struct Section<T> {
+    pub rows: Vec<T>,
+    pub total: u64,
+}
+
+impl<T> Section<T> {
+    fn of<R>(page: Paged<R>, view: impl Fn(&R) -> T) -> Section<T> {
+        Section {
+            rows: page.data.iter().map(view).collect(),
+            total: page.total,
+        }
+    }
+}
+
+/// How many of each kind the user's page shows (the newest).
+const SECTION_ROWS: u32 = 20;
+
+fn newest() -> PageRequest {
+    PageRequest {
+        page: 1,
+        limit: SECTION_ROWS,
+    }
+}
+
 #[derive(Template)]
 #[template(path = "console/user.html")]
 struct UserPage {
     layout: Layout,
-    user: AdminUserView,
-    wechat_bound: bool,
-    password_set: bool,
-    points: i64,
-    balance: String,
+    user: AdminUserDetail,
     all_roles: Vec<(String, bool)>,
+    sessions: Vec<AdminSession>,
+    points: Option<Section<PointsRecord>>,
+    balance: Option<Section<BalanceRecord>>,
+    coupons: Option<Section<Coupon>>,
+    messages: Option<Section<UserMessage>>,
+    uploads: Option<Section<UserUpload>>,
     may_points: bool,
     may_balance: bool,
 }
 
-/// `GET /console/users/{id}`: the user's page (用户管理).
+/// `GET /console/users/{id}`: the user's page (用户管理): profile, sign-in modes, roles,
+/// sessions, and — where the operator holds their permissions — both ledgers, coupons,
+/// messages and uploads; each read by the admin API's own domain function.
 pub async fn detail(
     State(state): State<AppState>,
     staff: Staff<needs::Users>,
     Path(user_id): Path<i64>,
     Query(query): Query<NoticeQuery>,
 ) -> ConsoleResult {
-    let (user, held, wallet, all) = state
-        .db
-        .read(move |conn| -> origin_core::Result<_> {
-            let user = users::by_id(conn, user_id)?.ok_or(shared::Problem::NotFound)?;
-            let held = roles::role_names(conn, user_id)?;
-            let wallet = users::wallet(conn, user_id)?;
-            let all = roles::list(conn)?;
-            Ok((user, held, wallet, all))
-        })
-        .await?;
-    let offset = state.config.time_offset;
     let operator = &staff.operator;
-    let all_roles = all
+    let offset = state.config.time_offset;
+    let may = |permission| operator.may(permission);
+    let user = admin::user_detail(&state, user_id).await?;
+    let held = user.roles.clone();
+    let all_roles = admin::roles(&state)
+        .await?
         .into_iter()
         .map(|role| {
             let holds = held.contains(&role.name);
             (role.name, holds)
         })
         .collect();
-    let row = admin::AdminUser {
-        user: user.clone(),
-        roles: held,
+    let sessions = admin::user_sessions(&state, user_id)
+        .await?
+        .iter()
+        .map(|row| AdminSession::of(row, offset))
+        .collect();
+    let points = match may(Permission::Points) {
+        true => Some(Section::of(
+            admin::user_ledger(&state, user_id, Ledger::Points, newest()).await?,
+            |entry| PointsRecord::of(entry, offset),
+        )),
+        false => None,
+    };
+    let balance = match may(Permission::Finance) {
+        true => Some(Section::of(
+            admin::user_ledger(&state, user_id, Ledger::Balance, newest()).await?,
+            |entry| BalanceRecord::of(entry, offset),
+        )),
+        false => None,
+    };
+    let coupons = match may(Permission::Coupons) {
+        true => Some(Section::of(
+            admin::user_coupons(&state, user_id, newest()).await?,
+            |coupon| Coupon::of(coupon, offset),
+        )),
+        false => None,
+    };
+    let (messages, uploads) = match may(Permission::SupportTools) {
+        true => (
+            Some(Section::of(
+                admin::user_messages(&state, user_id, newest()).await?,
+                |message| UserMessage::of(message, offset),
+            )),
+            Some(Section::of(
+                admin::user_uploads(&state, user_id, newest()).await?,
+                |upload| UserUpload::of(upload, offset),
+            )),
+        ),
+        false => (None, None),
     };
     Ok(render(&UserPage {
         layout: Layout::new(operator, "users").with_notice(notice(query.done.as_deref())),
-        user: AdminUserView::of(&row, offset),
-        wechat_bound: user.wechat_bound,
-        password_set: user.password_hash.is_some(),
-        points: wallet.points,
-        balance: shared::money::format_cents(wallet.balance_cents),
+        user: AdminUserDetail::of(&user, offset),
         all_roles,
-        may_points: operator.may(shared::Permission::Points),
-        may_balance: operator.may(shared::Permission::Finance),
+        sessions,
+        points,
+        balance,
+        coupons,
+        messages,
+        uploads,
+        may_points: may(Permission::Points),
+        may_balance: may(Permission::Finance),
     }))
+}
+
+/// `POST /console/users/{id}/sessions/revoke`: ends every session of the user (用户管理).
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    staff: Staff<needs::Users>,
+    Path(user_id): Path<i64>,
+    Form(Nothing): Form<Nothing>,
+) -> ConsoleResult {
+    admin::revoke_user_sessions(&state, staff.actor, user_id).await?;
+    Ok(Redirect::to(&format!("/console/users/{user_id}?done=sessions")).into_response())
+}
+
+/// `POST /console/users/{id}/sessions/{sid}/revoke`: ends one session.
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    staff: Staff<needs::Users>,
+    Path((user_id, sid)): Path<(i64, String)>,
+    Form(Nothing): Form<Nothing>,
+) -> ConsoleResult {
+    admin::revoke_user_session(&state, staff.actor, user_id, sid).await?;
+    Ok(Redirect::to(&format!("/console/users/{user_id}?done=sessions")).into_response())
 }
 
 input! {
