@@ -2,8 +2,9 @@
 # Installs what the system and its tests need, skipping whatever is already present at the
 # exact version: the pinned Rust toolchain and its wasm32 target (rust-toolchain.toml), the
 # Node tooling from package-lock.json (wrangler, and Node 22 for it), worker-build, the
-# wasm-bindgen CLI at the version Cargo.lock uses, and aiosmtpd for the e-mail tests. Safe to
-# run again; quick when nothing is missing.
+# wasm-bindgen CLI at the version Cargo.lock uses, aiosmtpd for the e-mail tests, and Debian's
+# Chromium with chromedriver for the console's browser tests. Safe to run again; quick when
+# nothing is missing.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -47,5 +48,7 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $NF}')" != "$bindgen_ve
 fi
 # aiosmtpd, the SMTP server the e-mail tests deliver to (skipped when present).
 bash scripts/setup-smtp.sh > /dev/null
+# Chromium and chromedriver, which the browser tests drive (skipped when present).
+bash scripts/setup-chromium.sh > /dev/null
 
-say "tools ready: $(worker-build --version), $(wasm-bindgen --version), wrangler $(node_modules/.bin/wrangler --version 2>/dev/null | tail -1), node $(node_modules/.bin/node --version)"
+say "tools ready: $(worker-build --version), $(wasm-bindgen --version), wrangler $(node_modules/.bin/wrangler --version 2>/dev/null | tail -1), node $(node_modules/.bin/node --version), $(chromedriver --version | awk '{print $1, $2}')"

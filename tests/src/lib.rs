@@ -1,6 +1,7 @@
 //! Drives the whole system as clients see it: starts the origin and `wrangler dev` with fresh
 //! state on free ports, waits until both answer, and offers the client flows of both
-//! documents through the edge. Used by the end-to-end suite and by the benchmark.
+//! documents through the edge. Used by the end-to-end suite and by the benchmark. `browser`
+//! drives headless Chromium for the browser tests of the operator console.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+pub mod browser;
 pub mod wechat;
 
 pub const PASSWORD: &str = "correct-horse-9";
