@@ -8,10 +8,10 @@ use super::users::{Pager, query_string};
 use super::{ConsoleResult, Layout, Staff, render};
 use crate::AppState;
 use crate::domain::admin;
-use crate::http::admin::needs;
-use crate::http::deliveries::DeliveriesQuery;
 use crate::domain::admin::AuditQuery;
 use crate::http::admin::audit::AuditLogQuery;
+use crate::http::admin::needs;
+use crate::http::deliveries::DeliveriesQuery;
 use crate::http::views::{AuditEntry, DeliveryEntry};
 
 /// An audit entry with its detail laid out for reading.

@@ -51,7 +51,10 @@ pub fn routes() -> Router<AppState> {
         .route("/console/users/{id}", get(users::detail))
         .route("/console/users/{id}/status", post(users::set_status))
         .route("/console/users/{id}/roles", post(users::set_roles))
-        .route("/console/users/{id}/sessions/revoke", post(users::revoke_sessions))
+        .route(
+            "/console/users/{id}/sessions/revoke",
+            post(users::revoke_sessions),
+        )
         .route(
             "/console/users/{id}/sessions/{sid}/revoke",
             post(users::revoke_session),

@@ -195,6 +195,27 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
         .get(ORIGIN)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|origin| origin.starts_with("https://"));
+    // The sign-in family's per-network budget of the admin listener, shared with
+    // `POST /admin/login`, counted before anything is read.
+    let (parts, body) = request.into_parts();
+    let network = crate::http::ClientNetwork::of_peer(&parts);
+    let rule = state.config.rate_rules.rule(shared::policy::Limit::SignIn);
+    if let Err(problem) = state.limits.hit(
+        "admin",
+        shared::policy::Limit::SignIn,
+        rule,
+        &network.0,
+        clock::now_ms(),
+    ) {
+        return render_with(
+            StatusCode::TOO_MANY_REQUESTS,
+            &LoginPage {
+                username: String::new(),
+                message: Some(problem.message()),
+            },
+        );
+    }
+    let request = Request::from_parts(parts, body);
     let params = match Params::from_request(request, &state).await {
         Ok(params) => params,
         Err(error) => return ConsoleError::from(error).into_response(),

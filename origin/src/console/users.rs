@@ -18,8 +18,8 @@ use crate::http::admin::wallet::{BalanceAdjustRequest, PointsAdjustRequest};
 use crate::http::admin::{Needs, UserSearchQuery};
 use crate::http::input::{Flag, Names};
 use crate::http::views::{
-    AdminSession, AdminUserDetail, AdminUserView, BalanceRecord, Coupon, PointsRecord,
-    UserMessage, UserUpload,
+    AdminSession, AdminUserDetail, AdminUserView, BalanceRecord, Coupon, PointsRecord, UserMessage,
+    UserUpload,
 };
 use crate::input;
 

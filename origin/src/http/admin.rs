@@ -31,8 +31,8 @@ use crate::http::reply::{PrintDone, PrintOk};
 use crate::http::views::{self, Page};
 use crate::input;
 
-mod catalog;
 pub mod audit;
+mod catalog;
 mod users;
 pub mod wallet;
 

@@ -64,7 +64,7 @@ impl ClientNetwork {
     }
 
     /// On the admin listener no proxy stands in front and no header is trusted: the peer.
-    fn of_peer(parts: &Parts) -> ClientNetwork {
+    pub(crate) fn of_peer(parts: &Parts) -> ClientNetwork {
         ClientNetwork(shared::net::client_network(&Self::peer_address(parts)))
     }
 

@@ -616,3 +616,35 @@ async fn messages_invitations_and_roles_go_through_the_apis_rules() {
     let (_, roles) = get(&app, &cookie, "/console/roles").await;
     assert!(roles.contains("财务管理"));
 }
+
+#[tokio::test]
+async fn console_sign_ins_share_the_admin_listeners_per_network_budget() {
+    let app = TestApp::spawn_with(|config| {
+        config.rate_rules.set(
+            shared::policy::Limit::SignIn,
+            shared::policy::RateRule {
+                max: 3,
+                window_secs: 600,
+            },
+        );
+    })
+    .await;
+    app.admin_token().await;
+    // Spraying many names from one network: each name has its own lockout counter, the
+    // network budget stops the spray (and is the same one `POST /admin/login` spends).
+    for name in ["a1", "a2"] {
+        let response = try_sign_in(&app, name, "wrong-password-1").await;
+        assert!(response.status().is_client_error());
+        assert_ne!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let api = app
+        .admin_request(Method::POST, "/admin/login")
+        .form(&[("username", "a3"), ("password", "wrong-password-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(api.status(), StatusCode::TOO_MANY_REQUESTS);
+    let limited = try_sign_in(&app, "root", PASSWORD).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().get(SET_COOKIE).is_none());
+}
