@@ -459,6 +459,14 @@ pub enum AdminRoute {
     AuditLog,
     Roles,
     RoleSave,
+    RechargeOrders,
+    GiftOrders,
+    GiftOrdersExport,
+    Goods,
+    GoodsUpdate,
+    Gifts,
+    GiftUpdate,
+    Stats,
 }
 
 pub const ADMIN_ROUTES: &[(AdminRoute, Method, &str)] = &[
@@ -494,6 +502,22 @@ pub const ADMIN_ROUTES: &[(AdminRoute, Method, &str)] = &[
     (AdminRoute::AuditLog, Method::Get, "/admin/audit_log"),
     (AdminRoute::Roles, Method::Get, "/admin/roles"),
     (AdminRoute::RoleSave, Method::Post, "/admin/roles"),
+    (
+        AdminRoute::RechargeOrders,
+        Method::Get,
+        "/admin/recharge_orders",
+    ),
+    (AdminRoute::GiftOrders, Method::Get, "/admin/gift_orders"),
+    (
+        AdminRoute::GiftOrdersExport,
+        Method::Get,
+        "/admin/gift_orders/export",
+    ),
+    (AdminRoute::Goods, Method::Get, "/admin/goods"),
+    (AdminRoute::GoodsUpdate, Method::Put, "/admin/goods/{id}"),
+    (AdminRoute::Gifts, Method::Get, "/admin/gifts"),
+    (AdminRoute::GiftUpdate, Method::Put, "/admin/gifts/{id}"),
+    (AdminRoute::Stats, Method::Get, "/admin/stats"),
 ];
 
 /// The outcome of looking a request up in the table.

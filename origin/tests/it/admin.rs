@@ -91,6 +91,39 @@ fn endpoints(user_id: i64) -> Vec<(Method, String, Value, &'static str)> {
             json!({ "uses": 1 }),
             "用户管理",
         ),
+        (
+            Method::GET,
+            "/admin/recharge_orders".into(),
+            json!({}),
+            "财务管理",
+        ),
+        (
+            Method::GET,
+            "/admin/gift_orders".into(),
+            json!({}),
+            "配送管理",
+        ),
+        (
+            Method::GET,
+            "/admin/gift_orders/export".into(),
+            json!({}),
+            "配送管理",
+        ),
+        (Method::GET, "/admin/goods".into(), json!({}), "商品管理"),
+        (
+            Method::PUT,
+            "/admin/goods/1".into(),
+            json!({ "name": "g", "price": "1" }),
+            "商品管理",
+        ),
+        (Method::GET, "/admin/gifts".into(), json!({}), "积分管理"),
+        (
+            Method::PUT,
+            "/admin/gifts/1".into(),
+            json!({ "name": "g", "accumulate_points": 1, "stock": 1 }),
+            "积分管理",
+        ),
+        (Method::GET, "/admin/stats".into(), json!({}), "数据中心"),
     ]
 }
 

@@ -9,6 +9,7 @@ mod support;
 
 mod addresses;
 mod admin;
+mod admin_orders;
 mod backup;
 mod comments;
 mod commerce;

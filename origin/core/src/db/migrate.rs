@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_deliveries.sql"),
     include_str!("migrations/0010_payment_reconciliation.sql"),
     include_str!("migrations/0011_wechat.sql"),
+    include_str!("migrations/0012_admin_reads.sql"),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version` once migrated).

@@ -31,12 +31,14 @@ use crate::domain::profile::Profile;
 use crate::storage::src_of;
 
 mod admin;
+mod admin_orders;
 mod commerce;
 mod member;
 mod profile;
 mod store;
 
 pub use admin::*;
+pub use admin_orders::*;
 pub use commerce::*;
 pub use member::*;
 pub use profile::*;
@@ -114,5 +116,12 @@ views!(
     Recipients,
     AuditActor,
     AuditEntry,
-    Role
+    Role,
+    OrderUser,
+    AdminRechargeView,
+    AdminGiftOrderView,
+    AdminGoodsView,
+    AdminGiftView,
+    DayStatsView,
+    StatsView
 );

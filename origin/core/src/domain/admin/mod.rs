@@ -27,8 +27,10 @@ use crate::error::{Error, Result};
 use crate::ids;
 
 mod forms;
+pub mod order_reads;
 
 pub use forms::*;
+pub use order_reads::*;
 
 /// Instructions per edge-outbox row when one action touches many users.
 const INSTRUCTIONS_PER_ROW: usize = 200;
