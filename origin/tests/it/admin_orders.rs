@@ -425,6 +425,10 @@ async fn an_export_over_the_cap_is_refused_whole() {
     // A narrower filter goes through.
     let ok = get(&app, &root, "/admin/gift_orders/export?user_id=1003").await;
     assert_eq!(ok.status(), 200);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'gift_orders.export'"),
+        1
+    );
 }
 
 /// A store user holding only `permissions` (through a role named `role`), signed in as admin.
