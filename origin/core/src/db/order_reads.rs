@@ -202,24 +202,34 @@ fn recharge_terms(filter: &RechargeFilter) -> Terms {
     terms
 }
 
-/// The count and the page of `recharge_page`, newest first.
-pub fn recharge_queries(filter: &RechargeFilter, request: PageRequest) -> [Query; 2] {
+/// The count, the ids and the page of `recharge_page`, newest first. The ids of the page are
+/// found first, in the ordering index alone (a deep page skips index entries, not rows joined
+/// with their users), then only those rows are read: the page query wraps the ids query.
+pub fn recharge_queries(filter: &RechargeFilter, request: PageRequest) -> [Query; 3] {
     let terms = recharge_terms(filter);
     let r#where = terms.sql();
+    const ORDER: &str = "r.created_at DESC, r.id DESC";
+    let ids = terms.query(
+        format!("SELECT r.id FROM recharge_orders r {where} ORDER BY {ORDER} LIMIT ? OFFSET ?"),
+        &limit_offset(request),
+    );
+    let page = Query {
+        sql: format!(
+            "SELECT r.id, r.order_no, r.user_id, {DISPLAY_NAME}, r.price_cents, r.pay_type,
+                    r.provider, r.trade_no, r.paid_at, r.created_at
+             FROM ({ids}) AS p JOIN recharge_orders r ON r.id = p.id
+             JOIN users u ON u.id = r.user_id ORDER BY {ORDER}",
+            ids = ids.sql
+        ),
+        values: ids.values.clone(),
+    };
     [
         terms.query(
             format!("SELECT count(*) FROM recharge_orders r {where}"),
             &[],
         ),
-        terms.query(
-            format!(
-                "SELECT r.id, r.order_no, r.user_id, {DISPLAY_NAME}, r.price_cents, r.pay_type,
-                        r.provider, r.trade_no, r.paid_at, r.created_at
-                 FROM recharge_orders r JOIN users u ON u.id = r.user_id {where}
-                 ORDER BY r.created_at DESC, r.id DESC LIMIT ? OFFSET ?"
-            ),
-            &limit_offset(request),
-        ),
+        ids,
+        page,
     ]
 }
 
@@ -244,7 +254,7 @@ pub fn recharge_page(
     filter: &RechargeFilter,
     request: PageRequest,
 ) -> StorageResult<(Vec<AdminRecharge>, u64)> {
-    let [count, page] = recharge_queries(filter, request);
+    let [count, _, page] = recharge_queries(filter, request);
     Ok((
         page.rows(connection, recharge_row)?,
         count.count(connection)?,
@@ -307,30 +317,38 @@ fn parts(filter: &GiftOrderFilter) -> Vec<QueuePart> {
     }
 }
 
-/// The count and the rows (`limit`, `offset`) of one part of the queue.
+/// The count, the ids and the rows (`limit`, `offset`) of one part of the queue: as for
+/// recharge orders, the page query reads the rows of the ids the ordering index found.
 pub fn gift_order_queries(
     filter: &GiftOrderFilter,
     part: QueuePart,
     limit: i64,
     offset: i64,
-) -> [Query; 2] {
+) -> [Query; 3] {
     let terms = gift_terms(filter, part.shipped());
     let r#where = terms.sql();
     let order = part.order();
+    let ids = terms.query(
+        format!("SELECT o.id FROM gift_orders o {where} ORDER BY {order} LIMIT ? OFFSET ?"),
+        &[limit, offset],
+    );
+    let page = Query {
+        sql: format!(
+            "SELECT o.id, o.order_no, o.user_id, {DISPLAY_NAME}, o.gift_id, g.name,
+                    o.accumulate_points, o.ship_name, o.ship_phone, o.ship_province,
+                    o.ship_city, o.ship_county, o.ship_detail, o.express_company,
+                    o.tracking_no, o.shipped_at, o.created_at
+             FROM ({ids}) AS p JOIN gift_orders o ON o.id = p.id
+             JOIN users u ON u.id = o.user_id JOIN gifts g ON g.id = o.gift_id
+             ORDER BY {order}",
+            ids = ids.sql
+        ),
+        values: ids.values.clone(),
+    };
     [
         terms.query(format!("SELECT count(*) FROM gift_orders o {where}"), &[]),
-        terms.query(
-            format!(
-                "SELECT o.id, o.order_no, o.user_id, {DISPLAY_NAME}, o.gift_id, g.name,
-                        o.accumulate_points, o.ship_name, o.ship_phone, o.ship_province,
-                        o.ship_city, o.ship_county, o.ship_detail, o.express_company,
-                        o.tracking_no, o.shipped_at, o.created_at
-                 FROM gift_orders o JOIN users u ON u.id = o.user_id
-                 JOIN gifts g ON g.id = o.gift_id {where}
-                 ORDER BY {order} LIMIT ? OFFSET ?"
-            ),
-            &[limit, offset],
-        ),
+        ids,
+        page,
     ]
 }
 
@@ -362,7 +380,7 @@ fn gift_order_row(row: &Row<'_>) -> rusqlite::Result<AdminGiftOrder> {
 pub fn gift_order_count(connection: &Connection, filter: &GiftOrderFilter) -> StorageResult<u64> {
     let mut total = 0;
     for part in parts(filter) {
-        let [count, _] = gift_order_queries(filter, part, 0, 0);
+        let [count, _, _] = gift_order_queries(filter, part, 0, 0);
         total += count.count(connection)?;
     }
     Ok(total)
@@ -384,7 +402,7 @@ pub fn gift_order_rows(
         if wanted <= 0 {
             break;
         }
-        let [count, page] = gift_order_queries(filter, part, wanted, skip);
+        let [count, _, page] = gift_order_queries(filter, part, wanted, skip);
         if skip > 0 {
             let in_part = i64::try_from(count.count(connection)?).unwrap_or(i64::MAX);
             if skip >= in_part {
