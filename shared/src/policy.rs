@@ -469,6 +469,14 @@ pub enum AdminRoute {
     UserMessages,
     UserUploads,
     AuditEntry,
+    RechargeOrders,
+    GiftOrders,
+    GiftOrdersExport,
+    Goods,
+    GoodsUpdate,
+    Gifts,
+    GiftUpdate,
+    Stats,
 }
 
 pub const ADMIN_ROUTES: &[(AdminRoute, Method, &str)] = &[
@@ -546,6 +554,22 @@ pub const ADMIN_ROUTES: &[(AdminRoute, Method, &str)] = &[
         "/admin/users/{id}/uploads",
     ),
     (AdminRoute::AuditEntry, Method::Get, "/admin/audit_log/{id}"),
+    (
+        AdminRoute::RechargeOrders,
+        Method::Get,
+        "/admin/recharge_orders",
+    ),
+    (AdminRoute::GiftOrders, Method::Get, "/admin/gift_orders"),
+    (
+        AdminRoute::GiftOrdersExport,
+        Method::Get,
+        "/admin/gift_orders/export",
+    ),
+    (AdminRoute::Goods, Method::Get, "/admin/goods"),
+    (AdminRoute::GoodsUpdate, Method::Put, "/admin/goods/{id}"),
+    (AdminRoute::Gifts, Method::Get, "/admin/gifts"),
+    (AdminRoute::GiftUpdate, Method::Put, "/admin/gifts/{id}"),
+    (AdminRoute::Stats, Method::Get, "/admin/stats"),
 ];
 
 /// The outcome of looking a request up in the table.

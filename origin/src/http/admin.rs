@@ -33,6 +33,7 @@ use crate::input;
 
 pub mod audit;
 mod catalog;
+pub mod orders;
 mod users;
 pub mod wallet;
 
@@ -178,6 +179,54 @@ pub(crate) fn endpoint_of(id: AdminRoute, method: Method) -> Endpoint {
             m,
             save_role,
             "Create a role or replace its permissions (用户管理)",
+            TAG,
+        ),
+        AdminRoute::RechargeOrders => endpoint(
+            m,
+            orders::recharge_orders,
+            "Every user's recharge orders, newest first, with filters (财务管理)",
+            TAG,
+        ),
+        AdminRoute::GiftOrders => endpoint(
+            m,
+            orders::gift_orders,
+            "The shipping queue: unshipped gift orders oldest first, then shipped ones newest first (配送管理)",
+            TAG,
+        ),
+        AdminRoute::GiftOrdersExport => endpoint(
+            m,
+            orders::export_gift_orders,
+            "The shipping queue's matching orders as CSV for Excel, at most 50 000 rows; audited (配送管理)",
+            TAG,
+        ),
+        AdminRoute::Goods => endpoint(
+            m,
+            orders::list_goods,
+            "Every goods, retired ones included (商品管理)",
+            TAG,
+        ),
+        AdminRoute::GoodsUpdate => endpoint(
+            m,
+            orders::update_goods,
+            "Rename, reprice, retire or restore goods (商品管理)",
+            TAG,
+        ),
+        AdminRoute::Gifts => endpoint(
+            m,
+            orders::list_gifts,
+            "Every gift, retired ones included (积分管理)",
+            TAG,
+        ),
+        AdminRoute::GiftUpdate => endpoint(
+            m,
+            orders::update_gift,
+            "Replace a gift, retire or restore it (积分管理)",
+            TAG,
+        ),
+        AdminRoute::Stats => endpoint(
+            m,
+            orders::stats,
+            "The dashboard: per-day sign-ups, paid recharges, redemptions, delivery failures; pending shipments (数据中心)",
             TAG,
         ),
     }

@@ -52,6 +52,8 @@ pub enum SuccessDoc {
     Message(StatusCode),
     /// Stored bytes with their sniffed content type.
     Bytes,
+    /// A CSV file for Excel (`text/csv; charset=utf-8`, with a byte-order mark).
+    Csv,
     /// The gateway's own acknowledgement: `success` as plain text, or an empty 204.
     GatewayAnswer,
 }

@@ -123,6 +123,12 @@ fn endpoints(user_id: i64) -> Vec<(Method, String, Value, &'static str)> {
         ),
         (
             Method::GET,
+            "/admin/recharge_orders".into(),
+            json!({}),
+            "财务管理",
+        ),
+        (
+            Method::GET,
             format!("/admin/users/{user_id}/coupons"),
             json!({}),
             "优惠券管理",
@@ -145,6 +151,33 @@ fn endpoints(user_id: i64) -> Vec<(Method, String, Value, &'static str)> {
             json!({}),
             "数据中心",
         ),
+        (
+            Method::GET,
+            "/admin/gift_orders".into(),
+            json!({}),
+            "配送管理",
+        ),
+        (
+            Method::GET,
+            "/admin/gift_orders/export".into(),
+            json!({}),
+            "配送管理",
+        ),
+        (Method::GET, "/admin/goods".into(), json!({}), "商品管理"),
+        (
+            Method::PUT,
+            "/admin/goods/1".into(),
+            json!({ "name": "g", "price": "1" }),
+            "商品管理",
+        ),
+        (Method::GET, "/admin/gifts".into(), json!({}), "积分管理"),
+        (
+            Method::PUT,
+            "/admin/gifts/1".into(),
+            json!({ "name": "g", "accumulate_points": 1, "stock": 1 }),
+            "积分管理",
+        ),
+        (Method::GET, "/admin/stats".into(), json!({}), "数据中心"),
         // Last: it ends the member's sessions.
         (
             Method::DELETE,

@@ -9,6 +9,7 @@ mod support;
 
 mod addresses;
 mod admin;
+mod admin_orders;
 mod admin_user_reads;
 mod backup;
 mod comments;

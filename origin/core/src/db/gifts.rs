@@ -56,24 +56,94 @@ fn gift_row(row: &Row<'_>) -> rusqlite::Result<GiftRow> {
     })
 }
 
+/// A gift on offer (not retired).
 pub fn find(connection: &Connection, id: i64) -> StorageResult<Option<GiftRow>> {
     Ok(connection
         .query_row(
-            &format!("SELECT {GIFT_COLUMNS} FROM gifts g {IMAGE_JOINS} WHERE g.id = ?1"),
+            &format!(
+                "SELECT {GIFT_COLUMNS} FROM gifts g {IMAGE_JOINS} WHERE g.id = ?1 AND g.retired = 0"
+            ),
             [id],
             gift_row,
         )
         .optional()?)
 }
 
-/// One page of gifts, newest first.
+/// One page of the gifts on offer (not retired), newest first.
 pub fn page(connection: &Connection, request: PageRequest) -> StorageResult<(Vec<GiftRow>, u64)> {
-    let total: u64 = connection.query_row("SELECT count(*) FROM gifts", [], |row| row.get(0))?;
+    let total: u64 =
+        connection.query_row("SELECT count(*) FROM gifts WHERE retired = 0", [], |row| {
+            row.get(0)
+        })?;
     let mut statement = connection.prepare(&format!(
-        "SELECT {GIFT_COLUMNS} FROM gifts g {IMAGE_JOINS} ORDER BY g.id DESC LIMIT ?1 OFFSET ?2"
+        "SELECT {GIFT_COLUMNS} FROM gifts g {IMAGE_JOINS} WHERE g.retired = 0
+         ORDER BY g.id DESC LIMIT ?1 OFFSET ?2"
     ))?;
     let rows = statement.query_map(params![request.limit, request.offset()], gift_row)?;
     Ok((rows.collect::<Result<_, _>>()?, total))
+}
+
+/// A gift as the back office lists it, retired or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminGift {
+    pub gift: GiftRow,
+    pub retired: bool,
+    pub created_at: i64,
+}
+
+fn admin_gift_row(row: &Row<'_>) -> rusqlite::Result<AdminGift> {
+    Ok(AdminGift {
+        gift: gift_row(row)?,
+        retired: row.get(8)?,
+        created_at: row.get(9)?,
+    })
+}
+
+/// One page of every gift, retired ones included, newest first.
+pub fn admin_page(
+    connection: &Connection,
+    request: PageRequest,
+) -> StorageResult<(Vec<AdminGift>, u64)> {
+    let total: u64 = connection.query_row("SELECT count(*) FROM gifts", [], |row| row.get(0))?;
+    let mut statement = connection.prepare(&format!(
+        "SELECT {GIFT_COLUMNS}, g.retired, g.created_at FROM gifts g {IMAGE_JOINS}
+         ORDER BY g.id DESC LIMIT ?1 OFFSET ?2"
+    ))?;
+    let rows = statement.query_map(params![request.limit, request.offset()], admin_gift_row)?;
+    Ok((rows.collect::<Result<_, _>>()?, total))
+}
+
+pub fn admin_find(connection: &Connection, id: i64) -> StorageResult<Option<AdminGift>> {
+    Ok(connection
+        .query_row(
+            &format!(
+                "SELECT {GIFT_COLUMNS}, g.retired, g.created_at FROM gifts g {IMAGE_JOINS}
+                 WHERE g.id = ?1"
+            ),
+            [id],
+            admin_gift_row,
+        )
+        .optional()?)
+}
+
+/// Replaces what a gift is: its orders keep the points and address they were placed with.
+/// `false` if there is no such gift.
+pub fn update(
+    connection: &Connection,
+    id: i64,
+    name: &str,
+    image_upload_id: Option<i64>,
+    accumulate_points: i64,
+    stock: i64,
+    retired: bool,
+) -> StorageResult<bool> {
+    let changed = connection.execute(
+        "UPDATE gifts SET name = ?2, image_upload_id = ?3, accumulate_points = ?4, stock = ?5,
+             retired = ?6
+         WHERE id = ?1",
+        params![id, name, image_upload_id, accumulate_points, stock, retired],
+    )?;
+    Ok(changed == 1)
 }
 
 /// Takes one from stock; `false` (and nothing changed) when none is left.

@@ -16,7 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_deliveries.sql"),
     include_str!("migrations/0010_payment_reconciliation.sql"),
     include_str!("migrations/0011_wechat.sql"),
-    // 0012 is being written on another branch; it goes here, before 0013, when they merge.
+    include_str!("migrations/0012_admin_reads.sql"),
     include_str!("migrations/0013_user_reads.sql"),
     include_str!("migrations/0014_console_sessions.sql"),
 ];

@@ -31,6 +31,7 @@ pub mod invitations;
 pub mod ledgers;
 pub mod messages;
 pub mod migrate;
+pub mod order_reads;
 pub mod outbox;
 pub mod recharge;
 pub mod roles;

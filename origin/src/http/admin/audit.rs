@@ -1,43 +1,17 @@
 //! The audit log (数据中心): a filtered page of it, and one entry with its full detail.
 
 use axum::extract::State;
-use shared::Problem;
-use time::Date;
-use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
-use utoipa::openapi::{KnownFormat, SchemaFormat};
 
+use super::orders::Day;
 use super::{Admin, needs};
 use crate::AppState;
 use crate::domain::admin::{self, AUDIT_FILTER_MAX_CHARS, AuditQuery};
 use crate::error::AppResult;
-use crate::http::input::{Field, Input, OptionalInt, OptionalText, Paging};
-use crate::http::params::Params;
+use crate::http::input::{Input, OptionalInt, OptionalText, Paging};
 use crate::http::path::PathId;
 use crate::http::reply::PrintOk;
 use crate::http::views::{self, Page};
 use crate::input;
-
-/// An optional day, `YYYY-MM-DD` (read by the domain's `parse_day`, as the console reads it).
-pub struct Day;
-
-impl Field for Day {
-    type Value = Option<Date>;
-
-    fn read(params: &Params, name: &'static str) -> Result<Option<Date>, Problem> {
-        match params.get(name).map(str::trim) {
-            None | Some("") => Ok(None),
-            Some(raw) => admin::parse_day(name, raw).map(Some),
-        }
-    }
-
-    fn document(name: &'static str, description: &str, object: ObjectBuilder) -> ObjectBuilder {
-        let property = ObjectBuilder::new()
-            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
-            .description((!description.is_empty()).then_some(description));
-        object.property(name, property)
-    }
-}
 
 input! {
     pub struct AuditLogQuery {

@@ -379,6 +379,14 @@ fn build_operation(
                     .into(),
             ),
         ),
+        SuccessDoc::Csv => builder.response(
+            "200",
+            response(
+                "A CSV attachment for Excel: UTF-8 with a byte-order mark, a header row, CRLF lines",
+                "text/csv; charset=utf-8",
+                string().into(),
+            ),
+        ),
         SuccessDoc::GatewayAnswer => builder
             .response(
                 "200",

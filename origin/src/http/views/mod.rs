@@ -32,12 +32,14 @@ use crate::domain::profile::Profile;
 use crate::storage::src_of;
 
 mod admin;
+mod admin_orders;
 mod commerce;
 mod member;
 mod profile;
 mod store;
 
 pub use admin::*;
+pub use admin_orders::*;
 pub use commerce::*;
 pub use member::*;
 pub use profile::*;
@@ -121,5 +123,12 @@ views!(
     AdminSession,
     RevokedSessions,
     UserMessage,
-    UserUpload
+    UserUpload,
+    OrderUser,
+    AdminRechargeView,
+    AdminGiftOrderView,
+    AdminGoodsView,
+    AdminGiftView,
+    DayStatsView,
+    StatsView
 );

@@ -27,9 +27,11 @@ use crate::error::{Error, Result};
 use crate::ids;
 
 mod forms;
+pub mod order_reads;
 pub mod user_reads;
 
 pub use forms::*;
+pub use order_reads::*;
 pub use user_reads::*;
 
 /// Instructions per edge-outbox row when one action touches many users.

@@ -235,13 +235,6 @@ pub async fn user_uploads(
     Ok(Paged::new(rows, total, request))
 }
 
-/// A day as the filters take it, `YYYY-MM-DD`; refused naming `field`.
-pub fn parse_day(field: &'static str, raw: &str) -> std::result::Result<Date, Problem> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(raw.trim(), &format)
-        .map_err(|_| Problem::invalid(field, format!("{field} 必须是日期，如 2026-01-31")))
-}
-
 /// Which audit entries to list; every field left `None` matches everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
