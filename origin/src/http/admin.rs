@@ -32,7 +32,7 @@ use crate::http::views::{self, Page};
 use crate::input;
 
 pub mod audit;
-mod catalog;
+pub mod catalog;
 pub mod orders;
 mod users;
 pub mod wallet;
