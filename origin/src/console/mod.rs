@@ -29,6 +29,7 @@ use origin_core::Error;
 
 mod audit;
 mod layout;
+mod orders;
 mod outreach;
 mod session;
 mod users;
@@ -78,6 +79,10 @@ pub fn routes() -> Router<AppState> {
         .route("/console/audit", get(audit::list))
         .route("/console/audit/{id}", get(audit::entry))
         .route("/console/deliveries", get(audit::deliveries))
+        .route("/console/gift_orders", get(orders::gift_orders))
+        .route("/console/gift_orders/export", get(orders::export))
+        .route("/console/gift_orders/{id}/ship", post(orders::ship))
+        .route("/console/recharge_orders", get(orders::recharge_orders))
         .route(
             "/console/coupons",
             get(outreach::coupons_form).post(outreach::coupons_preview),

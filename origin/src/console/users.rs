@@ -18,8 +18,8 @@ use crate::http::admin::wallet::{BalanceAdjustRequest, PointsAdjustRequest};
 use crate::http::admin::{Needs, UserSearchQuery};
 use crate::http::input::{Flag, Names};
 use crate::http::views::{
-    AdminSession, AdminUserDetail, AdminUserView, BalanceRecord, Coupon, PointsRecord, UserMessage,
-    UserUpload,
+    AdminGiftOrderView, AdminRechargeView, AdminSession, AdminUserDetail, AdminUserView,
+    BalanceRecord, Coupon, PointsRecord, UserMessage, UserUpload,
 };
 use crate::input;
 
@@ -162,6 +162,8 @@ struct UserPage {
     coupons: Option<Section<Coupon>>,
     messages: Option<Section<UserMessage>>,
     uploads: Option<Section<UserUpload>>,
+    recharges: Option<Section<AdminRechargeView>>,
+    gift_orders: Option<Section<AdminGiftOrderView>>,
     may_points: bool,
     may_balance: bool,
 }
@@ -227,6 +229,32 @@ pub async fn detail(
         ),
         false => (None, None),
     };
+    let recharges = match may(Permission::Finance) {
+        true => {
+            let filter = admin::RechargeFilter {
+                user_id: Some(user_id),
+                ..Default::default()
+            };
+            Some(Section::of(
+                admin::recharge_orders(&state, filter, newest()).await?,
+                |row| AdminRechargeView::of(row, offset),
+            ))
+        }
+        false => None,
+    };
+    let gift_orders = match may(Permission::Delivery) {
+        true => {
+            let filter = admin::GiftOrderFilter {
+                user_id: Some(user_id),
+                ..Default::default()
+            };
+            Some(Section::of(
+                admin::gift_orders(&state, filter, newest()).await?,
+                |row| AdminGiftOrderView::of(row, offset),
+            ))
+        }
+        false => None,
+    };
     Ok(render(&UserPage {
         layout: Layout::new(operator, "users").with_notice(notice(query.done.as_deref())),
         user: AdminUserDetail::of(&user, offset),
@@ -237,6 +265,8 @@ pub async fn detail(
         coupons,
         messages,
         uploads,
+        recharges,
+        gift_orders,
         may_points: may(Permission::Points),
         may_balance: may(Permission::Finance),
     }))

@@ -648,3 +648,156 @@ async fn console_sign_ins_share_the_admin_listeners_per_network_budget() {
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.headers().get(SET_COOKIE).is_none());
 }
+
+/// A gift and two orders of `user` for it: `G1` (older) and `G2`, both waiting to ship.
+fn seed_gift_orders(app: &TestApp, user: i64) {
+    let db = app.db();
+    db.execute(
+        "INSERT INTO gifts (id, name, accumulate_points, stock, created_at) VALUES (1, '杯子', 10, 5, 0)",
+        [],
+    )
+    .unwrap();
+    for (id, created) in [(1, 1_000), (2, 2_000)] {
+        db.execute(
+            "INSERT INTO gift_orders (id, order_no, user_id, gift_id, accumulate_points, ship_name,
+                 ship_phone, ship_province, ship_city, ship_county, ship_detail, created_at)
+             VALUES (?1, 'G' || ?1, ?2, 1, 10, '张三', '13800001111', '广东省', '深圳市', '南山区',
+                     '科技园 1 号', ?3)",
+            rusqlite::params![id, user, created],
+        )
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_operator_ships_from_the_queue_and_exports_it() {
+    let app = TestApp::spawn().await;
+    let (cookie, _) = operator_with(&app, "发货员", &["配送管理"]).await;
+    let (_, customer) = app.member().await;
+    seed_gift_orders(&app, customer);
+    let origin = host_origin(&app);
+    let (status, queue) = get(&app, &cookie, "/console/gift_orders").await;
+    assert_eq!(status, StatusCode::OK);
+    let (first, second) = (queue.find(">G1<").unwrap(), queue.find(">G2<").unwrap());
+    assert!(first < second, "oldest first");
+    let token = form_token(&queue);
+    let shipped = |id: i64| {
+        app.count(&format!(
+            "SELECT count(*) FROM gift_orders WHERE id = {id} AND tracking_no IS NOT NULL"
+        ))
+    };
+    // Another site's form cannot ship.
+    let fields = [
+        ("_csrf", token.as_str()),
+        ("express_company", "顺丰"),
+        ("tracking_no", "SF100"),
+        ("back", "status=1"),
+    ];
+    let (status, _) = post(
+        &app,
+        &cookie,
+        Some("https://evil.example"),
+        "/console/gift_orders/1/ship",
+        &fields,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(shipped(1), 0);
+    // From the console: shipped, audited, and back to the queue with its filters.
+    let response = browser()
+        .post(format!("{}/console/gift_orders/1/ship", app.admin))
+        .header("Cookie", &cookie)
+        .header("Origin", &origin)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/console/gift_orders?status=1"
+    );
+    assert_eq!(shipped(1), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'gift_order.ship'"),
+        1
+    );
+    // Shipping twice is the API's refusal, not a second entry.
+    let (status, page) = post(
+        &app,
+        &cookie,
+        Some(&origin),
+        "/console/gift_orders/1/ship",
+        &fields,
+    )
+    .await;
+    assert!(status.is_client_error(), "{page}");
+    assert!(page.contains("已发货"), "{page}");
+    // A way back that is not filters cannot send the browser elsewhere.
+    let response = browser()
+        .post(format!("{}/console/gift_orders/2/ship", app.admin))
+        .header("Cookie", &cookie)
+        .header("Origin", &origin)
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("express_company", "顺丰"),
+            ("tracking_no", "SF101"),
+            ("back", "//evil.example/x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()[LOCATION], "/console/gift_orders");
+    // The export is the filtered queue as CSV, and is audited.
+    let response = browser()
+        .get(format!("{}/console/gift_orders/export?status=2", app.admin))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = response.text().await.unwrap();
+    assert!(csv.contains("SF100") && csv.contains("SF101"), "{csv}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'gift_orders.export'"),
+        1
+    );
+    // Recharge orders are 财务管理's.
+    let (status, _) = get(&app, &cookie, "/console/recharge_orders").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A bad filter is the API's message, not a 500.
+    let (status, page) = get(&app, &cookie, "/console/gift_orders?from=2026-13-01").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("from"), "{page}");
+}
+
+#[tokio::test]
+async fn recharge_orders_are_listed_for_finance_with_the_apis_filters() {
+    let app = TestApp::spawn().await;
+    let (cookie, _) = operator_with(&app, "财务", &["财务管理"]).await;
+    let (_, customer) = app.member().await;
+    app.db()
+        .execute(
+            "INSERT INTO recharge_orders (order_no, user_id, price_cents, pay_type, provider, created_at)
+             VALUES ('R100', ?1, 1250, 'alipay', 'sandbox', 1000)",
+            [customer],
+        )
+        .unwrap();
+    let (status, page) = get(&app, &cookie, "/console/recharge_orders?status=pending").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("R100") && page.contains("12.50"), "{page}");
+    let (status, page) = get(&app, &cookie, "/console/recharge_orders?status=paid").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("R100"));
+    let (status, page) = get(&app, &cookie, "/console/recharge_orders?status=bogus").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("status"), "{page}");
+    let (status, _) = get(&app, &cookie, "/console/gift_orders").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -109,19 +109,25 @@ input! {
     }
 }
 
+impl RechargeOrdersQuery {
+    /// The domain's filter; a `to` before `from` is refused naming `to`.
+    pub fn filter(&self, offset: time::UtcOffset) -> Result<RechargeFilter, Problem> {
+        Ok(RechargeFilter {
+            status: self.status,
+            user_id: self.user_id,
+            pay_type: self.pay_type.clone(),
+            period: Period::of_days(self.from, self.to, offset)?,
+        })
+    }
+}
+
 pub(super) async fn recharge_orders(
     State(state): State<AppState>,
     _: Admin<needs::Finance>,
     Input(query): Input<RechargeOrdersQuery>,
 ) -> AppResult<PrintOk<Page<views::AdminRechargeView>>> {
     let offset = state.config.time_offset;
-    let filter = RechargeFilter {
-        status: query.status,
-        user_id: query.user_id,
-        pay_type: query.pay_type,
-        period: Period::of_days(query.from, query.to, offset)?,
-    };
-    let page = admin::recharge_orders(&state, filter, query.page).await?;
+    let page = admin::recharge_orders(&state, query.filter(offset)?, query.page).await?;
     Ok(PrintOk::new(Page::of(page, |row| {
         views::AdminRechargeView::of(row, offset)
     })))
@@ -169,15 +175,38 @@ fn gift_order_filter(
     }
 }
 
+impl GiftOrdersQuery {
+    /// The domain's filter; a `to` before `from` is refused naming `to`.
+    pub fn filter(&self, offset: time::UtcOffset) -> Result<GiftOrderFilter, Problem> {
+        let period = Period::of_days(self.from, self.to, offset)?;
+        Ok(gift_order_filter(
+            self.status,
+            self.user_id,
+            self.q.clone(),
+            period,
+        ))
+    }
+}
+
+impl GiftOrdersExportQuery {
+    pub fn filter(&self, offset: time::UtcOffset) -> Result<GiftOrderFilter, Problem> {
+        let period = Period::of_days(self.from, self.to, offset)?;
+        Ok(gift_order_filter(
+            self.status,
+            self.user_id,
+            self.q.clone(),
+            period,
+        ))
+    }
+}
+
 pub(super) async fn gift_orders(
     State(state): State<AppState>,
     _: Admin<needs::Delivery>,
     Input(query): Input<GiftOrdersQuery>,
 ) -> AppResult<PrintOk<Page<views::AdminGiftOrderView>>> {
     let offset = state.config.time_offset;
-    let period = Period::of_days(query.from, query.to, offset)?;
-    let filter = gift_order_filter(query.status, query.user_id, query.q, period);
-    let page = admin::gift_orders(&state, filter, query.page).await?;
+    let page = admin::gift_orders(&state, query.filter(offset)?, query.page).await?;
     Ok(PrintOk::new(Page::of(page, |row| {
         views::AdminGiftOrderView::of(row, offset)
     })))
@@ -188,6 +217,17 @@ pub(super) async fn gift_orders(
 pub struct Csv {
     filename: String,
     bytes: Vec<u8>,
+}
+
+impl Csv {
+    /// The shipping queue's export, named by today's date.
+    pub fn of_gift_orders(rows: &[admin::AdminGiftOrder], offset: time::UtcOffset) -> Csv {
+        let today = clock::format(clock::now(), offset);
+        Csv {
+            filename: format!("gift_orders-{}.csv", &today[..10]),
+            bytes: admin::gift_orders_csv(rows, offset),
+        }
+    }
 }
 
 impl IntoResponse for Csv {
@@ -219,14 +259,8 @@ pub(super) async fn export_gift_orders(
     Input(query): Input<GiftOrdersExportQuery>,
 ) -> AppResult<Csv> {
     let offset = state.config.time_offset;
-    let period = Period::of_days(query.from, query.to, offset)?;
-    let filter = gift_order_filter(query.status, query.user_id, query.q, period);
-    let rows = admin::export_gift_orders(&state, actor, filter).await?;
-    let today = clock::format(clock::now(), offset);
-    Ok(Csv {
-        filename: format!("gift_orders-{}.csv", &today[..10]),
-        bytes: admin::gift_orders_csv(&rows, offset),
-    })
+    let rows = admin::export_gift_orders(&state, actor, query.filter(offset)?).await?;
+    Ok(Csv::of_gift_orders(&rows, offset))
 }
 
 input! {
