@@ -41,6 +41,20 @@ pub const MENU: &[(&str, &str, &str, Permission)] = &[
         "/console/deliveries",
         Permission::SupportTools,
     ),
+    ("coupons", "优惠券", "/console/coupons", Permission::Coupons),
+    (
+        "messages",
+        "站内信",
+        "/console/messages",
+        Permission::SupportTools,
+    ),
+    (
+        "invitations",
+        "邀请码",
+        "/console/invitations",
+        Permission::Users,
+    ),
+    ("roles", "角色", "/console/roles", Permission::Users),
 ];
 
 pub struct Layout {

@@ -204,7 +204,16 @@ async fn the_menu_and_every_page_follow_the_operators_permissions() {
     let (status, home) = get(&app, &cookie, "/console/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(home.contains("data-menu=\"shipping\""), "{home}");
-    for hidden in ["users", "recharges", "audit", "deliveries"] {
+    for hidden in [
+        "users",
+        "recharges",
+        "audit",
+        "deliveries",
+        "coupons",
+        "messages",
+        "invitations",
+        "roles",
+    ] {
         assert!(
             !home.contains(&format!("data-menu=\"{hidden}\"")),
             "{hidden} shown to a delivery-only operator"
@@ -217,6 +226,11 @@ async fn the_menu_and_every_page_follow_the_operators_permissions() {
         format!("/console/users/{customer}/balance"),
         "/console/audit".to_owned(),
         "/console/deliveries".to_owned(),
+        "/console/recharge_orders".to_owned(),
+        "/console/coupons".to_owned(),
+        "/console/messages".to_owned(),
+        "/console/invitations".to_owned(),
+        "/console/roles".to_owned(),
     ] {
         let (status, page) = get(&app, &cookie, &path).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");

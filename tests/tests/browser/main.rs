@@ -42,10 +42,11 @@ macro_rules! scenarios {
 
 mod support;
 
+mod console;
 mod docs;
 
 /// Every area, in the order its scenarios run.
-const AREAS: &[&[Named]] = &[docs::SCENARIOS];
+const AREAS: &[&[Named]] = &[docs::SCENARIOS, console::SCENARIOS];
 
 fn main() -> std::process::ExitCode {
     let mut arguments = Arguments::from_args();
