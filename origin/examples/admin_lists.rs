@@ -110,7 +110,22 @@ fn reads<'a>(connection: &'a Connection, rows: i64) -> Vec<Read<'a>> {
     let g = GiftOrderFilter::default;
     let search = |q: &str| GiftOrderSearch::new(q);
     let today = (BASE + rows * STEP + 8 * 3600) / 86_400;
+    let users = |q: Option<&'static str>,
+                 request: PageRequest|
+     -> Box<dyn FnMut() -> anyhow::Result<usize> + 'a> {
+        Box::new(move || Ok(origin::db::users::search(connection, q, request)?.0.len()))
+    };
     vec![
+        ("users: first page", users(None, first)),
+        ("users: deep page (80 %)", users(None, deep)),
+        (
+            "users: search a nickname part (`user4242`)",
+            users(Some("user4242"), first),
+        ),
+        (
+            "users: search a whole phone",
+            users(Some("13800004242"), first),
+        ),
         ("recharge: first page", recharge(r(), first)),
         ("recharge: deep page (80 %)", recharge(r(), deep)),
         (
