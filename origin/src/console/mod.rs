@@ -100,6 +100,11 @@ pub fn routes() -> Router<AppState> {
             "/console/roles",
             get(outreach::roles).post(outreach::roles_save),
         )
+        // Any other address under the console is its own 404 page, not the API's JSON.
+        .route(
+            "/console/{*rest}",
+            axum::routing::any(|| async { ConsoleError::NotFound }),
+        )
         .layer(middleware::from_fn(security_headers))
 }
 

@@ -815,3 +815,16 @@ async fn recharge_orders_are_listed_for_finance_with_the_apis_filters() {
     let (status, _) = get(&app, &cookie, "/console/gift_orders").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn an_unknown_console_address_is_the_consoles_own_404_page() {
+    let app = TestApp::spawn().await;
+    let response = browser()
+        .get(format!("{}/console/nowhere/at/all", app.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(response.headers()[X_FRAME_OPTIONS], "DENY");
+    assert!(response.text().await.unwrap().contains("未找到"));
+}
