@@ -133,8 +133,7 @@ pub async fn goods(
     let offset = state.config.time_offset;
     let pager = Pager::of(&page, |n| format!("/console/goods?page={n}"));
     Ok(render(&GoodsPage {
-        layout: Layout::new(&staff.operator, "goods")
-            .with_notice(notice(query.done.as_deref())),
+        layout: Layout::new(&staff.operator, "goods").with_notice(notice(query.done.as_deref())),
         goods: page
             .data
             .iter()
@@ -154,7 +153,12 @@ struct GoodsFormPage {
     error: String,
 }
 
-fn goods_again(staff: &Staff<needs::Goods>, id: Option<i64>, typed: Typed, problem: Problem) -> Response {
+fn goods_again(
+    staff: &Staff<needs::Goods>,
+    id: Option<i64>,
+    typed: Typed,
+    problem: Problem,
+) -> Response {
     render_with(
         status_of(&problem),
         &GoodsFormPage {
@@ -272,7 +276,12 @@ struct GiftFormPage {
     image_field: &'static str,
 }
 
-fn gift_again(staff: &Staff<needs::Points>, id: Option<i64>, typed: Typed, problem: Problem) -> Response {
+fn gift_again(
+    staff: &Staff<needs::Points>,
+    id: Option<i64>,
+    typed: Typed,
+    problem: Problem,
+) -> Response {
     render_with(
         status_of(&problem),
         &GiftFormPage {
@@ -399,7 +408,16 @@ pub async fn gift_update(
             Ok("gift_updated")
         }
     };
-    save_gift(&state, &staff, Some(gift_id), typed, checked, form.image, write).await
+    save_gift(
+        &state,
+        &staff,
+        Some(gift_id),
+        typed,
+        checked,
+        form.image,
+        write,
+    )
+    .await
 }
 
 /// `GET /console/gifts/images/{key}`: a stored image, for the gift list's thumbnails (the
@@ -526,7 +544,10 @@ pub async fn dashboard(
         paid_amount: shared::money::format_cents(paid_cents),
         gift_redemptions: stats.days.iter().map(|day| day.gift_redemptions).sum(),
     };
-    let chart = |id, title, figure: fn(&admin::DayStats) -> u64, written: fn(&admin::DayStats) -> String| {
+    let chart = |id,
+                 title,
+                 figure: fn(&admin::DayStats) -> u64,
+                 written: fn(&admin::DayStats) -> String| {
         let days = stats
             .days
             .iter()
@@ -535,7 +556,12 @@ pub async fn dashboard(
         Chart::of(id, title, days)
     };
     let charts = vec![
-        chart("chart-sign-ups", "注册", |day| day.sign_ups, |day| day.sign_ups.to_string()),
+        chart(
+            "chart-sign-ups",
+            "注册",
+            |day| day.sign_ups,
+            |day| day.sign_ups.to_string(),
+        ),
         chart(
             "chart-recharges",
             "充值金额（元）",
