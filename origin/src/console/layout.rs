@@ -41,6 +41,14 @@ pub const MENU: &[(&str, &str, &str, Permission)] = &[
         "/console/deliveries",
         Permission::SupportTools,
     ),
+    ("goods", "商品", "/console/goods", Permission::Goods),
+    ("gifts", "礼品", "/console/gifts", Permission::Points),
+    (
+        "dashboard",
+        "数据中心",
+        "/console/dashboard",
+        Permission::DataCentre,
+    ),
     ("coupons", "优惠券", "/console/coupons", Permission::Coupons),
     (
         "messages",

@@ -17,7 +17,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Request};
+use axum::extract::{DefaultBodyLimit, Path, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -28,10 +28,12 @@ use crate::AppState;
 use origin_core::Error;
 
 mod audit;
+mod catalog;
 mod layout;
 mod orders;
 mod outreach;
 mod session;
+mod upload;
 mod users;
 
 pub use layout::{Layout, MenuItem};
@@ -100,12 +102,36 @@ pub fn routes() -> Router<AppState> {
             "/console/roles",
             get(outreach::roles).post(outreach::roles_save),
         )
+        .route(
+            "/console/goods",
+            get(catalog::goods).post(catalog::goods_create),
+        )
+        .route("/console/goods/{id}", post(catalog::goods_update))
+        .route(
+            "/console/gifts",
+            get(catalog::gifts)
+                .post(catalog::gift_create)
+                .layer(image_body_limit()),
+        )
+        .route(
+            "/console/gifts/{id}",
+            post(catalog::gift_update).layer(image_body_limit()),
+        )
+        .route("/console/gifts/images/{key}", get(catalog::gift_image))
+        .route("/console/dashboard", get(catalog::dashboard))
         // Any other address under the console is its own 404 page, not the API's JSON.
         .route(
             "/console/{*rest}",
             axum::routing::any(|| async { ConsoleError::NotFound }),
         )
         .layer(middleware::from_fn(security_headers))
+}
+
+/// A gift form's body: its fields and one image of at most `IMAGE_PART_LIMIT` (the part
+/// itself is capped as it streams in).
+fn image_body_limit() -> DefaultBodyLimit {
+    let limit = shared::policy::IMAGE_PART_LIMIT + shared::policy::BODY_LIMIT;
+    DefaultBodyLimit::max(usize::try_from(limit).unwrap_or(usize::MAX))
 }
 
 /// The console's policy: scripts and styles from the console's own assets only (htmx is

@@ -49,7 +49,12 @@ pub struct Staff<P> {
 
 /// The signed-in operator's form token, left in the request for [`Form`].
 #[derive(Clone)]
-struct FormToken(String);
+pub(super) struct FormToken(pub(super) String);
+
+/// The signed-in operator's user id, left in the request for extractors that store an upload
+/// as theirs ([`super::upload::ImageForm`]).
+#[derive(Clone, Copy)]
+pub(super) struct Uploader(pub(super) i64);
 
 fn cookie_value(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -84,6 +89,7 @@ impl<P: Gate> FromRequestParts<AppState> for Staff<P> {
             return Err(ConsoleError::Forbidden(permission.name()));
         }
         parts.extensions.insert(FormToken(operator.csrf.clone()));
+        parts.extensions.insert(Uploader(operator.user_id));
         let actor = Actor {
             user_id: Some(operator.user_id),
             name: operator.name.clone(),
@@ -100,7 +106,7 @@ impl<P: Gate> FromRequestParts<AppState> for Staff<P> {
 /// Whether a state-changing request comes from the console's own pages: the browser's
 /// `Origin` names the host the request was sent to. A page on another site (or a form it
 /// submits) carries its own origin; a request without one is not from a browser page.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(super) fn same_origin(headers: &HeaderMap) -> bool {
     let (Some(origin), Some(host)) = (
         headers.get(ORIGIN).and_then(|v| v.to_str().ok()),
         headers.get(HOST).and_then(|v| v.to_str().ok()),

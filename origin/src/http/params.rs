@@ -32,7 +32,7 @@ impl Params {
         }
     }
 
-    fn push(&mut self, key: &str, value: String) {
+    pub(crate) fn push(&mut self, key: &str, value: String) {
         self.values.entry(normalise(key)).or_default().push(value);
     }
 

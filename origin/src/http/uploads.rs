@@ -72,16 +72,7 @@ pub async fn images(
         request,
         RouteId::Images,
         IMAGE_PART_LIMIT,
-        |index, sniffed| {
-            if sniffed.is_accepted_image() {
-                Ok(())
-            } else {
-                Err(Problem::invalid(
-                    "image",
-                    format!("第 {index} 个文件不是 PNG、JPEG、GIF 或 WebP 图片"),
-                ))
-            }
-        },
+        accept_image,
     )
     .await?;
     let rows = uploads::save(&state, caller.user_id, Kind::Image, parts).await?;
@@ -100,6 +91,18 @@ pub async fn files(
     .await?;
     let rows = uploads::save(&state, caller.user_id, Kind::File, parts).await?;
     Ok(PrintOk::new(rows.iter().map(views::File::of).collect()))
+}
+
+/// What `POST /images` accepts: a part sniffed as PNG, JPEG, GIF or WebP (the `index`th).
+pub(crate) fn accept_image(index: usize, sniffed: &Sniffed) -> Result<(), Problem> {
+    if sniffed.is_accepted_image() {
+        Ok(())
+    } else {
+        Err(Problem::invalid(
+            "image",
+            format!("第 {index} 个文件不是 PNG、JPEG、GIF 或 WebP 图片"),
+        ))
+    }
 }
 
 fn multipart_problem(error: &MultipartError, route: RouteId) -> Problem {
@@ -157,7 +160,9 @@ async fn receive(
     Ok(parts)
 }
 
-async fn receive_part(
+/// Streams one file part to a temporary file, refused (413) as soon as it passes
+/// `part_limit`; the caller places it with [`uploads::save`] or drops it (nothing stored).
+pub(crate) async fn receive_part(
     state: &AppState,
     mut field: Field<'_>,
     route: RouteId,
@@ -185,7 +190,7 @@ async fn receive_part(
 
 /// The last path component of a client's file name, without control characters, trimmed and
 /// shortened; "file" if nothing is left.
-fn clean_name(raw: &str) -> String {
+pub(crate) fn clean_name(raw: &str) -> String {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = base
         .chars()

@@ -9,19 +9,19 @@ use serde_json::json;
 use crate::support::{PASSWORD, TestApp, json_of};
 
 /// A console client: no redirects followed, so each answer is seen as it is.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
 
-fn host_origin(app: &TestApp) -> String {
+pub(crate) fn host_origin(app: &TestApp) -> String {
     app.admin.clone()
 }
 
 /// Signs in on the console's form; returns the `Cookie` header value.
-async fn sign_in(app: &TestApp, username: &str, password: &str) -> String {
+pub(crate) async fn sign_in(app: &TestApp, username: &str, password: &str) -> String {
     let response = try_sign_in(app, username, password).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-in refused");
     let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
@@ -42,7 +42,7 @@ async fn try_sign_in(app: &TestApp, username: &str, password: &str) -> Response 
         .unwrap()
 }
 
-async fn get(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
+pub(crate) async fn get(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
     let response = browser()
         .get(format!("{}{}", app.admin, path))
         .header("Cookie", cookie)
@@ -54,13 +54,13 @@ async fn get(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
 }
 
 /// The form token rendered into a page's forms.
-fn form_token(page: &str) -> String {
+pub(crate) fn form_token(page: &str) -> String {
     let marker = "name=\"_csrf\" value=\"";
     let start = page.find(marker).expect("a form token on the page") + marker.len();
     page[start..start + 64].to_owned()
 }
 
-async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     cookie: &str,
     origin: Option<&str>,
@@ -91,7 +91,11 @@ fn points_of(app: &TestApp, user_id: i64) -> i64 {
 }
 
 /// An operator holding one role with `permissions`; returns (console cookie, user id).
-async fn operator_with(app: &TestApp, role: &str, permissions: &[&str]) -> (String, i64) {
+pub(crate) async fn operator_with(
+    app: &TestApp,
+    role: &str,
+    permissions: &[&str],
+) -> (String, i64) {
     let (_, user_id) = app.member().await;
     let phone: String = app
         .db()
@@ -123,7 +127,7 @@ async fn operator_with(app: &TestApp, role: &str, permissions: &[&str]) -> (Stri
 
 /// Signs root in on the console. Fixtures that register members reset root's password (and
 /// so end its sessions): call this after them.
-async fn root_cookie(app: &TestApp) -> String {
+pub(crate) async fn root_cookie(app: &TestApp) -> String {
     app.admin_token().await;
     sign_in(app, "root", PASSWORD).await
 }

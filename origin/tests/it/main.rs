@@ -15,6 +15,7 @@ mod backup;
 mod comments;
 mod commerce;
 mod console;
+mod console_catalog;
 mod crash;
 mod delivery_mail;
 mod delivery_sms;
