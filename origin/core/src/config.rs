@@ -68,6 +68,11 @@ pub struct Config {
     pub ops: crate::ops::Settings,
     /// WeChat sign-in (`ORIGIN_WECHAT_*`; see `wechat`).
     pub wechat: crate::wechat::WechatConfig,
+    /// Host names (with their port, if not the scheme's) the web console answers on besides
+    /// IP addresses and `localhost` (`ORIGIN_CONSOLE_HOSTS`, comma-separated, e.g.
+    /// `admin.example.com`): a name nobody configured is refused, so a DNS-rebinding page
+    /// cannot reach the console through the operator's browser.
+    pub console_hosts: Vec<String>,
     /// Payments: sandbox or live gateways (`ORIGIN_PAYMENTS`, `ORIGIN_ALIPAY_*`,
     /// `ORIGIN_WECHATPAY_*`; see `payments::Settings`).
     pub payments: crate::payments::Settings,
@@ -143,6 +148,13 @@ impl Config {
         config.ops = crate::ops::Settings::from_env(&var)?;
         config.wechat = crate::wechat::WechatConfig::from_env(&var)?;
         config.payments = crate::payments::Settings::from_env(&var)?;
+        if let Some(hosts) = var("ORIGIN_CONSOLE_HOSTS") {
+            config.console_hosts = hosts
+                .split(',')
+                .map(|host| host.trim().to_ascii_lowercase())
+                .filter(|host| !host.is_empty())
+                .collect();
+        }
         Ok(config)
     }
 
@@ -173,6 +185,7 @@ impl Config {
             min_free_bytes: 1024 * MEBIBYTE,
             ops: crate::ops::Settings::default(),
             wechat: crate::wechat::WechatConfig::default(),
+            console_hosts: Vec::new(),
             payments: crate::payments::Settings::default(),
         })
     }

@@ -68,6 +68,9 @@ pub const MENU: &[(&str, &str, &str, Permission)] = &[
 pub struct Layout {
     pub operator: String,
     pub csrf: String,
+    /// A fresh one-time key for the page's forms that must not be done twice
+    /// ([`super::session::Once`]).
+    pub once: String,
     pub menu: Vec<MenuItem>,
     pub notice: Option<String>,
 }
@@ -78,6 +81,7 @@ impl Layout {
         Layout {
             operator: operator.name.clone(),
             csrf: operator.csrf.clone(),
+            once: crate::ids::random_hex(16),
             menu: MENU
                 .iter()
                 .filter(|(_, _, _, permission)| operator.may(*permission))

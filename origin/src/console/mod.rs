@@ -40,7 +40,7 @@ pub use layout::{Layout, MenuItem};
 pub use session::{Anyone, Form, Staff};
 
 /// Every console page, each behind its extractor's permission.
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/") }))
         .route("/console/", get(session::home))
@@ -124,7 +124,29 @@ pub fn routes() -> Router<AppState> {
             "/console/{*rest}",
             axum::routing::any(|| async { ConsoleError::NotFound }),
         )
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            trusted_hosts_only,
+        ))
         .layer(middleware::from_fn(security_headers))
+}
+
+/// Refuses a request whose `Host` the console does not answer on (`session::trusted_host`):
+/// what a DNS-rebinding page would send.
+async fn trusted_hosts_only(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let trusted = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|host| session::trusted_host(host, &state.config.console_hosts));
+    if !trusted {
+        return ConsoleError::UnknownHost.into_response();
+    }
+    next.run(request).await
 }
 
 /// A gift form's body: its fields and one image of at most `IMAGE_PART_LIMIT` (the part
@@ -215,6 +237,8 @@ pub enum ConsoleError {
     Forbidden(&'static str),
     /// A state-changing request without the console's origin or form token.
     CrossSite,
+    /// A `Host` the console does not answer on (`ORIGIN_CONSOLE_HOSTS`).
+    UnknownHost,
     NotFound,
     /// What the operator confirmed has changed since they saw it.
     Moved(String),
@@ -282,6 +306,12 @@ impl IntoResponse for ConsoleError {
                 StatusCode::FORBIDDEN,
                 "请求被拒绝",
                 "请求不是来自本控制台页面（来源或表单令牌不符），未做任何修改。请刷新页面后重试。"
+                    .to_owned(),
+            ),
+            ConsoleError::UnknownHost => (
+                StatusCode::MISDIRECTED_REQUEST,
+                "地址不受信任",
+                "控制台只在 IP 地址、localhost 或 ORIGIN_CONSOLE_HOSTS 列出的域名上提供。"
                     .to_owned(),
             ),
             ConsoleError::NotFound => (

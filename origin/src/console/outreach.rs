@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 
+use super::session::Once;
 use super::{ConsoleResult, Form, Layout, Staff, render, render_with};
 use crate::AppState;
 use crate::domain::admin::{self, NewInvitation, NewMessage};
@@ -105,6 +106,13 @@ pub async fn coupons_preview(
         Err(problem) => (None, Some(problem.message())),
         Ok(_) => match admin::coupon_recipients(&state, form.q.clone()).await? {
             0 => (None, Some("没有符合条件的用户。".to_owned())),
+            count if count > admin::MAX_COUPON_RECIPIENTS => (
+                None,
+                Some(format!(
+                    "一次最多向 {} 位用户发放（符合条件的有 {count} 位），请缩小范围分批发放。",
+                    admin::MAX_COUPON_RECIPIENTS
+                )),
+            ),
             count => (Some(count), None),
         },
     };
@@ -151,12 +159,15 @@ impl FromParams for ConfirmedCoupons {
 pub async fn coupons_confirm(
     State(state): State<AppState>,
     staff: Staff<needs::Coupons>,
-    Form(confirmed): Form<ConfirmedCoupons>,
+    Form(Once {
+        value: confirmed,
+        key,
+    }): Form<Once<ConfirmedCoupons>>,
 ) -> ConsoleResult {
     let form = confirmed.form;
     let grant = form.request.grant(state.config.time_offset)?;
-    let granted =
-        admin::grant_coupons(&state, staff.actor, form.q, confirmed.expected, grant).await?;
+    let actor = staff.actor.clone().submitting(key);
+    let granted = admin::grant_coupons(&state, actor, form.q, confirmed.expected, grant).await?;
     Ok(render(&CouponsPage {
         layout: Layout::new(&staff.operator, "coupons"),
         fields: CouponFields {
@@ -190,10 +201,14 @@ pub async fn messages_form(staff: Staff<needs::SupportTools>) -> ConsoleResult {
 pub async fn messages_send(
     State(state): State<AppState>,
     staff: Staff<needs::SupportTools>,
-    Form(request): Form<MessageRequest>,
+    Form(Once {
+        value: request,
+        key,
+    }): Form<Once<MessageRequest>>,
 ) -> ConsoleResult {
     let message = NewMessage::new(request.sender.as_deref(), &request.title, &request.body)?;
-    let sent = admin::send_message(&state, staff.actor, request.recipients, message).await?;
+    let actor = staff.actor.clone().submitting(key);
+    let sent = admin::send_message(&state, actor, request.recipients, message).await?;
     Ok(render(&MessagesPage {
         layout: Layout::new(&staff.operator, "messages"),
         sent: Some(sent),
@@ -221,10 +236,14 @@ pub async fn invitations_form(staff: Staff<needs::Users>) -> ConsoleResult {
 pub async fn invitations_create(
     State(state): State<AppState>,
     staff: Staff<needs::Users>,
-    Form(request): Form<InvitationRequest>,
+    Form(Once {
+        value: request,
+        key,
+    }): Form<Once<InvitationRequest>>,
 ) -> ConsoleResult {
     let invitation = NewInvitation::new(request.uses, request.expires_in_days)?;
-    let invitation = admin::create_invitation(&state, staff.actor, invitation).await?;
+    let actor = staff.actor.clone().submitting(key);
+    let invitation = admin::create_invitation(&state, actor, invitation).await?;
     Ok(render(&InvitationsPage {
         layout: Layout::new(&staff.operator, "invitations"),
         created: Some(InvitationCode::of(&invitation, state.config.time_offset)),

@@ -94,6 +94,7 @@ impl<P: Gate> FromRequestParts<AppState> for Staff<P> {
             user_id: Some(operator.user_id),
             name: operator.name.clone(),
             ip: peer(parts),
+            submission: None,
         };
         Ok(Staff {
             operator,
@@ -103,20 +104,50 @@ impl<P: Gate> FromRequestParts<AppState> for Staff<P> {
     }
 }
 
+/// Whether the console answers on `host` (the `Host` header): an IP address or `localhost`
+/// (with any port), or a name listed in `ORIGIN_CONSOLE_HOSTS`. A DNS-rebinding page reaches
+/// the listener under the attacker's own name, which nobody listed.
+pub(crate) fn trusted_host(host: &str, configured: &[String]) -> bool {
+    let host = host.to_ascii_lowercase();
+    if configured.contains(&host) {
+        return true;
+    }
+    let name = match host.strip_prefix('[') {
+        // `[v6]` or `[v6]:port`
+        Some(rest) => {
+            return rest.split_once(']').is_some_and(|(address, port)| {
+                address.parse::<std::net::Ipv6Addr>().is_ok()
+                    && (port.is_empty()
+                        || port
+                            .strip_prefix(':')
+                            .is_some_and(|p| p.parse::<u16>().is_ok()))
+            });
+        }
+        None => match host.rsplit_once(':') {
+            Some((name, port)) if port.parse::<u16>().is_ok() => name,
+            Some(_) => return false,
+            None => host.as_str(),
+        },
+    };
+    name == "localhost" || name.parse::<std::net::Ipv4Addr>().is_ok()
+}
+
 /// Whether a state-changing request comes from the console's own pages: the browser's
-/// `Origin` names the host the request was sent to. A page on another site (or a form it
-/// submits) carries its own origin; a request without one is not from a browser page.
-pub(super) fn same_origin(headers: &HeaderMap) -> bool {
+/// `Origin` names the host the request was sent to, and that host is one the console answers
+/// on. A page on another site (or a form it submits) carries its own origin; a request without
+/// one is not from a browser page.
+pub(crate) fn same_origin(headers: &HeaderMap, configured: &[String]) -> bool {
     let (Some(origin), Some(host)) = (
         headers.get(ORIGIN).and_then(|v| v.to_str().ok()),
         headers.get(HOST).and_then(|v| v.to_str().ok()),
     ) else {
         return false;
     };
-    origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .is_some_and(|rest| rest.eq_ignore_ascii_case(host))
+    trusted_host(host, configured)
+        && origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .is_some_and(|rest| rest.eq_ignore_ascii_case(host))
 }
 
 /// A state-changing request's fields, admitted only from the console's own origin with the
@@ -129,7 +160,7 @@ impl<T: FromParams> FromRequest<AppState> for Form<T> {
     type Rejection = ConsoleError;
 
     async fn from_request(request: Request, state: &AppState) -> ConsoleResult<Self> {
-        if !same_origin(request.headers()) {
+        if !same_origin(request.headers(), &state.config.console_hosts) {
             return Err(ConsoleError::CrossSite);
         }
         let expected = request
@@ -159,6 +190,28 @@ impl<T: FromParams> FromRequest<AppState> for Query<T> {
         let mut params = Params::from_request(request, state).await?;
         params.drop_empty();
         Ok(Query(T::from_params(&params)?))
+    }
+}
+
+/// A form's fields and its one-time key (`_once`, rendered into the form by [`Layout`]): the
+/// action it asks for is done at most once per key (`domain::admin`), so a double click or a
+/// reload that posts again does nothing the second time.
+pub struct Once<T> {
+    pub value: T,
+    pub key: String,
+}
+
+impl<T: FromParams> FromParams for Once<T> {
+    fn from_params(params: &Params) -> Result<Self, shared::Problem> {
+        let key = params
+            .get("_once")
+            .filter(|key| key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| shared::Problem::invalid("_once", "表单已失效，请刷新页面后重新填写"))?
+            .to_owned();
+        Ok(Once {
+            value: T::from_params(params)?,
+            key,
+        })
     }
 }
 
@@ -193,7 +246,7 @@ pub async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Re
 /// `POST /console/login`: `POST /admin/login`'s rules (holders of a role only, the admin
 /// listener's own failed-attempt counter); a refusal shows the page again with its reason.
 pub async fn login(State(state): State<AppState>, request: Request) -> Response {
-    if !same_origin(request.headers()) {
+    if !same_origin(request.headers(), &state.config.console_hosts) {
         return ConsoleError::CrossSite.into_response();
     }
     let secure = request

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect};
 use shared::Permission;
 use shared::pagination::{PageRequest, Paged};
 
-use super::session::{Nothing, Query};
+use super::session::{Nothing, Once, Query};
 use super::{ConsoleError, ConsoleResult, Form, Layout, Staff, render};
 use crate::AppState;
 use crate::db::ledgers::Ledger;
@@ -423,11 +423,13 @@ async fn figure_of<K: Kind>(state: &AppState, user_id: i64) -> ConsoleResult<(St
         Ledger::Points => wallet.points,
         Ledger::Balance => wallet.balance_cents,
     };
-    let name = user
-        .account
-        .or(user.phone)
-        .or(user.email)
-        .unwrap_or_else(|| user.nickname.clone());
+    // An operator here may hold only 积分管理 or 财务管理: the user is named by id and
+    // nickname, never by their phone or e-mail (those are 用户管理's).
+    let name = if user.nickname.is_empty() {
+        format!("用户 {user_id}")
+    } else {
+        format!("用户 {user_id}（{}）", user.nickname)
+    };
     Ok((name, figure))
 }
 
@@ -531,7 +533,10 @@ pub async fn adjust_confirm<K: Kind>(
     State(state): State<AppState>,
     staff: Staff<K::Need>,
     Path(user_id): Path<i64>,
-    Form(confirmed): Form<Confirmed<K>>,
+    Form(Once {
+        value: confirmed,
+        key,
+    }): Form<Once<Confirmed<K>>>,
 ) -> ConsoleResult {
     let (_, figure) = figure_of::<K>(&state, user_id).await?;
     if figure != confirmed.seen {
@@ -543,6 +548,8 @@ pub async fn adjust_confirm<K: Kind>(
     }
     let change = K::change(&confirmed.request);
     let describe = K::describe(confirmed.request);
-    admin::adjust(&state, staff.actor, user_id, K::LEDGER, change, describe).await?;
+    let actor = staff.actor.submitting(key);
+    let seen = Some(confirmed.seen);
+    admin::adjust_seen(&state, actor, user_id, K::LEDGER, change, describe, seen).await?;
     Ok(Redirect::to(&format!("/console/users/{user_id}?done={}", K::PATH)).into_response())
 }

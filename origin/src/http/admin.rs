@@ -344,6 +344,7 @@ impl FromRequestParts<AppState> for AdminCaller {
                 user_id: Some(user_id),
                 name,
                 ip,
+                submission: None,
             },
             caller,
         })

@@ -446,7 +446,7 @@ async fn refuse_declared_over(limit: u64, request: Request, next: Next) -> Respo
 pub fn admin_router(state: AppState) -> Router {
     let routes = admin::routes(&state)
         .merge(crate::ops::routes())
-        .merge(crate::console::routes());
+        .merge(crate::console::routes(&state));
     let metrics = state.metrics.clone();
     with_common_layers(routes.fallback(not_found).with_state(state), metrics)
 }

@@ -67,10 +67,16 @@ pub(crate) async fn post(
     path: &str,
     form: &[(&str, &str)],
 ) -> (StatusCode, String) {
+    // Each post is a fresh form unless the test names its one-time key.
+    let once = origin::ids::random_hex(16);
+    let mut fields = form.to_vec();
+    if !form.iter().any(|(name, _)| *name == "_once") {
+        fields.push(("_once", &once));
+    }
     let mut request = browser()
         .post(format!("{}{}", app.admin, path))
         .header("Cookie", cookie)
-        .form(form);
+        .form(&fields);
     if let Some(origin) = origin {
         request = request.header("Origin", origin);
     }
@@ -831,4 +837,159 @@ async fn an_unknown_console_address_is_the_consoles_own_404_page() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(response.headers()[X_FRAME_OPTIONS], "DENY");
     assert!(response.text().await.unwrap().contains("未找到"));
+}
+
+#[tokio::test]
+async fn a_form_posted_twice_acts_once() {
+    let app = TestApp::spawn().await;
+    let (_, customer) = app.member().await;
+    let cookie = root_cookie(&app).await;
+    let origin = host_origin(&app);
+    let (_, form) = get(&app, &cookie, &format!("/console/users/{customer}/points")).await;
+    let token = form_token(&form);
+    let path = format!("/console/users/{customer}/points/confirm");
+    let fields = [
+        ("_csrf", token.as_str()),
+        ("_once", "0123456789abcdef0123456789abcdef"),
+        ("number", "30"),
+        ("describe", "补发"),
+        ("seen", "0"),
+    ];
+    let (status, _) = post(&app, &cookie, Some(&origin), &path, &fields).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // The same confirmation again (a double click, a reload): refused, credited once. The
+    // figure it was confirmed against is 0 again only if nothing else moved it, so make it so.
+    app.db()
+        .execute(
+            "INSERT INTO points_records (user_id, number, surplus, describe, created_at)
+             VALUES (?1, -30, 0, 'reset for the test', 0)",
+            [customer],
+        )
+        .unwrap();
+    let (status, page) = post(&app, &cookie, Some(&origin), &path, &fields).await;
+    assert!(status.is_client_error(), "{page}");
+    assert!(page.contains("已经提交过"), "{page}");
+    assert_eq!(points_of(&app, customer), 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'user.points'"),
+        1
+    );
+    // A message form sent twice reaches its user once.
+    let customer_id = customer.to_string();
+    let message = [
+        ("_csrf", token.as_str()),
+        ("_once", "fedcba9876543210fedcba9876543210"),
+        ("user_id", customer_id.as_str()),
+        ("title", "通知"),
+        ("body", "你好"),
+    ];
+    let (status, _) = post(&app, &cookie, Some(&origin), "/console/messages", &message).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = post(&app, &cookie, Some(&origin), "/console/messages", &message).await;
+    assert!(status.is_client_error());
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM messages WHERE user_id = {customer}"
+        )),
+        1
+    );
+    // A form without its key is refused before anything is done.
+    let (status, _) = post(
+        &app,
+        &cookie,
+        Some(&origin),
+        "/console/messages",
+        &[
+            ("_csrf", token.as_str()),
+            ("_once", ""),
+            ("user_id", customer_id.as_str()),
+            ("title", "通知"),
+            ("body", "再次"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_name_nobody_configured_cannot_reach_the_console() {
+    // What a DNS-rebinding page sends: its own name, which resolves to the listener.
+    let app = TestApp::spawn().await;
+    app.admin_token().await;
+    let port = app.admin.rsplit(':').next().unwrap().to_owned();
+    let rebound = format!("evil.example:{port}");
+    let page = browser()
+        .get(format!("{}/console/login", app.admin))
+        .header("Host", &rebound)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::MISDIRECTED_REQUEST);
+    let login = browser()
+        .post(format!("{}/console/login", app.admin))
+        .header("Host", &rebound)
+        .header("Origin", format!("http://{rebound}"))
+        .form(&[("username", "root"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::MISDIRECTED_REQUEST);
+    assert!(login.headers().get(SET_COOKIE).is_none());
+    // `localhost` and IP addresses are answered; a listed name is too.
+    let local = browser()
+        .get(format!("{}/console/login", app.admin))
+        .header("Host", format!("localhost:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(local.status(), StatusCode::OK);
+    let listed = TestApp::spawn_with(|config| {
+        config.console_hosts = vec!["admin.example.com".into()];
+    })
+    .await;
+    let named = browser()
+        .get(format!("{}/console/login", listed.admin))
+        .header("Host", "Admin.Example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(named.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_coupon_grant_is_refused_past_its_audience_cap() {
+    let app = TestApp::spawn().await;
+    app.db()
+        .execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10001)
+             INSERT INTO users (nickname, created_at) SELECT 'bulk' || i, 0 FROM n;",
+        )
+        .unwrap();
+    let cookie = root_cookie(&app).await;
+    let origin = host_origin(&app);
+    let (_, form) = get(&app, &cookie, "/console/coupons").await;
+    let token = form_token(&form);
+    let fields = [
+        ("_csrf", token.as_str()),
+        ("q", "bulk"),
+        ("name", "券"),
+        ("type", "抵扣"),
+        ("quota", "5"),
+        ("finished_at", "2999-01-01 00:00:00"),
+    ];
+    let (status, page) = post(&app, &cookie, Some(&origin), "/console/coupons", &fields).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("一次最多"), "{page}");
+    let mut confirmed = fields.to_vec();
+    confirmed.push(("expected", "10001"));
+    let (status, page) = post(
+        &app,
+        &cookie,
+        Some(&origin),
+        "/console/coupons/confirm",
+        &confirmed,
+    )
+    .await;
+    assert!(status.is_client_error(), "{page}");
+    assert_eq!(app.count("SELECT count(*) FROM coupons"), 0);
 }

@@ -12,6 +12,9 @@ pub struct Actor {
     pub user_id: Option<i64>,
     pub name: String,
     pub ip: String,
+    /// The one-time key of the form that asked for the action (the console's `_once`): an
+    /// action is done at most once per key (`submitted`).
+    pub submission: Option<String>,
 }
 
 impl Actor {
@@ -20,8 +23,24 @@ impl Actor {
             user_id: None,
             name: "cli".to_owned(),
             ip: "local".to_owned(),
+            submission: None,
         }
     }
+
+    /// The same actor, acting on the form whose one-time key is `key`.
+    pub fn submitting(mut self, key: String) -> Actor {
+        self.submission = Some(key);
+        self
+    }
+}
+
+/// Whether an action was already done for this form's one-time key.
+pub fn submitted(connection: &Connection, key: &str) -> StorageResult<bool> {
+    Ok(connection
+        .prepare_cached("SELECT 1 FROM audit_log WHERE submission = ?1")?
+        .query_row([key], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,8 +65,9 @@ pub fn record(
     now: i64,
 ) -> StorageResult<()> {
     connection.execute(
-        "INSERT INTO audit_log (actor_id, actor, action, target_user, detail, ip, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO audit_log (actor_id, actor, action, target_user, detail, ip, created_at,
+                                submission)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             actor.user_id,
             actor.name,
@@ -55,7 +75,8 @@ pub fn record(
             target_user,
             detail.to_string(),
             actor.ip,
-            now
+            now,
+            actor.submission
         ],
     )?;
     Ok(())

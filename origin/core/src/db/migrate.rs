@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_admin_reads.sql"),
     include_str!("migrations/0013_user_reads.sql"),
     include_str!("migrations/0014_console_sessions.sql"),
+    include_str!("migrations/0015_audit_submissions.sql"),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version` once migrated).

@@ -352,6 +352,16 @@ pub fn active_matching(connection: &Connection, query: Option<&str>) -> StorageR
     Ok(ids.collect::<Result<_, _>>()?)
 }
 
+/// How many users [`active_matching`] would return.
+pub fn count_active_matching(connection: &Connection, query: Option<&str>) -> StorageResult<u64> {
+    let pattern = search_pattern(query);
+    Ok(connection.query_row(
+        &format!("SELECT count(*) FROM users WHERE disabled = 0 AND {SEARCH_FILTER}"),
+        [&pattern],
+        |row| row.get(0),
+    )?)
+}
+
 /// One page of users whose account, phone, e-mail or nickname contains `query` (all users
 /// without one), newest first.
 pub fn search(

@@ -74,6 +74,11 @@ where
         .db
         .write(move |tx| -> Result<_> {
             let now = clock::now();
+            if let Some(key) = &actor.submission
+                && audit::submitted(tx, key)?
+            {
+                return Err(Problem::refused("这个表单已经提交过，操作已完成，未再次执行").into());
+            }
             let effect = work(tx, now)?;
             audit::record(tx, &actor, action, effect.target_user, &effect.detail, now)?;
             let mut entries = Vec::new();
@@ -238,6 +243,20 @@ pub async fn adjust(
     delta: i64,
     describe: String,
 ) -> Result<i64> {
+    adjust_seen(state, actor, user_id, ledger, delta, describe, None).await
+}
+
+/// [`adjust`], refused (nothing written) unless the current figure is still `seen`, the one the
+/// operator confirmed against — checked in the transaction that posts the change.
+pub async fn adjust_seen(
+    state: &AppState,
+    actor: Actor,
+    user_id: i64,
+    ledger: Ledger,
+    delta: i64,
+    describe: String,
+    seen: Option<i64>,
+) -> Result<i64> {
     // Named as the dialect's request names the change: points by `number`, balance by `amount`.
     let (action, field) = match ledger {
         Ledger::Points => ("user.points", "number"),
@@ -255,6 +274,12 @@ pub async fn adjust(
     }
     act(state, actor, action, move |tx, now| {
         existing_user(tx, user_id)?;
+        if let Some(seen) = seen {
+            let current = ledgers::current(tx, ledger, user_id)?;
+            if current != seen {
+                return Err(Problem::refused("确认之后数值已经变化，未做调整，请重新确认").into());
+            }
+        }
         let surplus = ledgers::post(tx, ledger, user_id, delta, &describe, now)?;
         let detail = json!({ "delta": delta, "surplus": surplus, "describe": describe });
         Ok(Effect::new(surplus, Some(user_id), detail).bump_target())
@@ -305,13 +330,22 @@ pub async fn coupon_recipients(state: &AppState, query: Option<String>) -> Resul
     state
         .db
         .read(move |conn| -> Result<usize> {
-            Ok(users::active_matching(conn, query.as_deref())?.len())
+            let count = users::count_active_matching(conn, query.as_deref())?;
+            Ok(usize::try_from(count).unwrap_or(usize::MAX))
         })
         .await
 }
 
-/// Grants one coupon to every active user the search `query` finds (everyone without one), in
-/// one transaction with one audit entry; refused when it would reach nobody or differs from
+fn too_many_recipients(count: usize) -> Error {
+    Problem::refused(format!(
+        "一次最多向 {MAX_COUPON_RECIPIENTS} 位用户发放（符合条件的有 {count} 位），请缩小范围分批发放"
+    ))
+    .into()
+}
+
+/// Grants one coupon to every active user the search `query` finds (everyone without one), at
+/// most [`MAX_COUPON_RECIPIENTS`] at a time (one write transaction must not hold the writer
+/// long), in one transaction with one audit entry; refused when it would reach nobody or differs from
 /// the count the operator confirmed (`expected`), so a grant never reaches more users than
 /// the operator saw. Returns how many users received it.
 pub async fn grant_coupons(
@@ -323,6 +357,9 @@ pub async fn grant_coupons(
 ) -> Result<usize> {
     act(state, actor, "coupons.grant", move |tx, now| {
         let targets = users::active_matching(tx, query.as_deref())?;
+        if targets.len() > MAX_COUPON_RECIPIENTS {
+            return Err(too_many_recipients(targets.len()));
+        }
         if targets.is_empty() {
             return Err(Problem::refused("没有符合条件的用户").into());
         }
