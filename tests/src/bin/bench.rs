@@ -749,8 +749,29 @@ async fn main() -> anyhow::Result<()> {
     // `BENCH_ONLY=flood` runs only the read-under-login-flood measurement (for iterating on
     // it) and leaves BENCHMARKS.md alone.
     let flood_only = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "flood");
-    println!("starting origin (release) and wrangler dev …");
-    let system = Arc::new(System::start(Build::Release).await?);
+    // `BENCH_ONLY=reads` compares reads with the trivial route, origin alone, and with
+    // `BENCH_B=<another origin binary>` two builds interleaved ([`reads_ab`]).
+    if std::env::var("BENCH_ONLY").is_ok_and(|only| only == "reads") {
+        return reads_ab(duration).await;
+    }
+    let system = if flood_only {
+        // The flood is measured on the origin alone: no `wrangler dev` (`BENCH_A` names
+        // another origin binary).
+        println!("starting origin (release) …");
+        let binary = std::env::var("BENCH_A").map_or_else(
+            |_| {
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("../target/release/origin")
+            },
+            std::path::PathBuf::from,
+        );
+        let system = System::start_origin_only(Build::Release, binary).await?;
+        system.create_admin("root", tests::ADMIN_PASSWORD)?;
+        Arc::new(system)
+    } else {
+        println!("starting origin (release) and wrangler dev …");
+        Arc::new(System::start(Build::Release).await?)
+    };
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
@@ -997,4 +1018,143 @@ async fn main() -> anyhow::Result<()> {
     )?;
     println!("\nwrote {}", report.display());
     Ok(())
+}
+
+/// `BENCH_ONLY=reads`: the read phases against the trivial route, origin alone (no `wrangler
+/// dev`, no PocketBase), `BENCH_ROUNDS` rounds (default 3) of `duration` a phase. With
+/// `BENCH_B` naming another origin binary, both run (each with its own data) and are measured
+/// in alternating order every round, so that a shared machine's drift falls on both: judge a
+/// change by the ratios of one round, not by absolute figures.
+async fn reads_ab(duration: Duration) -> anyhow::Result<()> {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut binaries = vec![(
+        "A",
+        std::env::var("BENCH_A")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| root.join("target/release/origin")),
+    )];
+    if let Ok(other) = std::env::var("BENCH_B") {
+        binaries.push(("B", other.into()));
+    }
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let mut sides = Vec::new();
+    for (label, binary) in binaries {
+        let system = Arc::new(System::start_origin_only(Build::Release, binary.clone()).await?);
+        system.create_admin("root", tests::ADMIN_PASSWORD)?;
+        let (_, reader) = provision(&system, &client, 1)
+            .await?
+            .pop()
+            .context("provisioned")?;
+        for _ in 0..5 {
+            json_of(
+                client
+                    .post(format!("{}/api/users/self/addresses", system.origin_public))
+                    .header(EDGE_SECRET, &system.edge_secret)
+                    .header("token", &reader)
+                    .json(&address())
+                    .send()
+                    .await?,
+                201,
+            )
+            .await?;
+        }
+        println!(
+            "{label}: {} (pid {:?}) on {}",
+            binary.display(),
+            system.process_ids().0,
+            system.origin_public
+        );
+        let users = OurUsers {
+            reader,
+            address_id: 0,
+            signers: Arc::new(Vec::new()),
+        };
+        sides.push((label, system, users));
+    }
+    let phases = [Phase::Trivial, Phase::Me, Phase::List];
+    // Pooled per side and phase.
+    let mut pooled: Vec<Vec<Measured>> = sides
+        .iter()
+        .map(|_| phases.iter().map(|_| Measured::default()).collect())
+        .collect();
+    for round in 0..rounds {
+        let mut order: Vec<usize> = (0..sides.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for index in order {
+            let (label, system, users) = &sides[index];
+            let mut plan = our_plan(
+                &system.origin_public,
+                Some(system.edge_secret.clone()),
+                &client,
+                users,
+            );
+            let pid = system.process_ids().0.unwrap_or_default();
+            let mut line = format!("round {round} {label}:");
+            let mut trivial = 0.0;
+            for (slot, phase) in phases.iter().enumerate() {
+                let at = plan
+                    .iter()
+                    .position(|(p, _, _)| p == phase)
+                    .context("a phase of the plan")?;
+                let (_, _, make) = plan.swap_remove(at);
+                let cpu_before = cpu_time(pid);
+                let measured = load(CONNECTIONS, duration, make).await;
+                let cpu_us = (cpu_time(pid) - cpu_before).as_secs_f64() * 1e6
+                    / measured.requests.max(1) as f64;
+                let rate = measured.per_second();
+                line.push_str(&format!(" [{cpu_us:.0} µs CPU]"));
+                if *phase == Phase::Trivial {
+                    trivial = rate;
+                    line.push_str(&format!(" trivial {rate:.0}"));
+                } else {
+                    line.push_str(&format!(
+                        " | {} {rate:.0} ({:.0} %, p99 {:.2} ms)",
+                        phase.name(),
+                        rate / trivial * 100.0,
+                        measured.percentile(0.99).as_secs_f64() * 1000.0
+                    ));
+                }
+                anyhow::ensure!(measured.failures == 0, "{} failed", measured.failures);
+                pooled[index][slot].absorb(measured);
+            }
+            println!("{line}");
+        }
+    }
+    for (index, (label, _, _)) in sides.iter().enumerate() {
+        let trivial = pooled[index][0].per_second();
+        let mut line = format!("pooled {label}: trivial {trivial:.0}");
+        for (slot, phase) in phases.iter().enumerate().skip(1) {
+            let rate = pooled[index][slot].per_second();
+            line.push_str(&format!(
+                " | {} {rate:.0} ({:.1} %)",
+                phase.name(),
+                rate / trivial * 100.0
+            ));
+        }
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// CPU time (user and system) the process `pid` has used so far, from `/proc`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|field| field.parse::<u64>().ok())
+        .sum();
+    // Clock ticks are 1/100 s on Linux (`getconf CLK_TCK`).
+    Duration::from_millis(ticks * 10)
 }
