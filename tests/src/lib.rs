@@ -234,7 +234,7 @@ impl System {
         );
         let mut wrangler = Command::new(node_bin.join("wrangler"));
         wrangler
-            .current_dir(&root)
+            .current_dir(root)
             .args(["dev", "--ip", "127.0.0.1", "--port", &edge_port])
             .args(["--inspector-port", &inspector_port.to_string()])
             .args([
