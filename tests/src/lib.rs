@@ -116,24 +116,38 @@ impl System {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("..")
             .canonicalize()?;
-        let origin_binary = root.join("target").join(match build {
-            Build::Debug => "debug",
-            Build::Release => "release",
-        });
-        let origin_binary = origin_binary.join("origin");
+        anyhow::ensure!(
+            root.join("edge/build/index.js").exists(),
+            "edge/build is missing: run scripts/build-edge.sh"
+        );
+        let origin_binary = root
+            .join("target")
+            .join(match build {
+                Build::Debug => "debug",
+                Build::Release => "release",
+            })
+            .join("origin");
+        let system = System::start_origin_only(build, origin_binary).await?;
+        system.start_edge().await?;
+        system.create_admin("root", ADMIN_PASSWORD)?;
+        Ok(system)
+    }
+
+    /// Starts only the origin, from `origin_binary`, with fresh state (no `wrangler dev`: the
+    /// edge's helpers do not work, and there is no admin; the benchmark's A/B mode uses it to
+    /// run two builds side by side).
+    pub async fn start_origin_only(build: Build, origin_binary: PathBuf) -> anyhow::Result<System> {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .canonicalize()?;
         anyhow::ensure!(
             origin_binary.exists(),
             "{} is missing: build it first (scripts/test.sh)",
             origin_binary.display()
         );
-        anyhow::ensure!(
-            root.join("edge/build/index.js").exists(),
-            "edge/build is missing: run scripts/build-edge.sh"
-        );
 
         let dir = tempfile::tempdir()?;
-        let (public_port, admin_port, edge_port, inspector_port) =
-            (free_port()?, free_port()?, free_port()?, free_port()?);
+        let (public_port, admin_port, edge_port) = (free_port()?, free_port()?, free_port()?);
         let edge = format!("http://127.0.0.1:{edge_port}");
         // WeChat sign-in is configured as in production, with the stand-in's base URL.
         let wechat = wechat::WechatStandIn::start().await?;
@@ -201,7 +215,16 @@ impl System {
             std::fs::read_to_string(system.dir.path().join("data/secrets/edge_shared_secret"))?
                 .trim()
                 .to_owned();
-        system.edge_secret = edge_secret.clone();
+        system.edge_secret = edge_secret;
+        Ok(system)
+    }
+
+    /// Starts `wrangler dev` in front of the running origin.
+    async fn start_edge(&self) -> anyhow::Result<()> {
+        let (system, root, edge) = (self, &self.root, &self.edge);
+        let edge_port = edge.rsplit(':').next().unwrap_or_default().to_owned();
+        let inspector_port = free_port()?;
+        let edge_secret = &self.edge_secret;
         let env_file = system.dir.path().join("edge.vars");
         std::fs::write(&env_file, format!("EDGE_SHARED_SECRET={edge_secret}\n"))?;
 
@@ -213,8 +236,8 @@ impl System {
         );
         let mut wrangler = Command::new(node_bin.join("wrangler"));
         wrangler
-            .current_dir(&root)
-            .args(["dev", "--ip", "127.0.0.1", "--port", &edge_port.to_string()])
+            .current_dir(root)
+            .args(["dev", "--ip", "127.0.0.1", "--port", &edge_port])
             .args(["--inspector-port", &inspector_port.to_string()])
             .args([
                 "--show-interactive-dev-session=false",
@@ -243,9 +266,7 @@ impl System {
             Duration::from_secs(120),
             &log,
         )
-        .await?;
-        system.create_admin("root", ADMIN_PASSWORD)?;
-        Ok(system)
+        .await
     }
 
     /// Starts (or restarts) the origin on its ports with its data directory.
@@ -275,9 +296,11 @@ impl System {
     /// origin alone: even idle, its Node process wakes every ~0.6 s and runs several threads for
     /// milliseconds, which on two cores shows up in the origin's tail latency.
     pub fn freeze_edge(&self, frozen: bool) -> anyhow::Result<()> {
-        let wrangler = self.wrangler.lock().unwrap();
-        let child = wrangler.as_ref().context("wrangler dev is not running")?;
-        signal_group(child, if frozen { "STOP" } else { "CONT" })
+        // Nothing to freeze when only the origin runs (`start_origin_only`).
+        match self.wrangler.lock().unwrap().as_ref() {
+            Some(child) => signal_group(child, if frozen { "STOP" } else { "CONT" }),
+            None => Ok(()),
+        }
     }
 
     pub fn stop_origin(&self) {
@@ -371,8 +394,18 @@ impl System {
         if let Some(token) = self.admin_token.lock().unwrap().clone() {
             return Ok(token);
         }
-        let body = json_of(
+        // Through the edge; straight to the origin (with the edge secret) when only the
+        // origin runs.
+        let login = if self.wrangler.lock().unwrap().is_some() {
             self.edge(Method::POST, "/api/login")
+        } else {
+            self.client
+                .post(format!("{}/api/login", self.origin_public))
+                .header(shared::headers::EDGE_SECRET, &self.edge_secret)
+                .header(shared::headers::CLIENT_IP, self.fresh_ip())
+        };
+        let body = json_of(
+            login
                 .json(&json!({ "username": "root", "password": ADMIN_PASSWORD, "is_admin": true }))
                 .send()
                 .await?,

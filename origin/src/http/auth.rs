@@ -55,7 +55,7 @@ impl FromRequestParts<AppState> for Caller {
         let jti = claims.jti.clone();
         let active = state
             .db
-            .read(move |conn| sessions::active_access(conn, &jti))
+            .read_short(move |conn| sessions::active_access(conn, &jti))
             .await?
             .ok_or(Problem::Unauthenticated)?;
         if Some(active.user_id) != claims.user_id() || active.sid != claims.sid {

@@ -224,6 +224,44 @@ impl Db {
         self.inner.counters.session_epoch.load(Ordering::SeqCst)
     }
 
+    /// Runs `work` on a read-only connection right here, on the calling runtime thread: for
+    /// the short reads of the hot path (a session, a profile, a user's few rows by index),
+    /// which take microseconds, while handing them to the blocking pool and back costs two
+    /// thread wake-ups and the pool's lock, more than the read itself (issue 20's profile).
+    /// Anything that may scan or take long goes through [`Db::read`]. When every reader is
+    /// busy, or with `ORIGIN_INLINE_READS=0`, this is [`Db::read`].
+    pub async fn read_short<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        if !inline_reads() {
+            return self.read(work).await;
+        }
+        let Ok(_slot) = self.inner.reader_slots.try_acquire() else {
+            return self.read(work).await;
+        };
+        let connection = match self
+            .inner
+            .readers
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop())
+        {
+            Some(connection) => connection,
+            None => open_reader(&self.inner.path).map_err(E::from)?,
+        };
+        let result = work(&connection);
+        // A connection left inside a transaction (its end failed) is not reused.
+        if connection.is_autocommit()
+            && let Ok(mut pool) = self.inner.readers.lock()
+        {
+            pool.push(connection);
+        }
+        result
+    }
+
     /// Runs `work` on a read-only connection, off the async runtime.
     pub async fn read<T, E, F>(&self, work: F) -> Result<T, E>
     where
@@ -245,7 +283,10 @@ impl Db {
                 None => open_reader(&inner.path).map_err(E::from)?,
             };
             let result = work(&connection);
-            if let Ok(mut pool) = inner.readers.lock() {
+            // A connection left inside a transaction (its end failed) is not reused.
+            if connection.is_autocommit()
+                && let Ok(mut pool) = inner.readers.lock()
+            {
                 pool.push(connection);
             }
             result
@@ -253,6 +294,38 @@ impl Db {
         .await
         .map_err(|error| failed(error.into()))?
     }
+}
+
+/// Runs `work`, which reads with several statements, in one read transaction: they see one
+/// snapshot, and the locks a read transaction takes (on the WAL index, a `fcntl` system call
+/// in and out) are taken once, not once a statement (issue 20's profile: the five statements
+/// of a profile read spent 12 % of the origin's CPU in `fcntl`). One statement is its own
+/// transaction already and needs none of this.
+pub fn in_read_transaction<T, E, F>(connection: &Connection, work: F) -> Result<T, E>
+where
+    E: From<StorageError>,
+    F: FnOnce(&Connection) -> Result<T, E>,
+{
+    let statement = |sql: &str| -> Result<(), E> {
+        connection
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.execute([]))
+            .map(|_| ())
+            .map_err(|error| E::from(StorageError::from(error)))
+    };
+    statement("BEGIN")?;
+    let result = work(connection);
+    // A read has nothing to keep: ending it either way only drops the snapshot.
+    let ended = statement(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+    let value = result?;
+    ended?;
+    Ok(value)
+}
+
+/// Whether [`Db::read_short`] reads on the calling thread (`ORIGIN_INLINE_READS=0`: no).
+fn inline_reads() -> bool {
+    static INLINE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *INLINE.get_or_init(|| std::env::var("ORIGIN_INLINE_READS").map_or(true, |v| v != "0"))
 }
 
 fn data_version(connection: &Connection) -> rusqlite::Result<i64> {

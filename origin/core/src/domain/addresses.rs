@@ -20,7 +20,7 @@ fn not_found() -> Problem {
 pub async fn list(state: &AppState, user_id: i64, only_default: bool) -> Result<Vec<AddressRow>> {
     Ok(state
         .db
-        .read(move |conn| addresses::list(conn, user_id, only_default))
+        .read_short(move |conn| addresses::list(conn, user_id, only_default))
         .await?)
 }
 

@@ -15,14 +15,18 @@ pub struct Profile {
 pub async fn load(state: &AppState, user_id: i64) -> Result<Profile> {
     state
         .db
-        .read(move |conn| {
-            let user = users::by_id(conn, user_id)?.ok_or(Error::from(Problem::Unauthenticated))?;
-            let wallet = users::wallet(conn, user_id)?;
-            let level = users::member_level(conn, wallet.history_points)?;
-            Ok(Profile {
-                user,
-                wallet,
-                level,
+        .read_short(move |conn| {
+            // Five statements, one snapshot (and one set of read locks).
+            crate::db::in_read_transaction(conn, |conn| {
+                let user =
+                    users::by_id(conn, user_id)?.ok_or(Error::from(Problem::Unauthenticated))?;
+                let wallet = users::wallet(conn, user_id)?;
+                let level = users::member_level(conn, wallet.history_points)?;
+                Ok(Profile {
+                    user,
+                    wallet,
+                    level,
+                })
             })
         })
         .await
@@ -31,7 +35,9 @@ pub async fn load(state: &AppState, user_id: i64) -> Result<Profile> {
 pub async fn user(state: &AppState, user_id: i64) -> Result<UserRow> {
     state
         .db
-        .read(move |conn| users::by_id(conn, user_id)?.ok_or(Error::from(Problem::Unauthenticated)))
+        .read_short(move |conn| {
+            users::by_id(conn, user_id)?.ok_or(Error::from(Problem::Unauthenticated))
+        })
         .await
 }
 
