@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 pub mod browser;
+pub mod registry;
 pub mod wechat;
 
 pub const PASSWORD: &str = "correct-horse-9";

@@ -9,7 +9,6 @@
 
 #![deny(dead_code)]
 
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
@@ -126,51 +125,9 @@ fn every_scenario_is_registered() -> Result<(), Failed> {
         .flat_map(|area| area.iter())
         .map(|(name, _)| name.rsplit("::").next().unwrap_or(name))
         .collect();
-    let unique: BTreeSet<&str> = registered.iter().copied().collect();
-    if unique.len() != registered.len() {
-        return Err(format!("a scenario is listed twice: {registered:?}").into());
-    }
     let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
-    let mut defined = BTreeSet::new();
-    for entry in std::fs::read_dir(&directory)? {
-        let path = entry?.path();
-        let source = std::fs::read_to_string(&path)?;
-        for line in source.lines() {
-            let Some(rest) = line
-                .strip_prefix("async fn ")
-                .or_else(|| line.strip_prefix("pub async fn "))
-            else {
-                continue;
-            };
-            let start = source.find(line).unwrap_or_default();
-            let signature = &source[start..];
-            let signature = &signature[..signature.find('{').unwrap_or(signature.len())];
-            if signature.contains("Arc<System>") {
-                let name = rest.split('(').next().unwrap_or(rest);
-                defined.insert(name.to_owned());
-            }
-        }
-    }
-    let unlisted: Vec<&String> = defined
-        .iter()
-        .filter(|name| !unique.contains(name.as_str()))
-        .collect();
-    if !unlisted.is_empty() {
-        return Err(format!(
-            "scenarios defined in {} but in no area's SCENARIOS: {unlisted:?}",
-            directory.display()
-        )
-        .into());
-    }
-    // The scan must see every listed scenario, or it could miss an unlisted one too.
-    let unseen: Vec<&&str> = unique
-        .iter()
-        .filter(|name| !defined.contains(**name))
-        .collect();
-    if !unseen.is_empty() {
-        return Err(format!("listed scenarios this check did not find: {unseen:?}").into());
-    }
-    Ok(())
+    tests::registry::every_scenario_is_registered(&registered, &directory, "Arc<System>")
+        .map_err(Failed::from)
 }
 
 fn tail(text: &str, lines: usize) -> String {
