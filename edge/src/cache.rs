@@ -223,9 +223,174 @@ pub fn not_modified_headers(headers: &[(String, String)]) -> Vec<(String, String
         .collect()
 }
 
+/// This isolate's own copies of cached answers, in front of the Cache API: a hit here costs a
+/// map lookup instead of a Cache API round trip and reading the entry back. A copy lives at
+/// most [`Nearby::LIFETIME_MS`] (and never past its route's TTL), the same bound as the
+/// isolate's copy of a user's revocations and data version (DESIGN: at most one second), so it
+/// adds no staleness that the version in a personal key does not already allow. Memory is
+/// bounded: an entry over [`Nearby::MAX_ENTRY_BYTES`] is not copied, and when the copies would
+/// pass [`Nearby::MAX_BYTES`] the expired ones go, then all of them.
+#[derive(Debug, Default)]
+pub struct Nearby {
+    entries: std::collections::HashMap<String, NearbyCopy>,
+    bytes: usize,
+}
+
+/// One copy: the headers as the cache stores them ([`for_storage`]) and the body.
+#[derive(Debug, Clone)]
+pub struct NearbyCopy {
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    until_ms: u64,
+}
+
+impl NearbyCopy {
+    fn size(key: &str, headers: &[(String, String)], body: &[u8]) -> usize {
+        key.len()
+            + body.len()
+            + headers
+                .iter()
+                .map(|(name, value)| name.len() + value.len())
+                .sum::<usize>()
+    }
+}
+
+impl Nearby {
+    pub const LIFETIME_MS: u64 = 1_000;
+    pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
+    pub const MAX_BYTES: usize = 8 * 1024 * 1024;
+
+    /// The copy under `key`, if it is still alive at `now_ms`.
+    pub fn get(&self, key: &str, now_ms: u64) -> Option<&NearbyCopy> {
+        self.entries.get(key).filter(|copy| now_ms < copy.until_ms)
+    }
+
+    /// Keeps a copy of an entry that lives `ttl_secs` in the cache, from `now_ms`.
+    pub fn put(
+        &mut self,
+        key: &str,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        ttl_secs: u32,
+        now_ms: u64,
+    ) {
+        let size = NearbyCopy::size(key, &headers, &body);
+        if size > Self::MAX_ENTRY_BYTES {
+            return;
+        }
+        self.remove(key);
+        if self.bytes + size > Self::MAX_BYTES {
+            self.entries.retain(|_, copy| now_ms < copy.until_ms);
+            self.bytes = self
+                .entries
+                .iter()
+                .map(|(key, copy)| NearbyCopy::size(key, &copy.headers, &copy.body))
+                .sum();
+            if self.bytes + size > Self::MAX_BYTES {
+                self.entries.clear();
+                self.bytes = 0;
+            }
+        }
+        let lifetime = Self::LIFETIME_MS.min(u64::from(ttl_secs) * 1_000);
+        self.bytes += size;
+        self.entries.insert(
+            key.to_owned(),
+            NearbyCopy {
+                headers,
+                body,
+                until_ms: now_ms + lifetime,
+            },
+        );
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(old) = self.entries.remove(key) {
+            self.bytes -= NearbyCopy::size(key, &old.headers, &old.body);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stored(body: &str) -> (Vec<(String, String)>, Vec<u8>) {
+        (
+            for_storage(&[("etag".into(), "\"1\"".into())], 60),
+            body.as_bytes().to_vec(),
+        )
+    }
+
+    #[test]
+    fn nearby_copies_live_a_second_at_most_and_never_past_their_ttl() {
+        let mut nearby = Nearby::default();
+        let (headers, body) = stored("me");
+        nearby.put("k", headers.clone(), body.clone(), 60, 10_000);
+        assert_eq!(nearby.get("k", 10_000).unwrap().body, b"me");
+        assert!(nearby.get("k", 10_999).is_some());
+        assert!(nearby.get("k", 11_000).is_none(), "a second at most");
+        assert!(nearby.get("other", 10_000).is_none());
+        // A route that lives no longer than its TTL (0 s: not at all).
+        nearby.put("zero", headers, body, 0, 10_000);
+        assert!(nearby.get("zero", 10_000).is_none());
+    }
+
+    #[test]
+    fn nearby_copies_stay_within_their_memory_bound() {
+        let mut nearby = Nearby::default();
+        let big = "x".repeat(Nearby::MAX_ENTRY_BYTES);
+        let (headers, body) = stored(&big);
+        nearby.put("big", headers, body, 60, 0);
+        assert!(
+            nearby.is_empty(),
+            "an entry over the per-entry bound is not copied"
+        );
+
+        let chunk = "y".repeat(Nearby::MAX_ENTRY_BYTES / 2);
+        let per_entry = Nearby::MAX_BYTES / (Nearby::MAX_ENTRY_BYTES / 2);
+        for n in 0..per_entry * 3 {
+            let (headers, body) = stored(&chunk);
+            nearby.put(&format!("k{n}"), headers, body, 60, n as u64);
+            assert!(nearby.bytes() <= Nearby::MAX_BYTES);
+        }
+        assert!(!nearby.is_empty());
+        // Replacing a key does not count it twice.
+        let before = nearby.bytes();
+        let last = format!("k{}", per_entry * 3 - 1);
+        let (headers, body) = stored(&chunk);
+        nearby.put(&last, headers, body, 60, 0);
+        assert_eq!(nearby.bytes(), before);
+    }
+
+    #[test]
+    fn expired_nearby_copies_make_room_before_live_ones_go() {
+        let mut nearby = Nearby::default();
+        let chunk = "z".repeat(Nearby::MAX_ENTRY_BYTES - 200);
+        let fits = Nearby::MAX_BYTES / Nearby::MAX_ENTRY_BYTES;
+        for n in 0..fits {
+            let (headers, body) = stored(&chunk);
+            // The first is old, the rest alive at 5 000.
+            let at = if n == 0 { 0 } else { 4_500 };
+            nearby.put(&format!("k{n}"), headers, body, 60, at);
+        }
+        let (headers, body) = stored(&chunk);
+        nearby.put("new", headers, body, 60, 5_000);
+        assert!(nearby.get("k0", 5_000).is_none());
+        assert!(nearby.get("k1", 5_000).is_some(), "live copies stay");
+        assert!(nearby.get("new", 5_000).is_some());
+    }
 
     fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

@@ -2,6 +2,8 @@
 //! the origin's instructions applied before the client gets its answer. Every answer, the
 //! edge's own included, leaves through `finish`: the request's id and the CORS headers.
 
+use std::cell::RefCell;
+
 use shared::headers::{CACHE_STATUS, EDGE_SECRET, REQUEST_ID};
 use shared::invalidate::Instruction;
 use shared::net::client_network;
@@ -14,7 +16,7 @@ use worker::{Cache, Env, Headers, Method, Request, Response, ResponseBuilder};
 use super::error::{internal, problem_response};
 use super::origin::{self, OriginReply, respond};
 use super::{auth, now_ms, rate_limiter, user_state};
-use crate::cache::{self, personal_key, public_key};
+use crate::cache::{self, Nearby, personal_key, public_key};
 use crate::cors::{self, AllowList};
 use crate::internal::{HEALTH_PATH, INVALIDATE_PATH, PANIC_PATH};
 use crate::request_id;
@@ -213,11 +215,10 @@ async fn serve(
 
     let cache = Cache::default();
     if let Some(slot) = &slot
-        && let Ok(Some(hit)) = cache.get(slot.key.as_str(), false).await
+        && let Some((stored, body)) = cached(&cache, slot).await?
     {
-        let hit = OriginReply::read(hit).await?;
-        let headers = cache::for_client(&cache::from_storage(&hit.headers), 200, route.cache);
-        return Ok(cached_answer(200, headers, hit.body, "HIT", &conditions));
+        let headers = cache::for_client(&cache::from_storage(&stored), 200, route.cache);
+        return Ok(cached_answer(200, headers, body, "HIT", &conditions));
     }
 
     let reply = origin::forward(
@@ -234,11 +235,17 @@ async fn serve(
         return Ok(respond(reply.status, &reply.headers, reply.body));
     };
     if cache::may_store(reply.status, &reply.headers, route.cache) {
-        let stored = respond(
-            200,
-            &cache::for_storage(&reply.headers, slot.ttl_secs),
-            reply.body.clone(),
-        );
+        let stored_headers = cache::for_storage(&reply.headers, slot.ttl_secs);
+        let stored = respond(200, &stored_headers, reply.body.clone());
+        NEARBY.with(|nearby| {
+            nearby.borrow_mut().put(
+                &slot.key,
+                stored_headers,
+                reply.body.clone(),
+                slot.ttl_secs,
+                now_ms(),
+            )
+        });
         if let Err(error) = cache.put(slot.key.as_str(), stored).await {
             worker::console_warn!("cache put failed: {error}");
         }
@@ -251,6 +258,43 @@ async fn serve(
         "MISS",
         &conditions,
     ))
+}
+
+thread_local! {
+    /// This isolate's copies of cached answers (`cache::Nearby`: a second at most).
+    static NEARBY: RefCell<Nearby> = RefCell::new(Nearby::default());
+}
+
+/// A cached answer for `slot` (its headers as stored, and body): this isolate's copy, or the
+/// Cache API's entry, which is then copied here.
+async fn cached(
+    cache: &Cache,
+    slot: &CacheSlot,
+) -> Result<Option<(Vec<(String, String)>, Vec<u8>)>, Problem> {
+    let now = now_ms();
+    let copy = NEARBY.with(|nearby| {
+        nearby
+            .borrow()
+            .get(&slot.key, now)
+            .map(|copy| (copy.headers.clone(), copy.body.clone()))
+    });
+    if copy.is_some() {
+        return Ok(copy);
+    }
+    let Ok(Some(hit)) = cache.get(slot.key.as_str(), false).await else {
+        return Ok(None);
+    };
+    let hit = OriginReply::read(hit).await?;
+    NEARBY.with(|nearby| {
+        nearby.borrow_mut().put(
+            &slot.key,
+            hit.headers.clone(),
+            hit.body.clone(),
+            slot.ttl_secs,
+            now_ms(),
+        )
+    });
+    Ok(Some((hit.headers, hit.body)))
 }
 
 /// Applies the origin's instructions before the client sees the answer, so its next read (and
