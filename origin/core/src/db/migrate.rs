@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013_user_reads.sql"),
     include_str!("migrations/0014_console_sessions.sql"),
     include_str!("migrations/0015_audit_submissions.sql"),
+    include_str!("migrations/0016_points_earned.sql"),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version` once migrated).
@@ -28,6 +29,11 @@ pub fn latest_version() -> i64 {
 }
 
 pub fn apply(connection: &mut Connection) -> anyhow::Result<()> {
+    apply_to(connection, MIGRATIONS.len())
+}
+
+/// Migrates up to schema `version` (tests of a migration start from the one before it).
+pub fn apply_to(connection: &mut Connection, version: usize) -> anyhow::Result<()> {
     let current: usize =
         connection.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))? as usize;
     anyhow::ensure!(
@@ -35,7 +41,12 @@ pub fn apply(connection: &mut Connection) -> anyhow::Result<()> {
         "the database is at schema version {current}, newer than this binary ({}); refusing to start",
         MIGRATIONS.len()
     );
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(version)
+        .skip(current)
+    {
         let version = index + 1;
         let transaction = connection.transaction()?;
         transaction

@@ -16,7 +16,7 @@ pub async fn load(state: &AppState, user_id: i64) -> Result<Profile> {
     state
         .db
         .read_short(move |conn| {
-            // Five statements, one snapshot (and one set of read locks).
+            // Four statements, one snapshot (and one set of read locks).
             crate::db::in_read_transaction(conn, |conn| {
                 let user =
                     users::by_id(conn, user_id)?.ok_or(Error::from(Problem::Unauthenticated))?;
