@@ -361,6 +361,54 @@ async fn a_recharge_is_created_pending_and_paid_once_however_often_the_callback_
 }
 
 #[tokio::test]
+async fn a_client_in_a_loop_cannot_open_unpaid_recharges_without_end() {
+    let app = TestApp::spawn().await;
+    let (token, user_id) = app.member().await;
+    let (other, _) = app.member().await;
+    let cap = origin::domain::commerce::MAX_UNPAID_RECHARGES;
+    let mut orders = Vec::new();
+    for _ in 0..cap {
+        orders.push(recharge(&app, &token, "1.00", "alipay").await);
+    }
+    let body = json!({ "price": "1.00", "pay_type": "wechat" });
+    let refused = create_recharge(&app, &token, body.clone()).await;
+    let retry_after: i64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (3_590..=3_600).contains(&retry_after),
+        "until the oldest leaves the hour: {retry_after}"
+    );
+    print_error(refused, 429, 999).await;
+    let count = format!("SELECT count(*) FROM recharge_orders WHERE user_id = {user_id}");
+    assert_eq!(
+        app.count(&count),
+        cap,
+        "the refused request recorded nothing"
+    );
+    // Another user is not held back by this one.
+    recharge(&app, &other, "1.00", "alipay").await;
+
+    // Paying one frees its place at once.
+    let form = notify_form(&app, &orders[3], "1.00", "T-loop");
+    assert_eq!(notify(&app, &form).await, (200, "success".to_owned()));
+    recharge(&app, &token, "1.00", "alipay").await;
+    print_error(create_recharge(&app, &token, body.clone()).await, 429, 999).await;
+
+    // Orders opened more than an hour ago no longer count.
+    app.db()
+        .execute(
+            "UPDATE recharge_orders SET created_at = created_at - 3601 WHERE order_no = ?1",
+            [&orders[0]],
+        )
+        .unwrap();
+    json_of(create_recharge(&app, &token, body).await, 201).await;
+    assert_eq!(app.count(&count), cap + 2);
+}
+
+#[tokio::test]
 async fn parallel_duplicate_callbacks_credit_exactly_once() {
     let app = TestApp::spawn().await;
     let (token, user_id) = app.member().await;

@@ -41,12 +41,7 @@ pub fn apply_to(connection: &mut Connection, version: usize) -> anyhow::Result<(
         "the database is at schema version {current}, newer than this binary ({}); refusing to start",
         MIGRATIONS.len()
     );
-    for (index, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .take(version)
-        .skip(current)
-    {
+    for (index, sql) in MIGRATIONS.iter().enumerate().take(version).skip(current) {
         let version = index + 1;
         let transaction = connection.transaction()?;
         transaction

@@ -100,6 +100,27 @@ pub fn page(
     Ok((rows.collect::<Result<_, _>>()?, total))
 }
 
+/// How many of the user's newest orders (at most `among`) are unpaid and were opened at or
+/// after `since`, and when the oldest of those was opened. Reads the user's newest orders by
+/// index, never their whole history.
+pub fn recent_unpaid(
+    connection: &Connection,
+    user_id: i64,
+    since: i64,
+    among: i64,
+) -> StorageResult<(i64, Option<i64>)> {
+    Ok(connection
+        .prepare_cached(
+            "SELECT count(*), min(created_at) FROM (
+                 SELECT paid_at, created_at FROM recharge_orders
+                 WHERE user_id = ?1 ORDER BY id DESC LIMIT ?3
+             ) WHERE paid_at IS NULL AND created_at >= ?2",
+        )?
+        .query_row(params![user_id, since, among], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?)
+}
+
 /// Has this provider's `trade_no` already paid an order?
 pub fn trade_used(connection: &Connection, provider: &str, trade_no: &str) -> StorageResult<bool> {
     Ok(connection.query_row(

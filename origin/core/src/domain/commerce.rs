@@ -24,6 +24,13 @@ use crate::payments::{NewOrder, Notification, PaymentProvider, Verified};
 /// The largest single recharge, in cents (¥50 000.00).
 pub const MAX_RECHARGE_CENTS: i64 = 5_000_000;
 
+/// At most this many unpaid recharge orders opened by one user within
+/// [`UNPAID_RECHARGE_WINDOW_SECS`]: each one opens an order at the payment gateway, so a client in
+/// a loop would otherwise spend the merchant's gateway quota and fill the table. Past it, 429 with
+/// `Retry-After` until the oldest of them leaves the window; paying one frees its place at once.
+pub const MAX_UNPAID_RECHARGES: i64 = 20;
+pub const UNPAID_RECHARGE_WINDOW_SECS: i64 = 3_600;
+
 pub async fn gifts(state: &AppState, request: PageRequest) -> Result<Paged<GiftRow>> {
     let (rows, total) = state
         .db
@@ -97,6 +104,24 @@ pub async fn create_recharge(
         return Err(Problem::invalid("price", "充值金额必须在 0.01 到 50000.00 之间").into());
     }
     let provider = state.payment_provider_for(pay_type)?;
+    // Checked before the gateway is asked; two requests at the same instant may both pass, so
+    // the bound can be passed by the client's concurrency, never by a loop.
+    let since = clock::now() - UNPAID_RECHARGE_WINDOW_SECS;
+    let (unpaid, oldest) = state
+        .db
+        .read_short(move |conn| {
+            recharge::recent_unpaid(conn, user_id, since, MAX_UNPAID_RECHARGES * 2)
+        })
+        .await?;
+    if unpaid >= MAX_UNPAID_RECHARGES {
+        let retry_after = oldest.map_or(UNPAID_RECHARGE_WINDOW_SECS, |oldest| {
+            oldest + UNPAID_RECHARGE_WINDOW_SECS - clock::now()
+        });
+        return Err(Problem::RateLimited {
+            retry_after: retry_after.max(1) as u64,
+        }
+        .into());
+    }
     let provider_name = provider.name();
     let order_no = ids::business_no('R', clock::now());
     let order = NewOrder {
