@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use shared::Problem;
 
-use super::session::Query;
+use super::session::{Once, Query};
 use super::upload::{IMAGE_FIELD, ImageForm};
 use super::users::{NoticeQuery, Pager};
 use super::{ConsoleError, ConsoleResult, Form, Layout, Staff, render, render_with};
@@ -174,16 +174,17 @@ fn goods_again(
 pub async fn goods_create(
     State(state): State<AppState>,
     staff: Staff<needs::Goods>,
-    Form(attempt): Form<Attempt<GoodsRequest>>,
+    Form(attempt): Form<Attempt<Once<GoodsRequest>>>,
 ) -> ConsoleResult {
-    let checked = attempt
-        .outcome
-        .and_then(|request| NewGoods::new(&request.name, request.price));
-    let goods = match checked {
-        Ok(goods) => goods,
+    let checked = attempt.outcome.and_then(|Once { value, key }| {
+        NewGoods::new(&value.name, value.price).map(|goods| (goods, key))
+    });
+    let (goods, key) = match checked {
+        Ok(checked) => checked,
         Err(problem) => return Ok(goods_again(&staff, None, attempt.typed, problem)),
     };
-    match admin::create_goods(&state, staff.actor.clone(), goods).await {
+    // A double click or a re-posted form creates the goods once (`Once`).
+    match admin::create_goods(&state, staff.actor.clone().submitting(key), goods).await {
         Ok(_) => Ok(done("/console/goods", "goods_created")),
         Err(error) => Ok(goods_again(&staff, None, attempt.typed, refusal(error)?)),
     }
@@ -363,17 +364,25 @@ where
 pub async fn gift_create(
     State(state): State<AppState>,
     staff: Staff<needs::Points>,
-    form: ImageForm<Attempt<GiftRequest>>,
+    form: ImageForm<Attempt<Once<GiftRequest>>>,
 ) -> ConsoleResult {
     let Attempt { typed, outcome } = form.fields;
-    let checked = outcome.map(|request| CheckedGift {
+    let (checked, key) = match outcome {
+        Ok(Once { value, key }) => (Ok(value), Some(key)),
+        Err(problem) => (Err(problem), None),
+    };
+    let checked = checked.map(|request| CheckedGift {
         name: request.name,
         accumulate_points: request.accumulate_points,
         stock: request.stock,
         image: request.image,
         retired: false,
     });
-    let actor = staff.actor.clone();
+    // A double click or a re-posted form creates the gift once (`Once`).
+    let actor = match key {
+        Some(key) => staff.actor.clone().submitting(key),
+        None => staff.actor.clone(),
+    };
     let write = |gift, _| {
         let state = state.clone();
         async move {

@@ -286,8 +286,20 @@ struct ErrorPage {
     message: String,
 }
 
+/// `Retry-After` on a refusal that says when to try again (a sign-in budget, a lock, load
+/// shedding), as the JSON APIs send it.
+pub(crate) fn retry_after(mut response: Response, problem: &shared::Problem) -> Response {
+    if let Some(seconds) = problem.retry_after() {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
+        let mut retry = None;
         let (status, title, message) = match self {
             ConsoleError::SignIn => {
                 let mut response = Redirect::to("/console/login").into_response();
@@ -322,6 +334,7 @@ impl IntoResponse for ConsoleError {
             ConsoleError::Moved(message) => (StatusCode::CONFLICT, "数据已变化", message),
             ConsoleError::Refused(problem) => {
                 let rendered = problem.render(shared::Dialect::Print);
+                retry = Some(problem.clone());
                 (
                     StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::BAD_REQUEST),
                     "操作未完成",
@@ -334,14 +347,18 @@ impl IntoResponse for ConsoleError {
                 "服务器出错了，操作可能没有完成。请稍后重试。".to_owned(),
             ),
         };
-        render_with(
+        let response = render_with(
             status,
             &ErrorPage {
                 status: status.as_u16(),
                 title,
                 message,
             },
-        )
+        );
+        match retry {
+            Some(problem) => retry_after(response, &problem),
+            None => response,
+        }
     }
 }
 

@@ -266,13 +266,14 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
         &network.0,
         clock::now_ms(),
     ) {
-        return render_with(
+        let page = render_with(
             StatusCode::TOO_MANY_REQUESTS,
             &LoginPage {
                 username: String::new(),
                 message: Some(problem.message()),
             },
         );
+        return super::retry_after(page, &problem);
     }
     let request = Request::from_parts(parts, body);
     let params = match Params::from_request(request, &state).await {
@@ -308,10 +309,11 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
         }
         Err(origin_core::Error::Problem(problem, _)) => {
             let status = problem.render(shared::Dialect::Print).status;
-            refused(
+            let page = refused(
                 StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
                 problem.message(),
-            )
+            );
+            super::retry_after(page, &problem)
         }
         Err(error) => ConsoleError::from(error).into_response(),
     }

@@ -671,6 +671,13 @@ async fn console_sign_ins_share_the_admin_listeners_per_network_budget() {
     let limited = try_sign_in(&app, "root", PASSWORD).await;
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.headers().get(SET_COOKIE).is_none());
+    // When to try again, as `POST /admin/login` says it.
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&retry_after), "{retry_after}");
 }
 
 /// A gift and two orders of `user` for it: `G1` (older) and `G2`, both waiting to ship.

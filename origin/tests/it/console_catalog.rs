@@ -24,9 +24,13 @@ fn image_part(bytes: Vec<u8>) -> Part {
         .unwrap()
 }
 
-/// A gift form as the browser sends it: the token first, then the fields, then the file.
+/// A gift form as the browser sends it: the token first, then the fields (with a fresh
+/// one-time key unless they name one), then the file.
 fn gift_form(csrf: &str, fields: &[(&str, &str)], image: Option<Vec<u8>>) -> Form {
     let mut form = Form::new().text("_csrf", csrf.to_owned());
+    if !fields.iter().any(|(name, _)| *name == "_once") {
+        form = form.text("_once", origin::ids::random_hex(16));
+    }
     for (name, value) in fields {
         form = form.text(name.to_string(), value.to_string());
     }
@@ -724,4 +728,66 @@ async fn the_dashboard_shows_the_days_figures_charts_and_what_needs_doing() {
     let (status, refused) = get(&app, &cookie, "/console/dashboard?days=91").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(refused.contains("days"), "{refused}");
+}
+
+#[tokio::test]
+async fn a_goods_or_gift_form_posted_twice_creates_one() {
+    let app = TestApp::spawn().await;
+    let cookie = root_cookie(&app).await;
+    let origin = host_origin(&app);
+    let (_, page) = get(&app, &cookie, "/console/goods").await;
+    assert!(
+        page.contains("id=\"goods-create\"") && page.contains("name=\"_once\""),
+        "the create form carries a one-time key"
+    );
+    let token = form_token(&page);
+    let key = "00112233445566778899aabbccddeeff";
+    let goods = [
+        ("_csrf", token.as_str()),
+        ("_once", key),
+        ("name", "名片"),
+        ("price", "12.50"),
+    ];
+    let (status, _) = post(&app, &cookie, Some(&origin), "/console/goods", &goods).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // A double click, or a reload that posts again.
+    let (status, again) = post(&app, &cookie, Some(&origin), "/console/goods", &goods).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{again}");
+    assert!(again.contains("这个表单已经提交过"), "{again}");
+    assert_eq!(app.count("SELECT count(*) FROM goods"), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'goods.create'"),
+        1
+    );
+    // A create form without its key (a stale page) is refused, and nothing is written.
+    let stale = [("_csrf", token.as_str()), ("name", "海报"), ("price", "3")];
+    let response = crate::console::browser()
+        .post(format!("{}/console/goods", app.admin))
+        .header("Cookie", &cookie)
+        .header("Origin", &origin)
+        .form(&stale)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("表单已失效"));
+    assert_eq!(app.count("SELECT count(*) FROM goods"), 1);
+
+    let fields = [
+        ("_once", "ffeeddccbbaa99887766554433221100"),
+        ("name", "杯子"),
+        ("accumulate_points", "10"),
+        ("stock", "5"),
+    ];
+    for expected in [StatusCode::SEE_OTHER, StatusCode::BAD_REQUEST] {
+        let form = gift_form(&token, &fields, None);
+        let (status, page) =
+            post_multipart(&app, &cookie, Some(&origin), "/console/gifts", form).await;
+        assert_eq!(status, expected, "{page}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM gifts"), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'gift.create'"),
+        1
+    );
 }
