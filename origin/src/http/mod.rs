@@ -350,12 +350,14 @@ pub(crate) fn endpoint_of(id: RouteId, method: Method) -> Endpoint {
             "The user's recharge orders",
             "wallet",
         ),
+        // 429: past the unpaid-recharge bound (`MAX_UNPAID_RECHARGES`).
         RouteId::RechargeOrderCreate => endpoint(
             m,
             commerce::create_recharge,
             "Start a balance recharge",
             "wallet",
-        ),
+        )
+        .also(&[429]),
         RouteId::PaymentNotify => endpoint(
             m,
             commerce::payment_notify,
