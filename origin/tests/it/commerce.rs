@@ -372,11 +372,7 @@ async fn a_client_in_a_loop_cannot_open_unpaid_recharges_without_end() {
     }
     let body = json!({ "price": "1.00", "pay_type": "wechat" });
     let refused = create_recharge(&app, &token, body.clone()).await;
-    let retry_after: i64 = refused.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after = crate::support::retry_after(&refused);
     assert!(
         (3_590..=3_600).contains(&retry_after),
         "until the oldest leaves the hour: {retry_after}"

@@ -672,11 +672,7 @@ async fn console_sign_ins_share_the_admin_listeners_per_network_budget() {
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.headers().get(SET_COOKIE).is_none());
     // When to try again, as `POST /admin/login` says it.
-    let retry_after: u64 = limited.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after = crate::support::retry_after(&limited);
     assert!((1..=600).contains(&retry_after), "{retry_after}");
 }
 

@@ -90,11 +90,7 @@ async fn captchas_are_limited_per_client_ip_with_retry_after() {
         .send()
         .await
         .unwrap();
-    let retry_after: u64 = response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after = crate::support::retry_after(&response);
     assert!((1..=60).contains(&retry_after));
     store_error(response, 429, 40001).await;
     let other_ip = app

@@ -518,11 +518,7 @@ async fn the_daily_count_is_429_with_retry_after_per_user_over_a_rolling_24_hour
     )
     .await;
     let refused = upload(&app, &alice, "/api/images", images([png(5)])).await;
-    let retry_after: i64 = refused.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after = crate::support::retry_after(&refused);
     assert!(
         (86_300..=86_400).contains(&retry_after),
         "the oldest upload leaves the window in a day: {retry_after}"

@@ -309,6 +309,15 @@ pub async fn print_error(response: Response, status: u16, error_code: u64) -> Va
     body
 }
 
+/// A refusal's `Retry-After`, in seconds.
+pub fn retry_after(response: &Response) -> u64 {
+    response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// Asserts a store error envelope.
 pub async fn store_error(response: Response, status: u16, code: u64) -> Value {
     let body = json_of(response, status).await;
