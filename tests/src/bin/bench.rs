@@ -324,6 +324,43 @@ impl Pacing {
     }
 }
 
+impl Pacing {
+    /// `rounds` rounds of the read calm, then while `command` (a shell command, killed after
+    /// the round) runs; the pooled comparison. For experiments on what disturbs the read (a
+    /// memory-heavy process in the idle class on the hashing CPU stands in for argon2).
+    async fn calm_against_command(&self, command: &str, rounds: usize) -> anyhow::Result<String> {
+        let (mut calm, mut loaded) = (Measured::default(), Measured::default());
+        for round in 1..=rounds {
+            let quiet = self.measure().await?;
+            let mut child = std::process::Command::new("sh")
+                .args(["-c", &format!("exec {command}")])
+                .spawn()?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let busy = self.measure().await;
+            child.kill()?;
+            child.wait()?;
+            let busy = busy?;
+            println!(
+                "round {round}: p99 calm {:.2} ms, with the command {:.2} ms",
+                quiet.percentile(0.99).as_secs_f64() * 1000.0,
+                busy.percentile(0.99).as_secs_f64() * 1000.0
+            );
+            calm.absorb(quiet);
+            loaded.absorb(busy);
+        }
+        let (calm_p99, loaded_p99) = (calm.percentile(0.99), loaded.percentile(0.99));
+        Ok(format!(
+            "at a fixed {:.0} req/s over {rounds} alternating rounds: p99 {:.2} ms calm, {:.2} ms while `{command}` runs: {:.2}x; p50 {:.2} / {:.2} ms",
+            self.rate,
+            calm_p99.as_secs_f64() * 1000.0,
+            loaded_p99.as_secs_f64() * 1000.0,
+            loaded_p99.as_secs_f64() / calm_p99.as_secs_f64(),
+            calm.percentile(0.5).as_secs_f64() * 1000.0,
+            loaded.percentile(0.5).as_secs_f64() * 1000.0,
+        ))
+    }
+}
+
 /// Resident memory (MiB) of every process in a process group, summed.
 fn group_rss_mib(group: u32) -> f64 {
     let mut kib = 0_u64;
@@ -753,7 +790,10 @@ async fn main() -> anyhow::Result<()> {
     let duration = Duration::from_secs(seconds);
     // `BENCH_ONLY=flood` runs only the read-under-login-flood measurement (for iterating on
     // it) and leaves BENCHMARKS.md alone.
-    let flood_only = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "flood");
+    // `BENCH_ONLY=hog` (with `BENCH_HOG=<shell command>`) is an experiment of the same kind:
+    // the read calm against the read while the command runs, in `BENCH_ROUNDS` alternations.
+    let hog_only = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "hog");
+    let flood_only = hog_only || std::env::var("BENCH_ONLY").is_ok_and(|only| only == "flood");
     // `BENCH_ONLY=edge` runs only the edge's reads under `wrangler dev` and leaves
     // BENCHMARKS.md alone.
     let edge_only = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "edge");
@@ -943,6 +983,15 @@ async fn main() -> anyhow::Result<()> {
             system.edge_secret
         ),
     };
+    if hog_only {
+        let command = std::env::var("BENCH_HOG").context("BENCH_HOG: the command to run")?;
+        let rounds = std::env::var("BENCH_ROUNDS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(10);
+        println!("{}", pacing.calm_against_command(&command, rounds).await?);
+        return Ok(());
+    }
     let flood_line = pacing.calm_against_flood(login.clone(), "sign-ins").await?;
     let unknown_line = pacing
         .calm_against_flood(
