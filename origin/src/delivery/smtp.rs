@@ -8,6 +8,7 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message as Mail};
 use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use crate::delivery::{Failure, Message, MessageKind};
@@ -26,9 +27,13 @@ impl Mailer {
             .from
             .parse()
             .map_err(|error| anyhow::anyhow!("ORIGIN_MAIL_FROM={}: {error}", settings.from))?;
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.url.expose())
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.url.expose())
             // The URL holds the password: never repeat it in an error.
-            .map_err(|error| anyhow::anyhow!("ORIGIN_SMTP_URL is not an SMTP URL: {error}"))?
+            .map_err(|error| anyhow::anyhow!("ORIGIN_SMTP_URL is not an SMTP URL: {error}"))?;
+        if let Some(pem) = &settings.extra_roots {
+            builder = builder.tls(tls_trusting(settings.url.expose(), pem)?);
+        }
+        let transport = builder
             .timeout(Some(timeout))
             .pool_config(
                 PoolConfig::new()
@@ -60,6 +65,39 @@ impl Mailer {
             }
         }
     }
+}
+
+/// The URL's TLS mode, trusting `pem`'s certificates besides the public roots. A URL without
+/// TLS is refused: a CA file there would suggest a protection the connection does not have.
+fn tls_trusting(url: &str, pem: &[u8]) -> anyhow::Result<Tls> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|_| anyhow::anyhow!("ORIGIN_SMTP_URL is not an SMTP URL"))?;
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| anyhow::anyhow!("ORIGIN_SMTP_URL names no host"))?
+        .to_owned();
+    if !String::from_utf8_lossy(pem).contains("-----BEGIN CERTIFICATE-----") {
+        anyhow::bail!("ORIGIN_SMTP_CA_FILE holds no PEM certificate");
+    }
+    let certificate = Certificate::from_pem(pem)
+        .map_err(|error| anyhow::anyhow!("ORIGIN_SMTP_CA_FILE: {error}"))?;
+    let parameters = TlsParameters::builder(host)
+        .add_root_certificate(certificate)
+        .build_rustls()
+        .map_err(|error| anyhow::anyhow!("ORIGIN_SMTP_CA_FILE: {error}"))?;
+    let mode = parsed
+        .query_pairs()
+        .find(|(name, _)| name == "tls")
+        .map(|(_, value)| value.into_owned());
+    Ok(match (parsed.scheme(), mode.as_deref()) {
+        ("smtps", _) => Tls::Wrapper(parameters),
+        ("smtp", Some("required")) => Tls::Required(parameters),
+        ("smtp", Some("opportunistic")) => Tls::Opportunistic(parameters),
+        _ => anyhow::bail!(
+            "ORIGIN_SMTP_CA_FILE is set but ORIGIN_SMTP_URL does not use TLS \
+             (smtps://, or smtp:// with ?tls=required)"
+        ),
+    })
 }
 
 /// The e-mail for `message`.
@@ -123,5 +161,31 @@ mod tests {
             "non-ASCII bodies travel encoded"
         );
         assert!(compose(&from, &Message::code("not an address", "1", 5), "<x@y>").is_err());
+    }
+
+    fn a_certificate() -> Vec<u8> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["mail.example".to_owned()]).unwrap();
+        params.self_signed(&key).unwrap().pem().into_bytes()
+    }
+
+    #[test]
+    fn a_ca_file_goes_with_a_tls_url_and_must_hold_a_certificate() {
+        let pem = a_certificate();
+        for url in [
+            "smtps://mail.example",
+            "smtp://mail.example:587?tls=required",
+            "smtp://mail.example:25?tls=opportunistic",
+        ] {
+            assert!(tls_trusting(url, &pem).is_ok(), "{url}");
+        }
+        let plain = tls_trusting("smtp://mail.example:25", &pem).unwrap_err();
+        assert!(plain.to_string().contains("does not use TLS"), "{plain}");
+        let key = rcgen::KeyPair::generate().unwrap().serialize_pem();
+        let not_a_certificate = tls_trusting("smtps://mail.example", key.as_bytes()).unwrap_err();
+        assert!(
+            not_a_certificate.to_string().contains("no PEM certificate"),
+            "{not_a_certificate}"
+        );
     }
 }

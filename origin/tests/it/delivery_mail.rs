@@ -2,7 +2,8 @@
 //! `scripts/setup-smtp.sh`): `/api/mail` → the worker sends through lettre → the message
 //! arrives, a proper one (From, subject, date, UTF-8 Chinese body with the code and its
 //! lifetime) → its code registers the user. With the server down, the code waits and arrives
-//! once it is back.
+//! once it is back. Over TLS (from the first byte, and STARTTLS), the mail reaches a server whose
+//! certificate a private CA issued only when `ORIGIN_SMTP_CA_FILE` trusts that CA.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -22,6 +23,17 @@ struct SmtpServer(Child);
 
 impl SmtpServer {
     fn start(port: u16, directory: &Path) -> SmtpServer {
+        SmtpServer::start_with(port, directory, &[])
+    }
+
+    /// With TLS: `mode` is `wrapper` (TLS from the first byte) or `starttls` (required before
+    /// any mail), with the certificate and key in these PEM files.
+    fn start_tls(port: u16, directory: &Path, mode: &str, cert: &Path, key: &Path) -> SmtpServer {
+        let tls = [mode.to_owned(), path_text(cert), path_text(key)];
+        SmtpServer::start_with(port, directory, &tls)
+    }
+
+    fn start_with(port: u16, directory: &Path, tls: &[String]) -> SmtpServer {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let setup = Command::new("bash")
             .arg(root.join("scripts/setup-smtp.sh"))
@@ -37,6 +49,7 @@ impl SmtpServer {
             .arg(root.join("tests/smtp/sink.py"))
             .arg(port.to_string())
             .arg(directory)
+            .args(tls)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -48,6 +61,27 @@ impl SmtpServer {
         assert_eq!(ready.trim(), "ready");
         SmtpServer(child)
     }
+}
+
+fn path_text(path: &Path) -> String {
+    path.to_str().unwrap().to_owned()
+}
+
+/// A throwaway CA (its PEM) and a certificate it issued for 127.0.0.1, written with its key into
+/// `directory` as `server.pem` and `server.key`.
+fn private_ca_and_server_certificate(directory: &Path) -> String {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    std::fs::write(directory.join("server.pem"), server.pem()).unwrap();
+    std::fs::write(directory.join("server.key"), key.serialize_pem()).unwrap();
+    ca.pem()
 }
 
 impl Drop for SmtpServer {
@@ -116,6 +150,7 @@ fn use_smtp(config: &mut origin::config::Config, port: u16) {
     config.notify.mail = MailProvider::Smtp(SmtpMail {
         url: Secret::new(format!("smtp://127.0.0.1:{port}")),
         from: "会员中心 <no-reply@shop.example>".into(),
+        extra_roots: None,
     });
     config.notify.retry_first_secs = 1;
 }
@@ -217,4 +252,67 @@ async fn a_mail_code_waits_while_the_smtp_server_is_down_and_arrives_when_it_is_
     let _server = SmtpServer::start(port, inbox.path());
     let raw = wait_for_message(inbox.path(), 15).await;
     register(&app, &token, &code_in(&body_text(&raw))).await;
+}
+
+#[tokio::test]
+async fn mail_goes_over_tls_only_to_a_server_whose_certificate_is_trusted() {
+    let keys = tempfile::tempdir().unwrap();
+    let ca = private_ca_and_server_certificate(keys.path());
+    let (cert, key) = (
+        keys.path().join("server.pem"),
+        keys.path().join("server.key"),
+    );
+    for (mode, url) in [
+        ("wrapper", "smtps://127.0.0.1:{port}"),
+        ("starttls", "smtp://127.0.0.1:{port}?tls=required"),
+    ] {
+        let inbox = tempfile::tempdir().unwrap();
+        let port = tests::free_port().unwrap();
+        let _server = SmtpServer::start_tls(port, inbox.path(), mode, &cert, &key);
+        let url = url.replace("{port}", &port.to_string());
+        let with_roots = |extra_roots: Option<Vec<u8>>| {
+            let url = url.clone();
+            move |config: &mut origin::config::Config| {
+                config.notify.mail = MailProvider::Smtp(SmtpMail {
+                    url: Secret::new(url),
+                    from: "会员中心 <no-reply@shop.example>".into(),
+                    extra_roots,
+                });
+                config.notify.retry_first_secs = 1;
+            }
+        };
+
+        // Only the public roots: the private CA's certificate is refused and nothing is sent.
+        let app = TestApp::spawn_with(with_roots(None)).await;
+        request_mail_code(&app, "ada@example.com").await;
+        let tried = "SELECT count(*) FROM delivery_attempts WHERE outcome <> 'sent'";
+        for _ in 0..100 {
+            if app.count(tried) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let error: String = app
+            .db()
+            .query_row(
+                "SELECT error FROM delivery_attempts WHERE outcome <> 'sent' LIMIT 1",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert!(
+            error.to_lowercase().contains("certificate"),
+            "{mode}: {error}"
+        );
+        assert!(
+            messages(inbox.path()).is_empty(),
+            "{mode}: sent to an untrusted server"
+        );
+
+        // With the CA trusted (`ORIGIN_SMTP_CA_FILE`): it arrives over TLS and registers.
+        let app = TestApp::spawn_with(with_roots(Some(ca.clone().into_bytes()))).await;
+        let token = request_mail_code(&app, "bea@example.com").await;
+        let raw = wait_for_message(inbox.path(), 15).await;
+        register(&app, &token, &code_in(&body_text(&raw))).await;
+    }
 }

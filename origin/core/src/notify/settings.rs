@@ -90,6 +90,9 @@ pub struct SmtpMail {
     pub url: Secret,
     /// The `From` mailbox, e.g. `会员中心 <no-reply@example.com>`.
     pub from: String,
+    /// `ORIGIN_SMTP_CA_FILE`'s PEM certificates, trusted for the server's certificate besides
+    /// the public roots (a relay with a certificate from a private CA); read at start-up.
+    pub extra_roots: Option<Vec<u8>>,
 }
 
 impl SmsProvider {
@@ -168,9 +171,17 @@ impl Settings {
                 if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
                     bail!("ORIGIN_SMTP_URL must start with smtp:// or smtps://");
                 }
+                let extra_roots = match var("ORIGIN_SMTP_CA_FILE") {
+                    None => None,
+                    Some(path) => Some(
+                        std::fs::read(&path)
+                            .with_context(|| format!("ORIGIN_SMTP_CA_FILE={path}: cannot read"))?,
+                    ),
+                };
                 MailProvider::Smtp(SmtpMail {
                     url: Secret::new(url),
                     from: required("ORIGIN_MAIL_FROM")?,
+                    extra_roots,
                 })
             }
             Some(other) => bail!("ORIGIN_MAIL_PROVIDER={other}: want outbox or smtp"),
