@@ -155,6 +155,17 @@ fn use_smtp(config: &mut origin::config::Config, port: u16) {
     config.notify.retry_first_secs = 1;
 }
 
+/// Whether `count_sql` counts something within `seconds`, looking every 100 ms.
+async fn counted_within(app: &TestApp, count_sql: &str, seconds: u64) -> bool {
+    for _ in 0..seconds * 10 {
+        if app.count(count_sql) > 0 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 async fn request_mail_code(app: &TestApp, email: &str) -> String {
     let response = app
         .request(Method::POST, "/api/mail")
@@ -238,13 +249,14 @@ async fn a_mail_code_waits_while_the_smtp_server_is_down_and_arrives_when_it_is_
     let app = TestApp::spawn_with(|config| use_smtp(config, port)).await;
     let token = request_mail_code(&app, "leo@example.com").await;
     // Nothing listens yet: the first tries fail and are retried.
-    for _ in 0..50 {
-        if app.count("SELECT count(*) FROM delivery_attempts WHERE outcome = 'retry'") > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(app.count("SELECT count(*) FROM delivery_attempts WHERE outcome = 'retry'") > 0);
+    assert!(
+        counted_within(
+            &app,
+            "SELECT count(*) FROM delivery_attempts WHERE outcome = 'retry'",
+            5
+        )
+        .await
+    );
     assert_eq!(
         app.count("SELECT count(*) FROM deliveries WHERE status = 'pending'"),
         1
@@ -286,12 +298,7 @@ async fn mail_goes_over_tls_only_to_a_server_whose_certificate_is_trusted() {
         let app = TestApp::spawn_with(with_roots(None)).await;
         request_mail_code(&app, "ada@example.com").await;
         let tried = "SELECT count(*) FROM delivery_attempts WHERE outcome <> 'sent'";
-        for _ in 0..100 {
-            if app.count(tried) > 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        assert!(counted_within(&app, tried, 10).await, "{mode}: never tried");
         let error: String = app
             .db()
             .query_row(
