@@ -15,6 +15,9 @@ use crate::support::{PASSWORD, TestApp};
 struct FakeEdge {
     received: Arc<Mutex<Vec<(String, String)>>>,
     failures_left: Arc<Mutex<u32>>,
+    /// When set, only deliveries whose body contains it are failed, so that a delivery of some
+    /// other row cannot take the failure meant for the one under test.
+    fail_only_containing: Arc<Mutex<Option<String>>>,
 }
 
 async fn spawn_fake_edge(failures: u32) -> (String, FakeEdge) {
@@ -29,7 +32,13 @@ async fn spawn_fake_edge(failures: u32) -> (String, FakeEdge) {
             let state = state.clone();
             async move {
                 let mut failures = state.failures_left.lock().unwrap();
-                if *failures > 0 {
+                let targeted = state
+                    .fail_only_containing
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .is_none_or(|marker| body.contains(marker.as_str()));
+                if *failures > 0 && targeted {
                     *failures -= 1;
                     return StatusCode::SERVICE_UNAVAILABLE;
                 }
@@ -57,25 +66,24 @@ async fn an_admin_password_reset_revokes_its_sessions_at_the_edge_after_retries(
 
     let token = app.admin_token().await;
     assert!(!token.is_empty());
-    // Whatever signing in queued for the edge is delivered first, so that the one failure set
-    // up next meets the revocation's row and no other (which row met it was a race before).
-    for _ in 0..300 {
-        if app.count("SELECT count(*) FROM edge_outbox WHERE delivered_at IS NULL") == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(
-        app.count("SELECT count(*) FROM edge_outbox WHERE delivered_at IS NULL"),
-        0
-    );
-    edge.received.lock().unwrap().clear();
+    // The one failure set up next is meant for the revocation's delivery: it is aimed at the
+    // session's id, so a delivery of some other row (whatever signing in queued) cannot take it.
+    // (Waiting for the outbox to drain first still raced a row queued after the wait.)
+    let sid: String = app
+        .db()
+        .query_row(
+            "SELECT id FROM sessions WHERE revoked_at IS NULL AND admin = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    *edge.fail_only_containing.lock().unwrap() = Some(sid.clone());
     *edge.failures_left.lock().unwrap() = 1;
     // Resetting the admin's password ends the session just made; the edge must hear of it.
     origin::domain::identity::create_super_admin(&app.state, "root".into(), PASSWORD.into())
         .await
         .unwrap();
-    let sid: String = app
+    let revoked: String = app
         .db()
         .query_row(
             "SELECT id FROM sessions WHERE revoked_reason = 'password_changed'",
@@ -83,16 +91,24 @@ async fn an_admin_password_reset_revokes_its_sessions_at_the_edge_after_retries(
             |r| r.get(0),
         )
         .unwrap();
+    assert_eq!(revoked, sid);
 
     // The first delivery fails (503); the retry after the back-off succeeds. (A deadline, not a
     // measurement: generous, so a loaded machine does not fail it.)
+    let carrying = |received: &[(String, String)]| {
+        received
+            .iter()
+            .filter(|(_, body)| body.contains(&sid))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
     for _ in 0..300 {
-        if !edge.received.lock().unwrap().is_empty() {
+        if !carrying(&edge.received.lock().unwrap()).is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let received = edge.received.lock().unwrap().clone();
+    let received = carrying(&edge.received.lock().unwrap());
     assert_eq!(received.len(), 1, "{received:?}");
     assert_eq!(received[0].0, app.state.config.edge_secret.expose());
     assert!(received[0].1.contains(&sid), "{}", received[0].1);
