@@ -68,11 +68,12 @@ pub struct Config {
     pub ops: crate::ops::Settings,
     /// WeChat sign-in (`ORIGIN_WECHAT_*`; see `wechat`).
     pub wechat: crate::wechat::WechatConfig,
-    /// Host names (with their port, if not the scheme's) the web console answers on besides
-    /// IP addresses and `localhost` (`ORIGIN_CONSOLE_HOSTS`, comma-separated, e.g.
-    /// `admin.example.com`): a name nobody configured is refused, so a DNS-rebinding page
-    /// cannot reach the console through the operator's browser.
-    pub console_hosts: Vec<String>,
+    /// Host names (with their port, if not the scheme's) the admin listener (the JSON API,
+    /// the console, health and metrics) answers on besides IP addresses and `localhost`
+    /// (`ORIGIN_ADMIN_HOSTS`, comma-separated, e.g. `admin.example.com`; `ORIGIN_CONSOLE_HOSTS`,
+    /// its older name, is read too): a name nobody configured is refused, so a DNS-rebinding
+    /// page cannot reach the listener through the operator's browser.
+    pub admin_hosts: Vec<String>,
     /// Payments: sandbox or live gateways (`ORIGIN_PAYMENTS`, `ORIGIN_ALIPAY_*`,
     /// `ORIGIN_WECHATPAY_*`; see `payments::Settings`).
     pub payments: crate::payments::Settings,
@@ -148,12 +149,15 @@ impl Config {
         config.ops = crate::ops::Settings::from_env(&var)?;
         config.wechat = crate::wechat::WechatConfig::from_env(&var)?;
         config.payments = crate::payments::Settings::from_env(&var)?;
-        if let Some(hosts) = var("ORIGIN_CONSOLE_HOSTS") {
-            config.console_hosts = hosts
-                .split(',')
-                .map(|host| host.trim().to_ascii_lowercase())
-                .filter(|host| !host.is_empty())
-                .collect();
+        for name in ["ORIGIN_ADMIN_HOSTS", "ORIGIN_CONSOLE_HOSTS"] {
+            if let Some(hosts) = var(name) {
+                config.admin_hosts.extend(
+                    hosts
+                        .split(',')
+                        .map(|host| host.trim().to_ascii_lowercase())
+                        .filter(|host| !host.is_empty()),
+                );
+            }
         }
         Ok(config)
     }
@@ -185,7 +189,7 @@ impl Config {
             min_free_bytes: 1024 * MEBIBYTE,
             ops: crate::ops::Settings::default(),
             wechat: crate::wechat::WechatConfig::default(),
-            console_hosts: Vec::new(),
+            admin_hosts: Vec::new(),
             payments: crate::payments::Settings::default(),
         })
     }

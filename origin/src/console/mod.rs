@@ -37,10 +37,11 @@ mod upload;
 mod users;
 
 pub use layout::{Layout, MenuItem};
+pub(crate) use session::trusted_host;
 pub use session::{Anyone, Form, Staff};
 
 /// Every console page, each behind its extractor's permission.
-pub fn routes(state: &AppState) -> Router<AppState> {
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/") }))
         .route("/console/", get(session::home))
@@ -124,29 +125,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/console/{*rest}",
             axum::routing::any(|| async { ConsoleError::NotFound }),
         )
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            trusted_hosts_only,
-        ))
         .layer(middleware::from_fn(security_headers))
-}
-
-/// Refuses a request whose `Host` the console does not answer on (`session::trusted_host`):
-/// what a DNS-rebinding page would send.
-async fn trusted_hosts_only(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let trusted = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|host| session::trusted_host(host, &state.config.console_hosts));
-    if !trusted {
-        return ConsoleError::UnknownHost.into_response();
-    }
-    next.run(request).await
 }
 
 /// A gift form's body: its fields and one image of at most `IMAGE_PART_LIMIT` (the part
@@ -237,7 +216,7 @@ pub enum ConsoleError {
     Forbidden(&'static str),
     /// A state-changing request without the console's origin or form token.
     CrossSite,
-    /// A `Host` the console does not answer on (`ORIGIN_CONSOLE_HOSTS`).
+    /// A `Host` the admin listener does not answer on (`ORIGIN_ADMIN_HOSTS`).
     UnknownHost,
     NotFound,
     /// What the operator confirmed has changed since they saw it.
@@ -323,8 +302,7 @@ impl IntoResponse for ConsoleError {
             ConsoleError::UnknownHost => (
                 StatusCode::MISDIRECTED_REQUEST,
                 "地址不受信任",
-                "控制台只在 IP 地址、localhost 或 ORIGIN_CONSOLE_HOSTS 列出的域名上提供。"
-                    .to_owned(),
+                "控制台只在 IP 地址、localhost 或 ORIGIN_ADMIN_HOSTS 列出的域名上提供。".to_owned(),
             ),
             ConsoleError::NotFound => (
                 StatusCode::NOT_FOUND,

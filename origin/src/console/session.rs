@@ -104,9 +104,9 @@ impl<P: Gate> FromRequestParts<AppState> for Staff<P> {
     }
 }
 
-/// Whether the console answers on `host` (the `Host` header): an IP address or `localhost`
-/// (with any port), or a name listed in `ORIGIN_CONSOLE_HOSTS`. A DNS-rebinding page reaches
-/// the listener under the attacker's own name, which nobody listed.
+/// Whether the admin listener answers on `host` (the `Host` header): an IP address or
+/// `localhost` (with any port), or a name listed in `ORIGIN_ADMIN_HOSTS`. A DNS-rebinding page
+/// reaches the listener under the attacker's own name, which nobody listed.
 pub(crate) fn trusted_host(host: &str, configured: &[String]) -> bool {
     let host = host.to_ascii_lowercase();
     if configured.contains(&host) {
@@ -160,7 +160,7 @@ impl<T: FromParams> FromRequest<AppState> for Form<T> {
     type Rejection = ConsoleError;
 
     async fn from_request(request: Request, state: &AppState) -> ConsoleResult<Self> {
-        if !same_origin(request.headers(), &state.config.console_hosts) {
+        if !same_origin(request.headers(), &state.config.admin_hosts) {
             return Err(ConsoleError::CrossSite);
         }
         let expected = request
@@ -246,7 +246,7 @@ pub async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Re
 /// `POST /console/login`: `POST /admin/login`'s rules (holders of a role only, the admin
 /// listener's own failed-attempt counter); a refusal shows the page again with its reason.
 pub async fn login(State(state): State<AppState>, request: Request) -> Response {
-    if !same_origin(request.headers(), &state.config.console_hosts) {
+    if !same_origin(request.headers(), &state.config.admin_hosts) {
         return ConsoleError::CrossSite.into_response();
     }
     let secure = request

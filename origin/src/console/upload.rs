@@ -59,7 +59,7 @@ impl<T: FromParams> FromRequest<AppState> for ImageForm<T> {
                 image: None,
             });
         }
-        if !same_origin(request.headers(), &state.config.console_hosts) {
+        if !same_origin(request.headers(), &state.config.admin_hosts) {
             return Err(ConsoleError::CrossSite);
         }
         let expected = request

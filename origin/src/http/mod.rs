@@ -448,9 +448,45 @@ async fn refuse_declared_over(limit: u64, request: Request, next: Next) -> Respo
 pub fn admin_router(state: AppState) -> Router {
     let routes = admin::routes(&state)
         .merge(crate::ops::routes())
-        .merge(crate::console::routes(&state));
+        .merge(crate::console::routes());
     let metrics = state.metrics.clone();
-    with_common_layers(routes.fallback(not_found).with_state(state), metrics)
+    let routes = routes
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            trusted_hosts_only,
+        ))
+        .with_state(state);
+    with_common_layers(routes, metrics)
+}
+
+/// Refuses a request to the admin listener whose `Host` it does not answer on
+/// (`console::session::trusted_host`): what a DNS-rebinding page in an operator's browser would
+/// send. The JSON API needs a token, but its sign-in, health, metrics and documents do not, and
+/// a page reaching them would guess passwords from the operator's own address or read figures.
+/// Console pages get the console's own error page; everything else the print envelope.
+async fn trusted_hosts_only(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let trusted = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|host| crate::console::trusted_host(host, &state.config.admin_hosts));
+    if trusted {
+        return next.run(request).await;
+    }
+    if request.uri().path().starts_with("/console") {
+        return crate::console::ConsoleError::UnknownHost.into_response();
+    }
+    AppError::from(Problem::Forbidden {
+        message: "this listener answers only on IP addresses, localhost and the names in \
+                  ORIGIN_ADMIN_HOSTS"
+            .to_owned(),
+    })
+    .into_response()
 }
 
 /// Layers shared by both listeners: request ids, tracing, panics caught, problems rendered,

@@ -947,7 +947,7 @@ async fn a_name_nobody_configured_cannot_reach_the_console() {
         .unwrap();
     assert_eq!(local.status(), StatusCode::OK);
     let listed = TestApp::spawn_with(|config| {
-        config.console_hosts = vec!["admin.example.com".into()];
+        config.admin_hosts = vec!["admin.example.com".into()];
     })
     .await;
     let named = browser()

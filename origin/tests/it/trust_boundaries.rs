@@ -633,6 +633,74 @@ async fn the_admin_listener_counts_sign_ins_by_peer_address_whatever_headers_say
 }
 
 #[tokio::test]
+async fn a_rebinding_page_reaches_neither_the_admin_sign_in_nor_its_figures() {
+    // A DNS-rebinding page in an operator's browser reaches the admin listener under its own
+    // name. The JSON API needs a token, but its sign-in, health, metrics and documents did not.
+    let app = TestApp::spawn().await;
+    app.admin_token().await;
+    let sessions = || app.count("SELECT count(*) FROM sessions");
+    let before = sessions();
+    let port = app.admin.rsplit(':').next().unwrap().to_owned();
+    let rebound = format!("evil.example:{port}");
+    let sign_in = app
+        .admin_request(Method::POST, "/admin/login")
+        .header("Host", &rebound)
+        .json(&json!({ "username": "root", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let body = print_error(sign_in, 403, 999).await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("ORIGIN_ADMIN_HOSTS"),
+        "{body}"
+    );
+    assert_eq!(sessions(), before, "a refused sign-in made no session");
+    for path in [
+        "/metrics",
+        "/healthz",
+        "/readyz",
+        "/admin/openapi.json",
+        "/nowhere",
+    ] {
+        let response = app
+            .admin_request(Method::GET, path)
+            .header("Host", &rebound)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{path}");
+        let text = response.text().await.unwrap();
+        assert!(!text.contains("# TYPE"), "{path}: {text}");
+    }
+    // `localhost`, IP addresses and the listed names are answered.
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let metrics = app
+            .admin_request(Method::GET, "/metrics")
+            .header("Host", &host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(metrics.status(), 200, "{host}");
+    }
+    let listed = TestApp::spawn_with(|config| {
+        config.admin_hosts = vec!["admin.example.com".into()];
+    })
+    .await;
+    listed.admin_token().await;
+    let named = listed
+        .admin_request(Method::POST, "/admin/login")
+        .header("Host", "Admin.Example.com")
+        .json(&json!({ "username": "root", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    json_of(named, 200).await;
+}
+
+#[tokio::test]
 async fn enabling_or_disabling_an_admin_needs_every_power_it_holds() {
     let app = TestApp::spawn().await;
     let (token, _) = admin_holding(&app, "用户", &["用户管理"]).await;
