@@ -340,10 +340,17 @@ impl Pacing {
             child.kill()?;
             child.wait()?;
             let busy = busy?;
+            let ms = |measured: &Measured, p: f64| measured.percentile(p).as_secs_f64() * 1000.0;
             println!(
-                "round {round}: p99 calm {:.2} ms, with the command {:.2} ms",
-                quiet.percentile(0.99).as_secs_f64() * 1000.0,
-                busy.percentile(0.99).as_secs_f64() * 1000.0
+                "round {round}: p95 / p98 / p99 / p99.5 calm {:.2} / {:.2} / {:.2} / {:.2} ms, with the command {:.2} / {:.2} / {:.2} / {:.2} ms",
+                ms(&quiet, 0.95),
+                ms(&quiet, 0.98),
+                ms(&quiet, 0.99),
+                ms(&quiet, 0.995),
+                ms(&busy, 0.95),
+                ms(&busy, 0.98),
+                ms(&busy, 0.99),
+                ms(&busy, 0.995),
             );
             calm.absorb(quiet);
             loaded.absorb(busy);
