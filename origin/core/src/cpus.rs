@@ -63,6 +63,55 @@ fn restrict_to(cpus: &[usize]) -> Result<(), String> {
     }
 }
 
+/// Puts the calling thread in the idle scheduling class (elsewhere than Linux, the lowest
+/// priority the platform offers): it runs on the cycles every ordinary thread leaves.
+pub fn idle_class() -> Result<(), thread_priority::Error> {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        set_thread_priority_and_policy(
+            thread_native_id(),
+            // SCHED_IDLE takes static priority 0, which `Min` maps to for this policy.
+            thread_priority::ThreadPriority::Min,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
+    }
+}
+
+/// Runs `work` on a thread of its own in the idle class ([`idle_class`]) and waits for it:
+/// background work (the scheduled snapshot) that must take neither the request path's cycles
+/// nor precedence over sign-ins, whose hashing is in the same class. On the blocking pool, at
+/// ordinary priority, an hourly snapshot starved the hashing on its CPU (an idle-class thread
+/// gets about 0.3 % of a CPU against an ordinary one) and sign-ins queued, then got 503, for
+/// as long as the snapshot and its integrity check ran.
+pub async fn in_background<T: Send + 'static>(
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<T> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            if let Err(error) = idle_class() {
+                tracing::warn!(
+                    ?error,
+                    "could not put a background thread in the idle class"
+                );
+            }
+            let _ = done.send(work());
+        })?;
+    result
+        .await
+        .map_err(|_| std::io::Error::other("a background thread ended without an answer"))
+}
+
 /// Keeps the calling thread off the first CPU the process may run on, when it may run on more
 /// than one.
 pub fn leave_first() -> Result<(), String> {
@@ -153,6 +202,31 @@ mod tests {
 
     fn on_a_new_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
         std::thread::spawn(work).join().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn background_work_runs_in_the_idle_class_and_leaves_the_caller_alone() {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, thread_schedule_policy,
+        };
+        let (policy, name) = in_background("snapshot", || {
+            (
+                thread_schedule_policy().unwrap(),
+                std::thread::current().name().map(str::to_owned),
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            policy,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
+        );
+        assert_eq!(name.as_deref(), Some("snapshot"));
+        assert_eq!(
+            thread_schedule_policy().unwrap(),
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other)
+        );
     }
 
     #[test]

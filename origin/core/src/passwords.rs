@@ -17,7 +17,6 @@ use argon2::password_hash::{
 };
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use shared::Problem;
-use thread_priority::ThreadPriority;
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::error::{Error, Result};
@@ -126,28 +125,8 @@ fn verify_now(password: &str, hash: &str) -> bool {
         && crate::ids::constant_time_eq(&out, expected.as_bytes())
 }
 
-fn lower_priority() -> Result<(), thread_priority::Error> {
-    #[cfg(target_os = "linux")]
-    {
-        use thread_priority::unix::{
-            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
-            thread_native_id,
-        };
-        set_thread_priority_and_policy(
-            thread_native_id(),
-            // SCHED_IDLE takes static priority 0, which `Min` maps to for this policy.
-            ThreadPriority::Min,
-            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
-        )
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        thread_priority::set_current_thread_priority(ThreadPriority::Min)
-    }
-}
-
 fn hashing_thread(jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
-    if let Err(error) = lower_priority() {
+    if let Err(error) = crate::cpus::idle_class() {
         tracing::warn!(?error, "could not lower the priority of a hashing thread");
     }
     if let Err(error) = crate::cpus::leave_first() {

@@ -61,13 +61,17 @@ pub async fn scheduled_once(state: &AppState, dir: &Path) -> anyhow::Result<Path
     let keep = state.config.ops.backup_keep;
     let dir = dir.to_owned();
     let started = std::time::Instant::now();
-    let outcome = tokio::task::spawn_blocking(move || -> anyhow::Result<(PathBuf, Verified)> {
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let path = dir.join(scheduled_name()?);
-        let verified = snapshot(&database, &path)?;
-        prune(&dir, keep)?;
-        Ok((path, verified))
-    })
+    // In the idle class, like the hashing: see `cpus::in_background`.
+    let outcome = crate::cpus::in_background(
+        "snapshot",
+        move || -> anyhow::Result<(PathBuf, Verified)> {
+            fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let path = dir.join(scheduled_name()?);
+            let verified = snapshot(&database, &path)?;
+            prune(&dir, keep)?;
+            Ok((path, verified))
+        },
+    )
     .await
     .map_err(anyhow::Error::from)
     .and_then(|outcome| outcome);
