@@ -88,9 +88,9 @@ pub fn idle_class() -> Result<(), thread_priority::Error> {
 /// Runs `work` on a thread of its own in the idle class ([`idle_class`]) and waits for it:
 /// background work (the scheduled snapshot) that must take neither the request path's cycles
 /// nor precedence over sign-ins, whose hashing is in the same class. On the blocking pool, at
-/// ordinary priority, an hourly snapshot starved the hashing on its CPU (an idle-class thread
-/// gets about 0.3 % of a CPU against an ordinary one) and sign-ins queued, then got 503, for
-/// as long as the snapshot and its integrity check ran.
+/// ordinary priority, a scheduled snapshot would take nearly all of its CPU from the hashing
+/// (an idle-class thread gets about 0.3 % of a CPU against an ordinary one), and sign-ins would
+/// queue, then get 503, for as long as the snapshot and its integrity check ran.
 pub async fn in_background<T: Send + 'static>(
     name: &str,
     work: impl FnOnce() -> T + Send + 'static,
