@@ -144,6 +144,12 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
 async fn security_headers(request: Request, next: Next) -> Response {
     let asset = request.uri().path().starts_with("/console/assets/");
     let mut response = next.run(request).await;
+    secure(&mut response, asset);
+    response
+}
+
+/// The console's security headers on `response` (`no-store` unless it is a vendored asset).
+fn secure(response: &mut Response, asset: bool) {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -161,6 +167,13 @@ async fn security_headers(request: Request, next: Next) -> Response {
     if !asset {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+}
+
+/// The page for a console request under a `Host` the admin listener does not answer on, with
+/// the console's security headers (the check runs outside the console's own layers).
+pub(crate) fn unknown_host() -> Response {
+    let mut response = ConsoleError::UnknownHost.into_response();
+    secure(&mut response, false);
     response
 }
 

@@ -479,7 +479,7 @@ async fn trusted_hosts_only(
         return next.run(request).await;
     }
     if request.uri().path().starts_with("/console") {
-        return crate::console::ConsoleError::UnknownHost.into_response();
+        return crate::console::unknown_host();
     }
     AppError::from(Problem::Forbidden {
         message: "this listener answers only on IP addresses, localhost and the names in \

@@ -928,6 +928,9 @@ async fn a_name_nobody_configured_cannot_reach_the_console() {
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::MISDIRECTED_REQUEST);
+    // The refusal is a console page like any other: it may not be framed or cached.
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(page.headers()["cache-control"], "no-store");
     let login = browser()
         .post(format!("{}/console/login", app.admin))
         .header("Host", &rebound)
