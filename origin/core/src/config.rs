@@ -82,7 +82,13 @@ pub struct Config {
 impl Config {
     /// Reads the environment. Missing secrets are generated into the data directory.
     pub fn from_env() -> anyhow::Result<Config> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Config::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the process environment in `from_env`, a map in tests).
+    /// A variable that is empty or only spaces counts as unset.
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let data_dir = PathBuf::from(var("ORIGIN_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let mut config = Config::with_defaults(&data_dir)?;
         if let Some(addr) = var("ORIGIN_PUBLIC_ADDR") {
@@ -279,5 +285,74 @@ pub fn read_or_create(
         // Another process created it first: theirs wins.
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(fs::read(&path)?),
         Err(error) => Err(error).with_context(|| format!("creating {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads `vars` as the environment, rooted in a fresh data directory.
+    fn config(dir: &Path, vars: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let mut map: std::collections::HashMap<String, String> = vars
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        map.insert("ORIGIN_DATA_DIR".into(), dir.display().to_string());
+        Config::from_vars(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn admin_hosts_come_from_both_names_trimmed_and_lowercased() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(
+            dir.path(),
+            &[
+                ("ORIGIN_ADMIN_HOSTS", " Admin.Example.com , ,ops.example.com:8443"),
+                ("ORIGIN_CONSOLE_HOSTS", "console.example.com"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            config.admin_hosts,
+            ["admin.example.com", "ops.example.com:8443", "console.example.com"]
+        );
+        assert_eq!(config.data_dir, dir.path());
+    }
+
+    #[test]
+    fn no_admin_hosts_means_only_addresses_and_localhost() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path(), &[("ORIGIN_ADMIN_HOSTS", "  ")]).unwrap();
+        assert!(config.admin_hosts.is_empty());
+    }
+
+    #[test]
+    fn a_blank_variable_counts_as_unset_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path(), &[("ORIGIN_ACCESS_TTL", " ")]).unwrap();
+        assert_eq!(config.access_ttl_secs, 7200);
+
+        let error = config_error(dir.path(), &[("ORIGIN_ACCESS_TTL", "30")]);
+        assert!(error.contains("ORIGIN_ACCESS_TTL"), "{error}");
+        let error = config_error(dir.path(), &[("ORIGIN_PUBLIC_ADDR", "localhost")]);
+        assert!(error.contains("ORIGIN_PUBLIC_ADDR"), "{error}");
+        let error = config_error(dir.path(), &[("ORIGIN_MAX_CONNECTIONS", "0")]);
+        assert!(error.contains("ORIGIN_MAX_CONNECTIONS"), "{error}");
+    }
+
+    #[test]
+    fn given_secrets_win_and_missing_ones_are_generated_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let given = config(dir.path(), &[("EDGE_SHARED_SECRET", "given-secret")]).unwrap();
+        assert_eq!(given.edge_secret, Secret::new("given-secret"));
+        let first = config(dir.path(), &[]).unwrap();
+        let second = config(dir.path(), &[]).unwrap();
+        assert_eq!(first.edge_secret, second.edge_secret);
+        assert_ne!(first.edge_secret, Secret::new("given-secret"));
+    }
+
+    fn config_error(dir: &Path, vars: &[(&str, &str)]) -> String {
+        format!("{:#}", config(dir, vars).err().expect("refused"))
     }
 }
