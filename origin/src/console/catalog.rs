@@ -317,6 +317,8 @@ struct CheckedGift {
     stock: i64,
     image: Option<i64>,
     retired: bool,
+    /// A create form's one-time key.
+    once: Option<String>,
 }
 
 impl CheckedGift {
@@ -344,6 +346,13 @@ where
         // Refused before anything is stored: the received file is dropped with its request.
         Err(problem) => return Ok(gift_again(staff, id, typed, problem)),
     };
+    // A re-posted create form is refused by `write` whatever it carries: its file is not
+    // stored again (a second upload row, a second count against the operator's day).
+    let repeated = match checked.once.clone() {
+        Some(key) => admin::form_submitted(state, key).await?,
+        None => false,
+    };
+    let image = if repeated { None } else { image };
     let image = match store_image(state, staff, image).await? {
         Some(uploaded) => {
             // Shown on the form again if the gift is refused, so the file is not sent twice.
@@ -377,6 +386,7 @@ pub async fn gift_create(
         stock: request.stock,
         image: request.image,
         retired: false,
+        once: key.clone(),
     });
     // A double click or a re-posted form creates the gift once (`Once`).
     let actor = match key {
@@ -408,6 +418,7 @@ pub async fn gift_update(
         stock: request.stock,
         image: request.image,
         retired: request.retired,
+        once: None,
     });
     let actor = staff.actor.clone();
     let write = |gift, retired| {

@@ -779,13 +779,21 @@ async fn a_goods_or_gift_form_posted_twice_creates_one() {
         ("accumulate_points", "10"),
         ("stock", "5"),
     ];
+    let uploads = || app.count("SELECT count(*) FROM uploads");
+    let before = uploads();
     for expected in [StatusCode::SEE_OTHER, StatusCode::BAD_REQUEST] {
-        let form = gift_form(&token, &fields, None);
+        let form = gift_form(&token, &fields, Some(png(7)));
         let (status, page) =
             post_multipart(&app, &cookie, Some(&origin), "/console/gifts", form).await;
         assert_eq!(status, expected, "{page}");
     }
     assert_eq!(app.count("SELECT count(*) FROM gifts"), 1);
+    // The re-posted form's file is not stored again: one upload, the gift's.
+    assert_eq!(uploads(), before + 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM gifts WHERE image_upload_id = (SELECT max(id) FROM uploads)"),
+        1
+    );
     assert_eq!(
         app.count("SELECT count(*) FROM audit_log WHERE action = 'gift.create'"),
         1

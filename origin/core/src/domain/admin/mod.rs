@@ -92,6 +92,16 @@ where
     Ok(value)
 }
 
+/// Whether the form whose one-time key is `key` was already acted on. [`act`] decides that
+/// inside its transaction; this earlier look lets a form skip work that comes before the
+/// action (storing a re-posted file) when the action is certain to be refused.
+pub async fn form_submitted(state: &AppState, key: String) -> Result<bool> {
+    Ok(state
+        .db
+        .read_short(move |connection| audit::submitted(connection, &key))
+        .await?)
+}
+
 fn existing_user(tx: &Transaction<'_>, user_id: i64) -> Result<UserRow> {
     Ok(users::by_id(tx, user_id)?.ok_or(Problem::NotFound)?)
 }
