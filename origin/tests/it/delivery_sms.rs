@@ -171,6 +171,42 @@ async fn an_aliyun_code_arrives_signed_and_registers_the_user() {
     assert_eq!(app.user_count(), 1);
 }
 
+/// With SMS live and e-mail still on the outbox, the database is a live one: the outbox keeps
+/// the e-mail's code and body sealed, and a super-admin still reads the working code.
+#[tokio::test]
+async fn beside_a_live_sms_provider_the_outbox_keeps_nothing_in_the_clear() {
+    let stand_in = aliyun_stand_in().await;
+    let app = TestApp::spawn_with(|config| use_aliyun(config, &stand_in, ALIYUN_SECRET)).await;
+    let email = format!("sealed{}@example.com", app.fresh_ip().replace('.', ""));
+    let response = app
+        .request(Method::POST, "/api/mail")
+        .json(&json!({ "email": email, "is_register": true }))
+        .send()
+        .await
+        .unwrap();
+    let token = json_of(response, 201).await["data"]["verification_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = app.outbox_code(&email).await;
+    assert_eq!(code.len(), 6, "{code}");
+    let (stored_code, stored_body, sealed): (String, String, bool) = app
+        .db()
+        .query_row(
+            "SELECT code, body, sealed FROM outbox WHERE recipient = ?1",
+            [&email],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap();
+    assert!(sealed);
+    assert!(
+        !stored_code.contains(&code) && !stored_body.contains(&code),
+        "{stored_code} {stored_body}"
+    );
+    register(&app, &token, &code).await;
+    assert_eq!(app.user_count(), 1);
+}
+
 #[tokio::test]
 async fn an_aliyun_outage_delays_the_code_but_it_still_arrives() {
     let stand_in = aliyun_stand_in().await;

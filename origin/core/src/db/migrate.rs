@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0014_console_sessions.sql"),
     include_str!("migrations/0015_audit_submissions.sql"),
     include_str!("migrations/0016_points_earned.sql"),
+    include_str!("migrations/0017_outbox_sealed.sql"),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version` once migrated).

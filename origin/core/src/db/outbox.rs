@@ -11,12 +11,16 @@ pub struct OutboxRow {
     pub code: String,
     pub body: String,
     pub created_at: i64,
+    /// `code` and `body` are sealed (`notify::seal`): written so once a channel has a real
+    /// provider; `Notifier::open_outbox` opens them.
+    pub sealed: bool,
 }
 
 pub fn insert(connection: &Connection, row: &OutboxRow) -> StorageResult<()> {
     connection.execute(
-        "INSERT INTO outbox (channel, recipient, code, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![row.channel, row.recipient, row.code, row.body, row.created_at],
+        "INSERT INTO outbox (channel, recipient, code, body, created_at, sealed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![row.channel, row.recipient, row.code, row.body, row.created_at, row.sealed],
     )?;
     Ok(())
 }
@@ -29,7 +33,7 @@ pub fn list(
     limit: u32,
 ) -> StorageResult<Vec<OutboxRow>> {
     let mut statement = connection.prepare(
-        "SELECT channel, recipient, code, body, created_at FROM outbox
+        "SELECT channel, recipient, code, body, created_at, sealed FROM outbox
          WHERE (?1 IS NULL OR recipient = ?1) AND (?2 IS NULL OR channel = ?2)
          ORDER BY id DESC LIMIT ?3",
     )?;
@@ -40,6 +44,7 @@ pub fn list(
             code: row.get(2)?,
             body: row.get(3)?,
             created_at: row.get(4)?,
+            sealed: row.get(5)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -178,16 +178,38 @@ impl Notifier {
         notification: &Notification,
         now: i64,
     ) -> Result<()> {
+        // Only a purely development setup keeps the outbox in the clear (migration 0017).
+        let sealed = !self.records_captchas();
+        let keep = |text: &String| -> Result<String> {
+            match sealed {
+                true => self.seal.seal(text),
+                false => Ok(text.clone()),
+            }
+        };
         Ok(outbox::insert(
             transaction,
             &OutboxRow {
                 channel: notification.channel.as_str().into(),
                 recipient: notification.to.clone(),
-                code: notification.code.clone(),
-                body: notification.body.clone(),
+                code: keep(&notification.code)?,
+                body: keep(&notification.body)?,
                 created_at: now,
+                sealed,
             },
         )?)
+    }
+
+    /// `row` with its code and body in the clear, for the super-admins who may read them; a
+    /// row sealed under another pepper shows what happened instead of its text.
+    pub fn open_outbox(&self, mut row: OutboxRow) -> OutboxRow {
+        if row.sealed {
+            let opened = self.seal.open(&row.code).zip(self.seal.open(&row.body));
+            (row.code, row.body) = opened.unwrap_or_else(|| {
+                (String::new(), "（已加密，密钥已更换，无法打开）".to_owned())
+            });
+            row.sealed = false;
+        }
+        row
     }
 
     /// The code a pending row holds, in the clear, for the worker to send.
@@ -220,5 +242,39 @@ impl Notifier {
             .lock()
             .map(|attempts| attempts.clone())
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealed_row(notifier: &Notifier) -> OutboxRow {
+        OutboxRow {
+            channel: "mail".into(),
+            recipient: "a@example.com".into(),
+            code: notifier.seal.seal("123456").unwrap(),
+            body: notifier.seal.seal("您的验证码是 123456").unwrap(),
+            created_at: 0,
+            sealed: true,
+        }
+    }
+
+    #[test]
+    fn a_sealed_outbox_row_opens_only_under_its_own_pepper() {
+        let settings = Settings::default();
+        let notifier = Notifier::new(&settings, &Secret::new("pepper-one"));
+        let opened = notifier.open_outbox(sealed_row(&notifier));
+        assert_eq!((opened.code.as_str(), opened.sealed), ("123456", false));
+        assert_eq!(opened.body, "您的验证码是 123456");
+
+        let other = Notifier::new(&settings, &Secret::new("pepper-two"));
+        let unopened = other.open_outbox(sealed_row(&notifier));
+        assert_eq!(unopened.code, "");
+        assert!(unopened.body.contains("密钥已更换"), "{}", unopened.body);
+
+        let mut clear = sealed_row(&notifier);
+        (clear.code, clear.sealed) = ("654321".into(), false);
+        assert_eq!(other.open_outbox(clear).code, "654321");
     }
 }

@@ -550,7 +550,7 @@ pub async fn read_outbox(
     channel: Option<String>,
 ) -> Result<(Vec<OutboxRow>, bool)> {
     let reader = actor.clone();
-    act(state, actor, "outbox.read", move |tx, _| {
+    let (rows, codes_shown) = act(state, actor, "outbox.read", move |tx, _| {
         let codes_shown = match reader.user_id {
             Some(user_id) => roles::is_super_admin(tx, user_id)?,
             None => true,
@@ -561,7 +561,16 @@ pub async fn read_outbox(
         });
         Ok(Effect::new((rows, codes_shown), None, detail))
     })
-    .await
+    .await?;
+    // Sealed rows (a live setup's) are opened only for those who see codes.
+    let rows = match codes_shown {
+        true => rows
+            .into_iter()
+            .map(|row| state.notifier.open_outbox(row))
+            .collect(),
+        false => rows,
+    };
+    Ok((rows, codes_shown))
 }
 
 /// One page of the SMS and e-mail delivery log, newest first. It names recipients (personal

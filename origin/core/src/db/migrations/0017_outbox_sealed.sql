@@ -1,0 +1,6 @@
+-- The outbox keeps its messages in the clear only in a purely development setup (both
+-- channels use it). Once some channel has a real provider the database is a live one (its
+-- snapshots and replicas leave the machine), so the outbox's code and body are sealed like a
+-- waiting delivery's code (`notify::seal`), and opened only for the super-admins who may read
+-- them. Rows written before stay as they were.
+ALTER TABLE outbox ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0 CHECK (sealed IN (0, 1));
