@@ -353,6 +353,6 @@ mod tests {
     }
 
     fn config_error(dir: &Path, vars: &[(&str, &str)]) -> String {
-        format!("{:#}", config(dir, vars).err().expect("refused"))
+        format!("{:#}", config(dir, vars).expect_err("refused"))
     }
 }
