@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0015_audit_submissions.sql"),
     include_str!("migrations/0016_points_earned.sql"),
     include_str!("migrations/0017_outbox_sealed.sql"),
+    include_str!("migrations/0018_user_search.sql"),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version` once migrated).

@@ -329,39 +329,111 @@ impl LoginColumn {
     }
 }
 
-/// A user search's LIKE pattern: a phone in any spelling is searched in its canonical form
-/// (SPEC §4); LIKE wildcards in the query are matched literally.
-fn search_pattern(query: Option<&str>) -> Option<String> {
-    let query = query.map(|q| shared::validate::canonical_phone(q).unwrap_or_else(|| q.to_owned()));
-    query.map(|q| {
-        let escaped = q
+/// A user search: the LIKE pattern every match satisfies and, for a query of three characters
+/// or more that few users hold, the trigram phrase that finds its candidates by index
+/// (migration 0018). Short queries, which a trigram index cannot serve, scan; so do queries
+/// that more than one user in [`INDEX_SHARE`] holds, for which checking the index's
+/// candidates one by one costs more than the scan (BENCHMARKS.md, "Back-office lists").
+struct Search {
+    /// A phone in any spelling is searched in its canonical form (SPEC §4); LIKE wildcards in
+    /// the query are matched literally.
+    pattern: Option<String>,
+    phrase: Option<String>,
+}
+
+/// Every match's test: a part of the account, phone, e-mail or nickname.
+const LIKE_FILTER: &str = "(account LIKE :pattern ESCAPE '\\' OR phone LIKE :pattern ESCAPE '\\'
+     OR email LIKE :pattern ESCAPE '\\' OR nickname LIKE :pattern ESCAPE '\\')";
+
+/// The index serves a query only if at most one user in this many holds it.
+const INDEX_SHARE: i64 = 8;
+
+impl Search {
+    fn new(connection: &Connection, query: Option<&str>) -> StorageResult<Search> {
+        let Some(query) = query else {
+            return Ok(Search {
+                pattern: None,
+                phrase: None,
+            });
+        };
+        let query = shared::validate::canonical_phone(query).unwrap_or_else(|| query.to_owned());
+        let escaped = query
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        format!("%{escaped}%")
-    })
+        // A quoted phrase: every character literal, the trigrams in a row — the rows holding
+        // the query, whatever its case (a superset of the LIKE's matches).
+        let phrase = (query.chars().count() >= 3)
+            .then(|| format!("\"{}\"", query.replace('"', "\"\"")));
+        let phrase = match phrase {
+            Some(phrase) if selective(connection, &phrase)? => Some(phrase),
+            _ => None,
+        };
+        Ok(Search {
+            pattern: Some(format!("%{escaped}%")),
+            phrase,
+        })
+    }
+
+    /// The `WHERE` condition, with the named parameters [`Search::params`] binds.
+    fn filter(&self) -> String {
+        match (&self.pattern, &self.phrase) {
+            (None, _) => "1".to_owned(),
+            (Some(_), None) => LIKE_FILTER.to_owned(),
+            (Some(_), Some(_)) => format!(
+                "id IN (SELECT rowid FROM users_search WHERE users_search MATCH :phrase)
+                 AND {LIKE_FILTER}"
+            ),
+        }
+    }
+
+    fn params(&self) -> Vec<(&'static str, &dyn rusqlite::ToSql)> {
+        let mut params: Vec<(&'static str, &dyn rusqlite::ToSql)> = Vec::new();
+        if let Some(pattern) = &self.pattern {
+            params.push((":pattern", pattern));
+        }
+        if let Some(phrase) = &self.phrase {
+            params.push((":phrase", phrase));
+        }
+        params
+    }
 }
 
-const SEARCH_FILTER: &str =
-    "(?1 IS NULL OR account LIKE ?1 ESCAPE '\\' OR phone LIKE ?1 ESCAPE '\\'
-                   OR email LIKE ?1 ESCAPE '\\' OR nickname LIKE ?1 ESCAPE '\\')";
+/// Whether at most one user in [`INDEX_SHARE`] holds `phrase`: the index's candidates are
+/// counted only that far, so an unselective query costs little more than its scan.
+fn selective(connection: &Connection, phrase: &str) -> StorageResult<bool> {
+    let cap: i64 = connection
+        .prepare_cached("SELECT coalesce(max(id), 0) / ?1 FROM users")?
+        .query_row([INDEX_SHARE], |row| row.get(0))?;
+    let candidates: i64 = connection
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT rowid FROM users_search
+                                   WHERE users_search MATCH ?1 LIMIT ?2)",
+        )?
+        .query_row(rusqlite::params![phrase, cap + 1], |row| row.get(0))?;
+    Ok(candidates <= cap)
+}
 
 /// Every user the search `query` finds who is not disabled (a grant to "all who match").
 pub fn active_matching(connection: &Connection, query: Option<&str>) -> StorageResult<Vec<i64>> {
-    let pattern = search_pattern(query);
+    let search = Search::new(connection, query)?;
     let mut statement = connection.prepare(&format!(
-        "SELECT id FROM users WHERE disabled = 0 AND {SEARCH_FILTER} ORDER BY id"
+        "SELECT id FROM users WHERE disabled = 0 AND {} ORDER BY id",
+        search.filter()
     ))?;
-    let ids = statement.query_map([&pattern], |row| row.get(0))?;
+    let ids = statement.query_map(search.params().as_slice(), |row| row.get(0))?;
     Ok(ids.collect::<Result<_, _>>()?)
 }
 
 /// How many users [`active_matching`] would return.
 pub fn count_active_matching(connection: &Connection, query: Option<&str>) -> StorageResult<u64> {
-    let pattern = search_pattern(query);
+    let search = Search::new(connection, query)?;
     Ok(connection.query_row(
-        &format!("SELECT count(*) FROM users WHERE disabled = 0 AND {SEARCH_FILTER}"),
-        [&pattern],
+        &format!(
+            "SELECT count(*) FROM users WHERE disabled = 0 AND {}",
+            search.filter()
+        ),
+        search.params().as_slice(),
         |row| row.get(0),
     )?)
 }
@@ -373,20 +445,21 @@ pub fn search(
     query: Option<&str>,
     request: shared::pagination::PageRequest,
 ) -> StorageResult<(Vec<UserRow>, u64)> {
-    let pattern = search_pattern(query);
-    let filter = SEARCH_FILTER;
+    let search = Search::new(connection, query)?;
+    let filter = search.filter();
     let total: u64 = connection.query_row(
         &format!("SELECT count(*) FROM users WHERE {filter}"),
-        [&pattern],
+        search.params().as_slice(),
         |row| row.get(0),
     )?;
     let mut statement = connection.prepare(&format!(
-        "SELECT {COLUMNS} FROM users WHERE {filter} ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+        "SELECT {COLUMNS} FROM users WHERE {filter} ORDER BY id DESC LIMIT :limit OFFSET :offset"
     ))?;
-    let rows = statement.query_map(
-        rusqlite::params![pattern, request.limit, request.offset()],
-        from_row,
-    )?;
+    let (limit, offset) = (request.limit, request.offset());
+    let mut params = search.params();
+    params.push((":limit", &limit));
+    params.push((":offset", &offset));
+    let rows = statement.query_map(params.as_slice(), from_row)?;
     Ok((rows.collect::<Result<_, _>>()?, total))
 }
 
@@ -428,6 +501,126 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap()
+    }
+
+    /// The ids `query` finds through [`search`] (all on one page), newest first.
+    fn found(connection: &Connection, query: &str) -> Vec<i64> {
+        let request = shared::pagination::PageRequest {
+            page: 1,
+            limit: 100,
+        };
+        let (rows, total) = search(connection, Some(query), request).unwrap();
+        assert_eq!(total as usize, rows.len(), "{query}");
+        assert_eq!(
+            count_active_matching(connection, Some(query)).unwrap() as usize,
+            rows.len()
+        );
+        rows.iter().map(|row| row.id).collect()
+    }
+
+    /// The ids a plain scan of the four fields finds (the search before migration 0018).
+    fn scanned(connection: &Connection, query: &str) -> Vec<i64> {
+        let needle = query.to_ascii_lowercase();
+        let mut statement = connection
+            .prepare("SELECT id, account, phone, email, nickname FROM users ORDER BY id DESC")
+            .unwrap();
+        let rows = statement
+            .query_map([], |row| {
+                let fields: Vec<Option<String>> =
+                    (1..=4).map(|i| row.get(i)).collect::<rusqlite::Result<_>>()?;
+                Ok((row.get::<_, i64>(0)?, fields))
+            })
+            .unwrap();
+        rows.map(Result::unwrap)
+            .filter(|(_, fields)| {
+                fields
+                    .iter()
+                    .flatten()
+                    .any(|field| field.to_ascii_lowercase().contains(&needle))
+            })
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    #[test]
+    fn the_user_search_finds_what_a_scan_finds_by_its_index() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        migrate::apply(&mut connection).unwrap();
+        let people = [
+            (Some("alice"), Some("13800001234"), Some("Alice.W@example.com"), "小爱"),
+            (Some("bob_99"), Some("13900005678"), None, "Bob%"),
+            (None, Some("13800009999"), Some("carol@example.org"), "卡罗尔"),
+            (Some("dave"), None, Some("d@example.com"), "小爱同学"),
+        ];
+        for (account, phone, email, nickname) in people {
+            let user = NewUser {
+                account: account.map(str::to_owned),
+                phone: phone.map(str::to_owned),
+                email: email.map(str::to_owned),
+                nickname: nickname.to_owned(),
+                password_hash: None,
+            };
+            insert(&connection, &user, 0).unwrap();
+        }
+        // Enough others that a rare part is worth the index (`INDEX_SHARE`).
+        for i in 0..40 {
+            user(&connection, &format!("filler{i}"));
+        }
+        let queries = [
+            "filler", "filler1", "ler3", 
+            "alice", "ALICE", "ice.w@", "1380000", "138 0000 1234", "+86 138-0000-9999", "1234",
+            "example", "小爱", "小爱同学", "爱同学", "b_9", "bob%", "b%", "_99", "%", "_", "ob",
+            "a", "", "\\", "\"", "com13", "9999carol", "e.com", "d@e", "nobody",
+        ];
+        for query in queries {
+            let canonical = shared::validate::canonical_phone(query);
+            let expected = scanned(&connection, canonical.as_deref().unwrap_or(query));
+            assert_eq!(found(&connection, query), expected, "{query:?}");
+        }
+        // No match across two fields: the end of one and the start of the next.
+        assert!(found(&connection, "1234alice").is_empty());
+        assert!(found(&connection, "aliceAlice").is_empty());
+
+        // Writes keep the index right: a changed nickname, a bound phone, a new user.
+        connection
+            .execute("UPDATE users SET nickname = '新名字', phone = '13700000000' WHERE id = 2", [])
+            .unwrap();
+        assert_eq!(found(&connection, "新名字"), [2]);
+        assert_eq!(found(&connection, "1370000"), [2]);
+        assert!(found(&connection, "Bob%").is_empty());
+        assert_eq!(found(&connection, "13900005678"), Vec::<i64>::new());
+        let eve = user(&connection, "eve_smith");
+        assert_eq!(found(&connection, "smith"), [eve]);
+        assert_eq!(active_matching(&connection, Some("smith")).unwrap(), [eve]);
+
+        // A query of three characters or more is an index read, not a scan of the users.
+        let search = Search::new(&connection, Some("alice")).unwrap();
+        assert!(search.phrase.is_some());
+        // A part most users hold is cheaper to scan for.
+        assert!(Search::new(&connection, Some("filler")).unwrap().phrase.is_none());
+        let plan: Vec<String> = connection
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN SELECT id FROM users WHERE {} ORDER BY id DESC",
+                search.filter()
+            ))
+            .unwrap()
+            .query_map(search.params().as_slice(), |row| row.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|step| step.contains("VIRTUAL TABLE INDEX")),
+            "{plan:?}"
+        );
+    }
+
+    #[test]
+    fn migration_18_indexes_the_users_that_were_there() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        migrate::apply_to(&mut connection, 17).unwrap();
+        let alice = user(&connection, "alice");
+        migrate::apply(&mut connection).unwrap();
+        assert_eq!(found(&connection, "lic"), [alice]);
     }
 
     #[test]
