@@ -230,6 +230,24 @@ fn a_wechat_pay_callback_made_with_the_sdks_primitives_is_verified_and_decrypted
         wechat.verify(&callback, timestamp),
         Err("bad signature".into())
     );
+    // A timestamp at the end of the range is refused, not an overflow (a panic, a 500).
+    for extreme in [i64::MIN, i64::MAX] {
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(name, value)| match name.as_str() {
+                "wechatpay-timestamp" => (name.clone(), extreme.to_string()),
+                _ => (name.clone(), value.clone()),
+            })
+            .collect();
+        let callback = Callback {
+            headers: &headers,
+            body: body.as_bytes(),
+        };
+        assert_eq!(
+            wechat.verify(&callback, timestamp),
+            Err("Wechatpay-Timestamp too far from our clock".into())
+        );
+    }
 
     let response_headers = &vectors["response"]["headers"];
     let header = |name: &str| {

@@ -185,7 +185,7 @@ impl WechatPay {
         }
         let timestamp = required("wechatpay-timestamp")?;
         let at: i64 = timestamp.parse().map_err(|_| "bad Wechatpay-Timestamp")?;
-        if (now - at).abs() > MAX_SKEW_SECS {
+        if now.abs_diff(at) > MAX_SKEW_SECS.unsigned_abs() {
             return Err("Wechatpay-Timestamp too far from our clock".into());
         }
         let nonce = required("wechatpay-nonce")?;
@@ -210,7 +210,7 @@ impl WechatPay {
             .accepted_nonces
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        nonces.retain(|_, at| (now - *at).abs() <= MAX_SKEW_SECS);
+        nonces.retain(|_, at| now.abs_diff(*at) <= MAX_SKEW_SECS.unsigned_abs());
         nonces
     }
 

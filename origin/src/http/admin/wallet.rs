@@ -51,7 +51,7 @@ impl Field for BalanceDelta {
 
     fn read(params: &Params, name: &'static str) -> Result<i64, Problem> {
         let delta = SignedYuan::read(params, name)?;
-        if delta.abs() > admin::MAX_BALANCE_CHANGE_CENTS {
+        if delta.unsigned_abs() > admin::MAX_BALANCE_CHANGE_CENTS.unsigned_abs() {
             return Err(Problem::invalid(name, "amount 超出范围"));
         }
         Ok(delta)

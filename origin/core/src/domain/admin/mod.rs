@@ -279,7 +279,7 @@ pub async fn adjust_seen(
         Ledger::Points => MAX_POINTS_CHANGE,
         Ledger::Balance => MAX_BALANCE_CHANGE_CENTS,
     };
-    if delta.abs() > limit {
+    if delta.unsigned_abs() > limit.unsigned_abs() {
         return Err(Problem::invalid(field, format!("{field} 超出范围")).into());
     }
     act(state, actor, action, move |tx, now| {
