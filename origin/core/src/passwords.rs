@@ -5,9 +5,19 @@
 //! off the first CPU the process may use (when it may use more than one), so one core's caches
 //! and run queue are the request path's alone ([`crate::cpus`]). When the request path needs
 //! every cycle, sign-ins queue and then get 503 with `Retry-After`.
+//!
+//! The idle class gets about 0.3 % of a CPU against any ordinary thread, so ordinary CPU load
+//! that does not end (another process on the machine, or the request path saturated for a long
+//! time) would hold a sign-in for tens of seconds. A rescuer at ordinary priority therefore
+//! watches the hashing threads: a job that has been running for [`STARVED_AFTER`] (a hash takes
+//! ~15 ms of CPU) is run again by the rescuer, the first of the two to finish answers, and the
+//! rescuer serves the queue too for as long as a hashing thread stays starved. A sign-in flood
+//! on an otherwise idle machine never starves the hashing, so it changes nothing there.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use std::cell::RefCell;
 
@@ -21,12 +31,85 @@ use tokio::sync::{Semaphore, oneshot};
 
 use crate::error::{Error, Result};
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A running job this long is starving: the rescuer runs it too.
+pub const STARVED_AFTER: Duration = Duration::from_millis(250);
+/// How often the rescuer looks at the hashing threads.
+const RESCUE_CHECK: Duration = Duration::from_millis(50);
+
+/// A hashing job. It may run twice (a hashing thread and the rescuer); the first run to finish
+/// answers, and a run that starts after an answer does nothing.
+struct Job {
+    run: Box<dyn Fn() + Send + Sync>,
+    /// Set once the rescuer has taken the job: it is run at most twice.
+    rescued: AtomicBool,
+    queued_at: Instant,
+}
+
+/// A hashing thread's current job, and since when it runs it.
+type Running = Mutex<Option<(Instant, Arc<Job>)>>;
+
+/// What the hashing threads and the rescuer share.
+struct Shared {
+    queue: Mutex<VecDeque<Arc<Job>>>,
+    ready: Condvar,
+    /// Per hashing thread: the job it is running, and since when.
+    running: Vec<Running>,
+    /// Every [`Hasher`] is gone: the threads end.
+    stopped: AtomicBool,
+    /// Jobs the rescuer ran, for metrics.
+    rescued: AtomicU64,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// A job a starving hashing thread is running that the rescuer has not taken yet, or, while
+    /// one starves (or none has even taken the queue's first job in that time), the next job
+    /// of the queue.
+    fn to_rescue(&self) -> Option<Arc<Job>> {
+        let (mut starving, mut busy) = (false, false);
+        for slot in &self.running {
+            if let Some((since, job)) = &*locked(slot) {
+                busy = true;
+                if since.elapsed() >= STARVED_AFTER {
+                    starving = true;
+                    if !job.rescued.swap(true, Ordering::AcqRel) {
+                        return Some(job.clone());
+                    }
+                }
+            }
+        }
+        let mut queue = locked(&self.queue);
+        let unclaimed = !busy
+            && queue
+                .front()
+                .is_some_and(|job| job.queued_at.elapsed() >= STARVED_AFTER);
+        if starving || unclaimed {
+            return queue.pop_front();
+        }
+        None
+    }
+}
+
+/// Stops the threads when the last [`Hasher`] clone is dropped.
+struct Stopper(Arc<Shared>);
+
+impl Drop for Stopper {
+    fn drop(&mut self) {
+        self.0.stopped.store(true, Ordering::Release);
+        // Taken so that no thread is between its check and its wait.
+        let _queue = locked(&self.0.queue);
+        self.0.ready.notify_all();
+    }
+}
 
 #[derive(Clone)]
 pub struct Hasher {
     admission: Arc<Semaphore>,
-    jobs: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
+    _stopper: Arc<Stopper>,
     /// A real hash of a random password, verified against for unknown accounts so that their
     /// timing matches known ones.
     dummy: Arc<str>,
@@ -125,7 +208,7 @@ fn verify_now(password: &str, hash: &str) -> bool {
         && crate::ids::constant_time_eq(&out, expected.as_bytes())
 }
 
-fn hashing_thread(jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
+fn hashing_thread(shared: Arc<Shared>, index: usize) {
     if let Err(error) = crate::cpus::idle_class() {
         tracing::warn!(?error, "could not lower the priority of a hashing thread");
     }
@@ -133,13 +216,34 @@ fn hashing_thread(jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
         tracing::warn!(%error, "could not keep a hashing thread off the first CPU");
     }
     loop {
-        let job = match jobs.lock() {
-            Ok(receiver) => receiver.recv(),
-            Err(_) => return,
+        let job = {
+            let mut queue = locked(&shared.queue);
+            loop {
+                if shared.stopped.load(Ordering::Acquire) {
+                    return;
+                }
+                if let Some(job) = queue.pop_front() {
+                    break job;
+                }
+                queue = shared
+                    .ready
+                    .wait(queue)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
         };
-        match job {
-            Ok(job) => job(),
-            Err(_) => return,
+        *locked(&shared.running[index]) = Some((Instant::now(), job.clone()));
+        (job.run)();
+        *locked(&shared.running[index]) = None;
+    }
+}
+
+/// The rescuer: at ordinary priority, it runs the jobs of hashing threads that starve.
+fn rescuer(shared: Arc<Shared>) {
+    while !shared.stopped.load(Ordering::Acquire) {
+        std::thread::sleep(RESCUE_CHECK);
+        while let Some(job) = shared.to_rescue() {
+            shared.rescued.fetch_add(1, Ordering::Relaxed);
+            (job.run)();
         }
     }
 }
@@ -154,18 +258,34 @@ impl Hasher {
             )
             .map_err(|error| Error::Internal(anyhow::anyhow!("hashing: {error}")))?
             .to_string();
-        let (sender, receiver) = mpsc::channel::<Job>();
-        let receiver = Arc::new(Mutex::new(receiver));
-        for index in 0..workers.max(1) {
-            let receiver = receiver.clone();
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(VecDeque::new()),
+            ready: Condvar::new(),
+            running: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
+            stopped: AtomicBool::new(false),
+            rescued: AtomicU64::new(0),
+        });
+        let stopper = Arc::new(Stopper(shared.clone()));
+        let spawn = |name: String, body: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
-                .name(format!("argon2-{index}"))
-                .spawn(move || hashing_thread(receiver))
-                .map_err(|error| Error::Internal(error.into()))?;
+                .name(name)
+                .spawn(body)
+                .map(drop)
+                .map_err(|error| Error::Internal(error.into()))
+        };
+        for index in 0..workers.max(1) {
+            let shared = shared.clone();
+            spawn(
+                format!("argon2-{index}"),
+                Box::new(move || hashing_thread(shared, index)),
+            )?;
         }
+        let watched = shared.clone();
+        spawn("argon2-rescue".into(), Box::new(move || rescuer(watched)))?;
         Ok(Hasher {
             admission: Arc::new(Semaphore::new(workers.max(1) + queue)),
-            jobs: sender,
+            shared,
+            _stopper: stopper,
             dummy: dummy.into(),
             started: Arc::new(AtomicU64::new(0)),
             refused: Arc::new(AtomicU64::new(0)),
@@ -186,7 +306,10 @@ impl Hasher {
             })
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl Fn() -> T + Send + Sync + 'static,
+    ) -> Result<T> {
         let admission = self.admit()?;
         self.run_admitted(admission, work).await
     }
@@ -194,16 +317,28 @@ impl Hasher {
     async fn run_admitted<T: Send + 'static>(
         &self,
         admission: Admission,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl Fn() -> T + Send + Sync + 'static,
     ) -> Result<T> {
         let _admitted = admission;
         self.started.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Box::new(move || {
-                let _ = reply.send(work());
-            }))
-            .map_err(|_| anyhow::anyhow!("the hashing threads have stopped"))?;
+        let reply = Mutex::new(Some(reply));
+        let job = Arc::new(Job {
+            run: Box::new(move || {
+                // The other run already answered (or the caller is gone): nothing to do.
+                if locked(&reply).as_ref().is_none_or(|reply| reply.is_closed()) {
+                    return;
+                }
+                let value = work();
+                if let Some(reply) = locked(&reply).take() {
+                    let _ = reply.send(value);
+                }
+            }),
+            rescued: AtomicBool::new(false),
+            queued_at: Instant::now(),
+        });
+        locked(&self.shared.queue).push_back(job);
+        self.shared.ready.notify_one();
         answer
             .await
             .map_err(|_| Error::Internal(anyhow::anyhow!("a hashing job was dropped")))
@@ -217,6 +352,11 @@ impl Hasher {
     /// How many hashes were refused (503) because the queue was full.
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
+    }
+
+    /// How many jobs the rescuer ran because a hashing thread starved.
+    pub fn rescued(&self) -> u64 {
+        self.shared.rescued.load(Ordering::Relaxed)
     }
 
     /// Hashes admitted and not finished: running, or waiting for a hashing thread.
@@ -249,8 +389,8 @@ impl Hasher {
         hash: Option<String>,
     ) -> Result<bool> {
         let dummy = self.dummy.clone();
-        self.run_admitted(admission, move || match hash {
-            Some(hash) => verify_now(&password, &hash),
+        self.run_admitted(admission, move || match &hash {
+            Some(hash) => verify_now(&password, hash),
             None => {
                 let _ = verify_now(&password, &dummy);
                 false
@@ -314,6 +454,42 @@ mod tests {
                 .unwrap()
         );
         assert!(!hasher.verify("anything".into(), None).await.unwrap());
+    }
+
+    /// Ordinary-priority busy loops on every CPU (another process's batch job, say) leave the
+    /// idle-class hashing thread about 0.3 % of a CPU: a verification would take seconds to
+    /// minutes. The rescuer runs it at ordinary priority instead.
+    #[test]
+    fn a_hash_starved_by_ordinary_load_is_rescued() {
+        let hash = hash_now("correct horse").unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let hasher = Hasher::new(1, 4).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let loops: Vec<_> = (0..crate::cpus::allowed().len())
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        let verified = runtime.block_on(async {
+            let right = hasher.verify("correct horse".into(), Some(hash.clone()));
+            let wrong = hasher.verify("wrong horse".into(), Some(hash.clone()));
+            tokio::time::timeout(Duration::from_secs(60), async {
+                (right.await.unwrap(), wrong.await.unwrap())
+            })
+            .await
+        });
+        stop.store(true, Ordering::Relaxed);
+        loops.into_iter().for_each(|busy| busy.join().unwrap());
+        assert_eq!(verified.expect("answered within a minute"), (true, false));
+        assert!(hasher.rescued() >= 1, "the rescuer ran nothing");
     }
 
     #[tokio::test]

@@ -389,6 +389,13 @@ fn render(state: &AppState, backlog: Option<&Backlog>) -> String {
     );
     single(
         &mut out,
+        "origin_password_hash_rescues_total",
+        "counter",
+        "Hashes run at ordinary priority because an idle-class hashing thread starved.",
+        hasher.rescued(),
+    );
+    single(
+        &mut out,
         "origin_password_hashes_in_flight",
         "gauge",
         "Admitted hashes running or waiting for a hashing thread.",
