@@ -121,8 +121,10 @@ struct DeliveriesPage {
 pub async fn deliveries(
     State(state): State<AppState>,
     staff: Staff<needs::SupportTools>,
+    headers: axum::http::HeaderMap,
     Query(query): Query<DeliveriesQuery>,
 ) -> ConsoleResult {
+    super::session::fetched_by_console(&headers)?;
     let filter = query.filter();
     let to = query.to.clone().unwrap_or_default();
     let channel = query.channel.clone().unwrap_or_default();

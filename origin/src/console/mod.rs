@@ -37,7 +37,7 @@ mod upload;
 mod users;
 
 pub use layout::{Layout, MenuItem};
-pub(crate) use session::trusted_host;
+pub(crate) use session::{same_origin, trusted_host};
 pub use session::{Anyone, Form, Staff};
 
 /// Every console page, each behind its extractor's permission.
@@ -173,6 +173,14 @@ fn secure(response: &mut Response, asset: bool) {
 /// the console's security headers (the check runs outside the console's own layers).
 pub(crate) fn unknown_host() -> Response {
     let mut response = ConsoleError::UnknownHost.into_response();
+    secure(&mut response, false);
+    response
+}
+
+/// The console's answer to a state-changing request another origin sent (the admin
+/// listener's `no_cross_site_writes`), with the console's security headers.
+pub(crate) fn cross_site() -> Response {
+    let mut response = ConsoleError::CrossSite.into_response();
     secure(&mut response, false);
     response
 }

@@ -144,8 +144,10 @@ pub async fn ship(
 pub async fn export(
     State(state): State<AppState>,
     staff: Staff<needs::Delivery>,
+    headers: axum::http::HeaderMap,
     Query(query): Query<GiftOrdersExportQuery>,
 ) -> ConsoleResult {
+    super::session::fetched_by_console(&headers)?;
     let offset = state.config.time_offset;
     let rows = admin::export_gift_orders(&state, staff.actor, query.filter(offset)?).await?;
     Ok(Csv::of_gift_orders(&rows, offset).into_response())

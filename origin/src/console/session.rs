@@ -150,6 +150,19 @@ pub(crate) fn same_origin(headers: &HeaderMap, configured: &[String]) -> bool {
             .is_some_and(|rest| rest.eq_ignore_ascii_case(host))
 }
 
+/// Admits a read that writes an audit entry in the operator's name (or runs a large query)
+/// only when the browser fetched it from the console's own pages or the operator opened it
+/// directly. The session cookie is `SameSite=Strict`, which still sends it from a sibling
+/// site (another port of the host, another subdomain): an `<img>` there would otherwise
+/// record an export or a read the operator never asked for. A client that sends no
+/// `Sec-Fetch-Site` (a script, an old browser) is admitted.
+pub(crate) fn fetched_by_console(headers: &HeaderMap) -> ConsoleResult<()> {
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        None | Some("same-origin" | "none") => Ok(()),
+        Some(_) => Err(ConsoleError::CrossSite),
+    }
+}
+
 /// A state-changing request's fields, admitted only from the console's own origin with the
 /// operator's form token (`_csrf`), then read by `T`'s rules — the same input types as the
 /// admin JSON API, fields left blank counting as absent. Must follow a [`Staff`] extractor,

@@ -454,6 +454,10 @@ pub fn admin_router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            no_cross_site_writes,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             trusted_hosts_only,
         ))
         .with_state(state);
@@ -484,6 +488,42 @@ async fn trusted_hosts_only(
     AppError::from(Problem::Forbidden {
         message: "this listener answers only on IP addresses, localhost and the names in \
                   ORIGIN_ADMIN_HOSTS"
+            .to_owned(),
+    })
+    .into_response()
+}
+
+/// Refuses a state-changing request to the admin listener that a page of another origin sent
+/// through the operator's browser: its `Origin` is not the listener's own, or the browser says
+/// it came from another site (`Sec-Fetch-Site`). Such a page cannot read the answer, but it
+/// could still act: ten wrong passwords posted to `/admin/login` from any web page the
+/// operator opens would lock the admin door for everyone (SPEC §7). Scripts and `curl` send no
+/// `Origin`; the console's pages and the API documents send their own.
+async fn no_cross_site_writes(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let safe = matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    let headers = request.headers();
+    let foreign_origin = headers.contains_key(axum::http::header::ORIGIN)
+        && !crate::console::same_origin(headers, &state.config.admin_hosts);
+    let foreign_site = matches!(
+        headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+        Some("cross-site" | "same-site")
+    );
+    if safe || !(foreign_origin || foreign_site) {
+        return next.run(request).await;
+    }
+    if request.uri().path().starts_with("/console") {
+        return crate::console::cross_site();
+    }
+    AppError::from(Problem::Forbidden {
+        message: "a page of another origin may not send this request through a browser \
+                  (its Origin header is not this listener's)"
             .to_owned(),
     })
     .into_response()

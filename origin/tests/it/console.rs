@@ -795,6 +795,47 @@ async fn a_delivery_operator_ships_from_the_queue_and_exports_it() {
         app.count("SELECT count(*) FROM audit_log WHERE action = 'gift_orders.export'"),
         1
     );
+    // A page of a sibling site (another port, a subdomain: the Strict cookie still goes) that
+    // embeds the export would run it and record it in the operator's name: refused, nothing
+    // recorded. The console's own link and an address typed in are answered.
+    for (site, expected) in [
+        ("same-site", StatusCode::FORBIDDEN),
+        ("cross-site", StatusCode::FORBIDDEN),
+        ("same-origin", StatusCode::OK),
+        ("none", StatusCode::OK),
+    ] {
+        let response = browser()
+            .get(format!("{}/console/gift_orders/export?status=2", app.admin))
+            .header("Cookie", &cookie)
+            .header("Sec-Fetch-Site", site)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "{site}");
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'gift_orders.export'"),
+        3
+    );
+    // The delivery log's read is audited the same way.
+    let root = root_cookie(&app).await;
+    for (site, expected, recorded) in [
+        ("same-site", StatusCode::FORBIDDEN, 0),
+        ("same-origin", StatusCode::OK, 1),
+    ] {
+        let response = browser()
+            .get(format!("{}/console/deliveries", app.admin))
+            .header("Cookie", &root)
+            .header("Sec-Fetch-Site", site)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "{site}");
+        assert_eq!(
+            app.count("SELECT count(*) FROM audit_log WHERE action = 'deliveries.read'"),
+            recorded
+        );
+    }
     // Recharge orders are 财务管理's.
     let (status, _) = get(&app, &cookie, "/console/recharge_orders").await;
     assert_eq!(status, StatusCode::FORBIDDEN);

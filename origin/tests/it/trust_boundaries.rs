@@ -701,6 +701,60 @@ async fn a_rebinding_page_reaches_neither_the_admin_sign_in_nor_its_figures() {
 }
 
 #[tokio::test]
+async fn a_page_of_another_site_cannot_lock_the_admin_door_through_the_operators_browser() {
+    // Any web page the operator opens can post a form to 127.0.0.1:8081 (a simple request: no
+    // preflight); the browser names the page's origin. Ten wrong passwords would lock root out.
+    let app = TestApp::spawn().await;
+    app.admin_token().await;
+    let failures = || app.count("SELECT count(*) FROM sign_in_attempts");
+    let before = failures();
+    for origin in ["https://evil.example", "null", "http://127.0.0.1:9"] {
+        for _ in 0..5 {
+            let response = app
+                .admin_request(Method::POST, "/admin/login")
+                .header("Origin", origin)
+                .form(&[("username", "root"), ("password", "not-the-password")])
+                .send()
+                .await
+                .unwrap();
+            let body = print_error(response, 403, 999).await;
+            assert!(body["message"].as_str().unwrap().contains("Origin"), "{body}");
+        }
+    }
+    // A sibling site of the same host (another port) is another origin too, even when the
+    // browser only says so in `Sec-Fetch-Site`.
+    let sibling = app
+        .admin_request(Method::POST, "/admin/login")
+        .header("Sec-Fetch-Site", "same-site")
+        .json(&json!({ "username": "root", "password": "not-the-password" }))
+        .send()
+        .await
+        .unwrap();
+    print_error(sibling, 403, 999).await;
+    assert_eq!(failures(), before, "no refused request was counted");
+    // The API documents' own page (same origin) and scripts (no Origin) sign in.
+    let own = format!("http://{}", app.admin.trim_start_matches("http://"));
+    for origin in [Some(own.as_str()), None] {
+        let mut request = app
+            .admin_request(Method::POST, "/admin/login")
+            .json(&json!({ "username": "root", "password": PASSWORD }));
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        json_of(request.send().await.unwrap(), 200).await;
+    }
+    // Reads are not affected: a page cannot read the answers (no CORS), and links still work.
+    let metrics = app
+        .admin_request(Method::GET, "/metrics")
+        .header("Origin", "https://evil.example")
+        .header("Sec-Fetch-Site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+}
+
+#[tokio::test]
 async fn enabling_or_disabling_an_admin_needs_every_power_it_holds() {
     let app = TestApp::spawn().await;
     let (token, _) = admin_holding(&app, "用户", &["用户管理"]).await;

@@ -1013,6 +1013,24 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     println!("{flood_line}");
     println!("{unknown_line}");
+    // Whether the floods starved the idle-class hashing thread into the rescuer (ordinary
+    // priority), which would put the hashing on equal terms with the read being measured.
+    let metrics = client
+        .get(format!("{}/metrics", system.origin_admin))
+        .send()
+        .await?
+        .text()
+        .await?;
+    for name in [
+        "origin_password_hashes_total",
+        "origin_password_hash_rescues_total",
+    ] {
+        let value = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or("absent");
+        println!("  {name} {value}");
+    }
 
     let (saturated, _) = while_flooding(login, duration, load(8, duration, self_read)).await?;
     let ratio = saturated.percentile(0.99).as_secs_f64() / unloaded.percentile(0.99).as_secs_f64();
