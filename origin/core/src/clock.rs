@@ -12,11 +12,13 @@ pub fn now_ms() -> u64 {
     (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64
 }
 
-/// RFC 3339 with the configured offset, e.g. `2026-11-21T10:00:00+08:00`.
+/// RFC 3339 with the configured offset, e.g. `2026-11-21T10:00:00+08:00`. A time the offset
+/// would carry past year 9999 (stored from `9999-12-31T23:00:00Z`) is shown in UTC rather than
+/// failing the whole answer.
 pub fn format(unix_seconds: i64, offset: UtcOffset) -> String {
-    OffsetDateTime::from_unix_timestamp(unix_seconds)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        .to_offset(offset)
+    let at = OffsetDateTime::from_unix_timestamp(unix_seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    at.checked_to_offset(offset)
+        .unwrap_or(at)
         .format(&Rfc3339)
         .unwrap_or_default()
 }
@@ -48,6 +50,14 @@ mod tests {
         let offset = UtcOffset::from_hms(8, 0, 0).unwrap();
         let two_am_utc = time::macros::datetime!(2026-11-21 02:00 UTC).unix_timestamp();
         assert_eq!(format(two_am_utc, offset), "2026-11-21T10:00:00+08:00");
+    }
+
+    #[test]
+    fn the_last_hours_of_year_9999_are_shown_in_utc_not_a_panic() {
+        let offset = UtcOffset::from_hms(8, 0, 0).unwrap();
+        let last = parse("9999-12-31T23:00:00Z", offset).unwrap();
+        assert_eq!(format(last, offset), "9999-12-31T23:00:00Z");
+        assert_eq!(format(i64::MAX, offset), "1970-01-01T08:00:00+08:00");
     }
 
     #[test]

@@ -333,6 +333,42 @@ async fn disabling_a_user_revokes_every_session_and_enabling_lets_them_back() {
 }
 
 #[tokio::test]
+async fn a_coupon_ending_in_the_last_hour_of_year_9999_is_listed_not_a_500() {
+    // Stored as UTC, shown at +08:00: one hour later is year 10000, which the formatter
+    // refused with a panic, so every read of the user's coupons answered 500 from then on.
+    let app = TestApp::spawn().await;
+    let (token, user_id) = app.member().await;
+    let root = app.admin_token().await;
+    json_of(
+        app.admin_call(
+            &root,
+            Method::POST,
+            &format!("/admin/users/{user_id}/coupons"),
+            json!({ "name": "券", "type": "抵扣", "quota": "5", "finished_at": "9999-12-31T23:00:00Z" }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let listed = json_of(
+        app.get_with_token("/api/users/self/coupons", &token).await,
+        200,
+    )
+    .await;
+    assert!(
+        listed.to_string().contains("9999-12-31T23:00:00Z"),
+        "{listed}"
+    );
+    let admin_list = app
+        .admin_request(Method::GET, &format!("/admin/users/{user_id}/coupons"))
+        .header("token", &root)
+        .send()
+        .await
+        .unwrap();
+    json_of(admin_list, 200).await;
+}
+
+#[tokio::test]
 async fn ledger_adjustments_coupons_and_messages_reach_the_user_and_the_audit_log() {
     let app = TestApp::spawn().await;
     let (token, user_id) = app.member().await;
