@@ -510,7 +510,7 @@ async fn gifts_are_created_with_an_uploaded_image_edited_and_retired_from_the_pu
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(refused.contains("image 必须是已上传图片的 ID"), "{refused}");
+    assert!(refused.contains("image 必须是你自己上传的图片"), "{refused}");
     assert_eq!(
         app.count("SELECT count(*) FROM audit_log WHERE action = 'gift.update'"),
         2

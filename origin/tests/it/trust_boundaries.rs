@@ -754,6 +754,57 @@ async fn a_page_of_another_site_cannot_lock_the_admin_door_through_the_operators
     assert_eq!(metrics.status(), 200);
 }
 
+/// An image upload by `token`'s user; its id.
+async fn uploaded_image(app: &TestApp, token: &str, seed: u8) -> i64 {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    bytes.push(seed);
+    let png = reqwest::multipart::Part::bytes(bytes).file_name("p.png");
+    let uploaded = app
+        .request(Method::POST, "/api/images")
+        .header("token", token)
+        .multipart(reqwest::multipart::Form::new().part("image", png))
+        .send()
+        .await
+        .unwrap();
+    json_of(uploaded, 201).await["data"][0]["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn a_gift_admin_cannot_publish_another_users_upload_as_a_gift_picture() {
+    // 积分管理 may not read users' uploads (客服工具管理 may): naming a member's upload as a
+    // gift's image would show its address in the answer and publish it at /api/gifts.
+    let app = TestApp::spawn().await;
+    let (member, _) = app.member().await;
+    let private = uploaded_image(&app, &member, 1).await;
+    let (points, _) = admin_holding(&app, "积分", &["积分管理"]).await;
+    let gift = |image: i64| json!({ "name": "杯子", "accumulate_points": 5, "stock": 2, "image": image });
+    let refused = app
+        .admin_call(&points, Method::POST, "/admin/gifts", gift(private))
+        .await;
+    let body = print_error(refused, 400, 999).await;
+    assert!(body["errors"]["image"].is_array(), "{body}");
+    assert_eq!(app.count("SELECT count(*) FROM gifts"), 0);
+
+    // Their own upload is fine, and another gift admin may keep or reuse a gift's picture.
+    let own = uploaded_image(&app, &points, 2).await;
+    let created = app
+        .admin_call(&points, Method::POST, "/admin/gifts", gift(own))
+        .await;
+    let gift_id = json_of(created, 201).await["data"]["id"].as_i64().unwrap();
+    let (other, _) = admin_holding(&app, "积分二", &["积分管理"]).await;
+    let path = format!("/admin/gifts/{gift_id}");
+    json_of(app.admin_call(&other, Method::PUT, &path, gift(own)).await, 200).await;
+    let refused = app.admin_call(&other, Method::PUT, &path, gift(private)).await;
+    print_error(refused, 400, 999).await;
+    let shown: i64 = app
+        .db()
+        .query_row("SELECT image_upload_id FROM gifts WHERE id = ?1", [gift_id], |row| row.get(0))
+        .unwrap();
+    assert_eq!(shown, own);
+    let listed = json_of(app.request(Method::GET, "/api/gifts").send().await.unwrap(), 200).await;
+    assert_eq!(listed["data"]["data"][0]["image"]["id"], own, "{listed}");
+}
+
 #[tokio::test]
 async fn enabling_or_disabling_an_admin_needs_every_power_it_holds() {
     let app = TestApp::spawn().await;

@@ -57,6 +57,26 @@ fn gift_row(row: &Row<'_>) -> rusqlite::Result<GiftRow> {
 }
 
 /// A gift on offer (not retired).
+/// Whether the upload `image` may become a gift's picture when the admin `chooser` (`None`:
+/// the operator's command line) names it: an image they uploaded themselves, or one a gift
+/// already shows. Another user's upload would be published at `/api/gifts` and its address
+/// shown to an admin who may not read that user's uploads.
+pub fn may_picture(
+    connection: &Connection,
+    image: i64,
+    chooser: Option<i64>,
+) -> StorageResult<bool> {
+    Ok(connection.query_row(
+        "SELECT EXISTS (
+             SELECT 1 FROM uploads
+             WHERE id = ?1 AND kind = 'image'
+               AND (?2 IS NULL OR user_id = ?2
+                    OR EXISTS (SELECT 1 FROM gifts WHERE image_upload_id = ?1)))",
+        params![image, chooser],
+        |row| row.get(0),
+    )?)
+}
+
 pub fn find(connection: &Connection, id: i64) -> StorageResult<Option<GiftRow>> {
     Ok(connection
         .query_row(

@@ -322,7 +322,7 @@ input! {
         name: Text<{ admin::GIFT_NAME_MAX_CHARS }>,
         accumulate_points: Int<1, { admin::MAX_GIFT_POINTS }>,
         stock: Int<0, { admin::MAX_GIFT_STOCK }>,
-        /// An image upload's id.
+        /// The id of an image you uploaded (`POST /api/images`), or of one a gift already shows.
         image: OptionalInt<1, { i64::MAX }>,
         /// A retired gift leaves `/api/gifts` and cannot be redeemed.
         retired: Flag,

@@ -18,7 +18,6 @@ use crate::db::coupons::{self, NewCoupon};
 use crate::db::ledgers::{self, Ledger};
 use crate::db::outbox::{self, OutboxRow};
 use crate::db::roles::{self, RoleRow};
-use crate::db::uploads::{self, Kind};
 use crate::db::users::{self, UserRow};
 use crate::db::{deliveries, edge_outbox, gifts, goods, invitations, messages, sessions};
 use crate::domain::identity::{Invitation, revocations};
@@ -451,13 +450,22 @@ pub async fn create_goods(state: &AppState, actor: Actor, goods: NewGoods) -> Re
     .await
 }
 
+/// Refuses a gift picture `chooser` may not use ([`gifts::may_picture`]).
+fn check_gift_image(tx: &Transaction<'_>, image: Option<i64>, chooser: Option<i64>) -> Result<()> {
+    match image {
+        Some(image) if !gifts::may_picture(tx, image, chooser)? => Err(Problem::invalid(
+            "image",
+            "image 必须是你自己上传的图片（或已用作礼品图片的图片）的 ID",
+        )
+        .into()),
+        _ => Ok(()),
+    }
+}
+
 pub async fn create_gift(state: &AppState, actor: Actor, gift: NewGift) -> Result<i64> {
+    let chooser = actor.user_id;
     act(state, actor, "gift.create", move |tx, now| {
-        if let Some(image) = gift.image
-            && !uploads::is_kind(tx, image, Kind::Image)?
-        {
-            return Err(Problem::invalid("image", "image 必须是已上传图片的 ID").into());
-        }
+        check_gift_image(tx, gift.image, chooser)?;
         let id = gifts::insert(
             tx,
             &gift.name,

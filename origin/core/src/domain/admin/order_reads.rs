@@ -14,7 +14,6 @@ use super::{Effect, NewGift, NewGoods, act};
 use crate::AppState;
 use crate::clock;
 use crate::db::audit::Actor;
-use crate::db::uploads::{self, Kind};
 use crate::db::{gifts, goods, order_reads};
 use crate::error::Result;
 
@@ -292,13 +291,10 @@ pub async fn update_gift(
     gift: NewGift,
     retired: bool,
 ) -> Result<()> {
+    let chooser = actor.user_id;
     act(state, actor, "gift.update", move |tx, _| {
         let before = gifts::admin_find(tx, gift_id)?.ok_or(Problem::NotFound)?;
-        if let Some(image) = gift.image
-            && !uploads::is_kind(tx, image, Kind::Image)?
-        {
-            return Err(Problem::invalid("image", "image 必须是已上传图片的 ID").into());
-        }
+        super::check_gift_image(tx, gift.image, chooser)?;
         gifts::update(
             tx,
             gift_id,
