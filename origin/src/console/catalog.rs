@@ -319,6 +319,8 @@ struct CheckedGift {
     retired: bool,
     /// A create form's one-time key.
     once: Option<String>,
+    /// An edit form's stock as the page showed it.
+    seen_stock: Option<i64>,
 }
 
 impl CheckedGift {
@@ -387,6 +389,7 @@ pub async fn gift_create(
         image: request.image,
         retired: false,
         once: key.clone(),
+        seen_stock: None,
     });
     // A double click or a re-posted form creates the gift once (`Once`).
     let actor = match key {
@@ -419,12 +422,14 @@ pub async fn gift_update(
         image: request.image,
         retired: request.retired,
         once: None,
+        seen_stock: request.seen_stock,
     });
     let actor = staff.actor.clone();
+    let seen_stock = checked.as_ref().ok().and_then(|gift| gift.seen_stock);
     let write = |gift, retired| {
         let state = state.clone();
         async move {
-            admin::update_gift(&state, actor, gift_id, gift, retired).await?;
+            admin::update_gift(&state, actor, gift_id, gift, retired, seen_stock).await?;
             Ok("gift_updated")
         }
     };

@@ -333,6 +333,42 @@ async fn disabling_a_user_revokes_every_session_and_enabling_lets_them_back() {
 }
 
 #[tokio::test]
+async fn a_gift_edit_made_on_a_stale_stock_does_not_undo_redemptions() {
+    let app = TestApp::spawn().await;
+    let root = app.admin_token().await;
+    let created = app
+        .admin_call(
+            &root,
+            Method::POST,
+            "/admin/gifts",
+            json!({ "name": "杯子", "accumulate_points": 5, "stock": 5 }),
+        )
+        .await;
+    let gift_id = json_of(created, 201).await["data"]["id"].as_i64().unwrap();
+    // The operator read stock 5; two redemptions happen before they save a new name.
+    app.db()
+        .execute("UPDATE gifts SET stock = stock - 2 WHERE id = ?1", [gift_id])
+        .unwrap();
+    let path = format!("/admin/gifts/{gift_id}");
+    let edit = |seen: i64| json!({ "name": "保温杯", "accumulate_points": 5, "stock": 5, "seen_stock": seen });
+    let refused = app.admin_call(&root, Method::PUT, &path, edit(5)).await;
+    let body = print_error(refused, 400, 999).await;
+    assert!(
+        body["message"].as_str().unwrap().contains("库存已从 5 变为 3"),
+        "{body}"
+    );
+    let stock = || app.count(&format!("SELECT stock FROM gifts WHERE id = {gift_id}"));
+    assert_eq!(stock(), 3);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'gift.update'"),
+        0
+    );
+    // Having seen 3, the operator may set 5 on purpose (two more items arrived).
+    json_of(app.admin_call(&root, Method::PUT, &path, edit(3)).await, 200).await;
+    assert_eq!(stock(), 5);
+}
+
+#[tokio::test]
 async fn a_coupon_ending_in_the_last_hour_of_year_9999_is_listed_not_a_500() {
     // Stored as UTC, shown at +08:00: one hour later is year 10000, which the formatter
     // refused with a panic, so every read of the user's coupons answered 500 from then on.

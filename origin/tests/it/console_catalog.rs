@@ -731,6 +731,45 @@ async fn the_dashboard_shows_the_days_figures_charts_and_what_needs_doing() {
 }
 
 #[tokio::test]
+async fn a_gift_form_saved_after_redemptions_does_not_undo_them() {
+    let app = TestApp::spawn().await;
+    let cookie = root_cookie(&app).await;
+    let origin = host_origin(&app);
+    let (_, page) = get(&app, &cookie, "/console/gifts").await;
+    let token = form_token(&page);
+    let create = [("name", "杯子"), ("accumulate_points", "10"), ("stock", "5")];
+    let form = gift_form(&token, &create, None);
+    let (status, _) = post_multipart(&app, &cookie, Some(&origin), "/console/gifts", form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let gift = app.count("SELECT max(id) FROM gifts");
+    // The list's edit form remembers the stock it showed.
+    let (_, page) = get(&app, &cookie, "/console/gifts").await;
+    assert!(
+        page.contains("name=\"seen_stock\" value=\"5\""),
+        "the edit form carries the stock it showed"
+    );
+    // Two redemptions, then the operator saves a new name with the form's stock.
+    app.db()
+        .execute("UPDATE gifts SET stock = 3 WHERE id = ?1", [gift])
+        .unwrap();
+    let edit = [
+        ("name", "保温杯"),
+        ("accumulate_points", "10"),
+        ("stock", "5"),
+        ("seen_stock", "5"),
+    ];
+    let form = gift_form(&token, &edit, None);
+    let path = format!("/console/gifts/{gift}");
+    let (status, refused) = post_multipart(&app, &cookie, Some(&origin), &path, form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refused.contains("库存已从 5 变为 3"), "{refused}");
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM gifts WHERE id = {gift} AND stock = 3 AND name = '杯子'")),
+        1
+    );
+}
+
+#[tokio::test]
 async fn a_goods_or_gift_form_posted_twice_creates_one() {
     let app = TestApp::spawn().await;
     let cookie = root_cookie(&app).await;

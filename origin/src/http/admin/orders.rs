@@ -326,6 +326,10 @@ input! {
         image: OptionalInt<1, { i64::MAX }>,
         /// A retired gift leaves `/api/gifts` and cannot be redeemed.
         retired: Flag,
+        /// The stock as you last read it: when given and the stock has changed since
+        /// (redemptions), nothing is changed and the answer says so, instead of the new
+        /// `stock` undoing those redemptions. The console always sends it.
+        seen_stock: OptionalInt<0, { admin::MAX_GIFT_STOCK }>,
     }
 }
 
@@ -341,7 +345,15 @@ pub(super) async fn update_gift(
         request.stock,
         request.image,
     )?;
-    admin::update_gift(&state, actor, gift_id, gift, request.retired).await?;
+    admin::update_gift(
+        &state,
+        actor,
+        gift_id,
+        gift,
+        request.retired,
+        request.seen_stock,
+    )
+    .await?;
     Ok(PrintDone::new("礼品已更新"))
 }
 

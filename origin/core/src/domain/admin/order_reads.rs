@@ -290,10 +290,22 @@ pub async fn update_gift(
     gift_id: i64,
     gift: NewGift,
     retired: bool,
+    seen_stock: Option<i64>,
 ) -> Result<()> {
     let chooser = actor.user_id;
     act(state, actor, "gift.update", move |tx, _| {
         let before = gifts::admin_find(tx, gift_id)?.ok_or(Problem::NotFound)?;
+        // The stock is replaced, not adjusted: redemptions since the operator read it would be
+        // undone and the same items given out twice.
+        if let Some(seen) = seen_stock
+            && seen != before.gift.stock
+        {
+            return Err(Problem::refused(format!(
+                "库存已从 {seen} 变为 {}（期间有兑换或其他修改），礼品未做修改；请刷新后重新编辑",
+                before.gift.stock
+            ))
+            .into());
+        }
         super::check_gift_image(tx, gift.image, chooser)?;
         gifts::update(
             tx,
