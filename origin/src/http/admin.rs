@@ -339,16 +339,43 @@ impl FromRequestParts<AppState> for AdminCaller {
             .or(user.phone)
             .or(user.email)
             .unwrap_or_else(|| format!("user {user_id}"));
+        let submission = idempotency_key(parts)?.map(|key| format!("api:{user_id}:{key}"));
         Ok(AdminCaller {
             actor: Actor {
                 user_id: Some(user_id),
                 name,
                 ip,
-                submission: None,
+                submission,
             },
             caller,
         })
     }
+}
+
+/// A write's `Idempotency-Key`, if it sent one: 8 to 128 letters, digits, `-` or `_`. An
+/// admin write is done at most once per key and admin (the console's one-time form keys, for
+/// scripts): a client that retries after a timeout sends the same key, and the repeat is
+/// refused without acting again. Reads ignore it (an audited read may be repeated).
+fn idempotency_key(parts: &Parts) -> Result<Option<String>, AppError> {
+    if matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD) {
+        return Ok(None);
+    }
+    let Some(raw) = parts.headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = raw.to_str().unwrap_or_default();
+    let valid = (8..=128).contains(&key.len())
+        && key
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+    if !valid {
+        return Err(Problem::invalid(
+            "Idempotency-Key",
+            "Idempotency-Key 须为 8 到 128 个字母、数字、- 或 _",
+        )
+        .into());
+    }
+    Ok(Some(key.to_owned()))
 }
 
 input! {

@@ -7,6 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::support::{PASSWORD, TestApp, json_of, print_error};
+use crate::trust_boundaries::admin_holding;
 
 /// Every admin endpoint, with a body that would succeed for a super-admin.
 fn endpoints(user_id: i64) -> Vec<(Method, String, Value, &'static str)> {
@@ -366,6 +367,56 @@ async fn a_gift_edit_made_on_a_stale_stock_does_not_undo_redemptions() {
     // Having seen 3, the operator may set 5 on purpose (two more items arrived).
     json_of(app.admin_call(&root, Method::PUT, &path, edit(3)).await, 200).await;
     assert_eq!(stock(), 5);
+}
+
+#[tokio::test]
+async fn a_retried_admin_write_with_its_idempotency_key_is_done_once() {
+    // A script credits a balance, times out, and retries: without a key, twice the money.
+    let app = TestApp::spawn().await;
+    let (_, user_id) = app.member().await;
+    let (finance, _) = admin_holding(&app, "财务", &["财务管理"]).await;
+    let root = app.admin_token().await;
+    let path = format!("/admin/users/{user_id}/balance");
+    let credit = |token: &str, key: &str| {
+        app.admin_request(Method::POST, &path)
+            .header("token", token)
+            .header("Idempotency-Key", key)
+            .json(&json!({ "amount": "5.00", "describe": "补偿" }))
+            .send()
+    };
+    let entries = || {
+        app.count(&format!(
+            "SELECT count(*) FROM balance_records WHERE user_id = {user_id}"
+        ))
+    };
+    json_of(credit(&root, "retry-0001").await.unwrap(), 201).await;
+    let repeated = print_error(credit(&root, "retry-0001").await.unwrap(), 400, 999).await;
+    assert!(
+        repeated["message"].as_str().unwrap().contains("Idempotency-Key"),
+        "{repeated}"
+    );
+    assert_eq!(entries(), 1);
+    // A new key is a new write; keys are the admin's own, so another admin's equal key acts.
+    json_of(credit(&root, "retry-0002").await.unwrap(), 201).await;
+    json_of(credit(&finance, "retry-0001").await.unwrap(), 201).await;
+    assert_eq!(entries(), 3);
+    // A malformed key changes nothing.
+    for bad in ["short", "has space in it", &"k".repeat(129)] {
+        let refused = print_error(credit(&root, bad).await.unwrap(), 400, 999).await;
+        assert!(refused["errors"]["Idempotency-Key"].is_array(), "{refused}");
+    }
+    assert_eq!(entries(), 3);
+    // Reads ignore it: an audited read may be repeated.
+    for _ in 0..2 {
+        let read = app
+            .admin_request(Method::GET, "/admin/outbox")
+            .header("token", &root)
+            .header("Idempotency-Key", "read-0001")
+            .send()
+            .await
+            .unwrap();
+        json_of(read, 200).await;
+    }
 }
 
 #[tokio::test]

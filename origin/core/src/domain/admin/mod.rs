@@ -76,7 +76,11 @@ where
             if let Some(key) = &actor.submission
                 && audit::submitted(tx, key)?
             {
-                return Err(Problem::refused("这个表单已经提交过，操作已完成，未再次执行").into());
+                let message = match key.starts_with("api:") {
+                    true => "这个 Idempotency-Key 的请求已经执行过，未再次执行",
+                    false => "这个表单已经提交过，操作已完成，未再次执行",
+                };
+                return Err(Problem::refused(message).into());
             }
             let effect = work(tx, now)?;
             audit::record(tx, &actor, action, effect.target_user, &effect.detail, now)?;
