@@ -353,6 +353,29 @@ async fn only_a_super_admin_ends_a_super_admins_sessions() {
 }
 
 #[tokio::test]
+async fn a_users_admin_cannot_sign_out_an_admin_with_powers_it_lacks() {
+    // Disabling a 财务 admin needs 财务管理 (update_user); ending their sessions, again and
+    // again, took their powers away just the same and needed only 用户管理.
+    let app = TestApp::spawn().await;
+    let (users_admin, _) = admin_holding(&app, "用户", &["用户管理"]).await;
+    let (finance_token, finance) = admin_holding(&app, "财务", &["财务管理"]).await;
+    let (peer_token, peer) = admin_holding(&app, "用户二", &["用户管理"]).await;
+    let before = audit_entries(&app);
+    let refused = delete(&app, &users_admin, &format!("/admin/users/{finance}/sessions")).await;
+    print_error(refused, 403, 10003).await;
+    assert_eq!(audit_entries(&app), before, "a refusal leaves no audit entry");
+    json_of(
+        app.get_with_token("/api/users/self", &finance_token).await,
+        200,
+    )
+    .await;
+    // An admin whose roles it could hand out itself is within its powers.
+    let ended = delete(&app, &users_admin, &format!("/admin/users/{peer}/sessions")).await;
+    assert!(json_of(ended, 200).await["data"]["revoked"].as_i64().unwrap() >= 1);
+    print_error(app.get_with_token("/api/users/self", &peer_token).await, 401, 999).await;
+}
+
+#[tokio::test]
 async fn ledgers_coupons_messages_and_uploads_are_listed_newest_first_in_pages() {
     let app = TestApp::spawn().await;
     let (token, user_id) = app.member().await;

@@ -128,14 +128,19 @@ pub async fn user_sessions(state: &AppState, user_id: i64) -> Result<Vec<Session
     .await
 }
 
-/// SPEC §7's boundary for acting on an account: only a super-admin touches one that holds
-/// `super-admin` (the command line is not bounded). Read inside the action's transaction.
+/// SPEC §7's boundary for acting on an account: ending an admin's sessions takes their powers
+/// away for a while, so only a holder of every role they hold may (a super-admin's, only a
+/// super-admin) — the rule disabling them follows (`update_user`). A 用户管理 admin could
+/// otherwise sign a 财务 admin out again and again. The command line is not bounded. Read
+/// inside the action's transaction.
 fn may_touch(tx: &rusqlite::Transaction<'_>, actor: &Actor, user_id: i64) -> Result<()> {
-    let Some(admin) = actor.user_id else {
+    let Some(authority) = super::Authority::of(tx, actor)? else {
         return Ok(());
     };
-    if !roles::is_super_admin(tx, admin)? && roles::is_super_admin(tx, user_id)? {
-        return Err(denied());
+    for role in roles::role_names(tx, user_id)? {
+        if !authority.may_assign(tx, &role)? {
+            return Err(denied());
+        }
     }
     Ok(())
 }
