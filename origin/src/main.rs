@@ -416,6 +416,11 @@ async fn serve(state: AppState) -> anyhow::Result<()> {
     let admin_addr = state.config.admin_addr;
     // The SMS and e-mail providers' clients: a bad setting stops the start, not a delivery.
     let senders = std::sync::Arc::new(origin::delivery::Senders::new(&state.config.notify)?);
+    // A live setup keeps no outbox row in the clear, old ones included (migration 0017).
+    let sealed = origin::notify::Notifier::seal_clear_outbox(&state).await?;
+    if sealed > 0 {
+        tracing::info!(sealed, "outbox rows written in the clear are now sealed");
+    }
     let public = TcpListener::bind(public_addr)
         .await
         .with_context(|| format!("binding {public_addr}"))?;

@@ -16,7 +16,8 @@ pub fn now_ms() -> u64 {
 /// would carry past year 9999 (stored from `9999-12-31T23:00:00Z`) is shown in UTC rather than
 /// failing the whole answer.
 pub fn format(unix_seconds: i64, offset: UtcOffset) -> String {
-    let at = OffsetDateTime::from_unix_timestamp(unix_seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let at =
+        OffsetDateTime::from_unix_timestamp(unix_seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     at.checked_to_offset(offset)
         .unwrap_or(at)
         .format(&Rfc3339)

@@ -308,14 +308,21 @@ mod tests {
         let config = config(
             dir.path(),
             &[
-                ("ORIGIN_ADMIN_HOSTS", " Admin.Example.com , ,ops.example.com:8443"),
+                (
+                    "ORIGIN_ADMIN_HOSTS",
+                    " Admin.Example.com , ,ops.example.com:8443",
+                ),
                 ("ORIGIN_CONSOLE_HOSTS", "console.example.com"),
             ],
         )
         .unwrap();
         assert_eq!(
             config.admin_hosts,
-            ["admin.example.com", "ops.example.com:8443", "console.example.com"]
+            [
+                "admin.example.com",
+                "ops.example.com:8443",
+                "console.example.com"
+            ]
         );
         assert_eq!(config.data_dir, dir.path());
     }

@@ -14,9 +14,8 @@
 //! rescuer serves the queue too for as long as a hashing thread stays starved. A sign-in flood
 //! on an otherwise idle machine never starves the hashing, so it changes nothing there.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use std::cell::RefCell;
@@ -26,6 +25,7 @@ use argon2::password_hash::{
     self, Output, ParamsString, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use crossbeam_channel::{Receiver, Sender};
 use shared::Problem;
 use tokio::sync::{Semaphore, oneshot};
 
@@ -42,20 +42,17 @@ struct Job {
     run: Box<dyn Fn() + Send + Sync>,
     /// Set once the rescuer has taken the job: it is run at most twice.
     rescued: AtomicBool,
-    queued_at: Instant,
 }
 
 /// A hashing thread's current job, and since when it runs it.
 type Running = Mutex<Option<(Instant, Arc<Job>)>>;
 
-/// What the hashing threads and the rescuer share.
+/// What the hashing threads and the rescuer share. Submitting a job takes no lock (a channel):
+/// a runtime thread never waits for an idle-class thread that holds one and is starved, and
+/// the rescuer only ever tries the hashing threads' locks.
 struct Shared {
-    queue: Mutex<VecDeque<Arc<Job>>>,
-    ready: Condvar,
     /// Per hashing thread: the job it is running, and since when.
     running: Vec<Running>,
-    /// Every [`Hasher`] is gone: the threads end.
-    stopped: AtomicBool,
     /// Jobs the rescuer ran, for metrics.
     rescued: AtomicU64,
 }
@@ -66,12 +63,18 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     /// A job a starving hashing thread is running that the rescuer has not taken yet, or, while
-    /// one starves (or none has even taken the queue's first job in that time), the next job
-    /// of the queue.
-    fn to_rescue(&self) -> Option<Arc<Job>> {
+    /// one starves (or, with every hashing thread idle, none has taken a waiting job since the
+    /// last look), the next waiting job. A thread preempted in the few instructions between
+    /// taking a job and noting it here is not seen: that window is nanoseconds long.
+    fn to_rescue(&self, jobs: &Receiver<Arc<Job>>, waited: &mut bool) -> Option<Arc<Job>> {
         let (mut starving, mut busy) = (false, false);
         for slot in &self.running {
-            if let Some((since, job)) = &*locked(slot) {
+            // Never wait for a hashing thread: it may hold its lock and be starved.
+            let Ok(slot) = slot.try_lock() else {
+                busy = true;
+                continue;
+            };
+            if let Some((since, job)) = &*slot {
                 busy = true;
                 if since.elapsed() >= STARVED_AFTER {
                     starving = true;
@@ -81,27 +84,53 @@ impl Shared {
                 }
             }
         }
-        let mut queue = locked(&self.queue);
-        let unclaimed = !busy
-            && queue
-                .front()
-                .is_some_and(|job| job.queued_at.elapsed() >= STARVED_AFTER);
+        let unclaimed = !busy && !jobs.is_empty() && std::mem::replace(waited, true);
+        if jobs.is_empty() || busy {
+            *waited = false;
+        }
         if starving || unclaimed {
-            return queue.pop_front();
+            return jobs.try_recv().ok();
         }
         None
     }
 }
 
-/// Stops the threads when the last [`Hasher`] clone is dropped.
-struct Stopper(Arc<Shared>);
+/// The job that runs `work` and answers `reply` with its value: the first run to finish answers,
+/// a run that starts once the answer is given (or the caller is gone) does nothing, and a run
+/// that panics drops `reply` so the caller hears of it instead of waiting for ever.
+fn answering<T: Send + 'static>(
+    work: impl Fn() -> T + Send + Sync + 'static,
+    reply: oneshot::Sender<T>,
+) -> Arc<Job> {
+    let reply = Mutex::new(Some(reply));
+    Arc::new(Job {
+        run: Box::new(move || {
+            if locked(&reply)
+                .as_ref()
+                .is_none_or(|reply| reply.is_closed())
+            {
+                return;
+            }
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(&work)) {
+                Ok(value) => {
+                    if let Some(reply) = locked(&reply).take() {
+                        let _ = reply.send(value);
+                    }
+                }
+                Err(_) => drop(locked(&reply).take()),
+            }
+        }),
+        rescued: AtomicBool::new(false),
+    })
+}
 
-impl Drop for Stopper {
+/// Empties a hashing thread's slot however its job ends (a panic included), so the rescuer
+/// never runs a job whose thread is gone.
+struct Slot<'a>(&'a Running);
+
+impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.0.stopped.store(true, Ordering::Release);
-        // Taken so that no thread is between its check and its wait.
-        let _queue = locked(&self.0.queue);
-        self.0.ready.notify_all();
+        *locked(self.0) = None;
     }
 }
 
@@ -109,7 +138,11 @@ impl Drop for Stopper {
 pub struct Hasher {
     admission: Arc<Semaphore>,
     shared: Arc<Shared>,
-    _stopper: Arc<Stopper>,
+    /// Where jobs wait for a hashing thread. When the last clone of the `Hasher` is dropped,
+    /// the threads see the channel closed and end.
+    jobs: Sender<Arc<Job>>,
+    /// Counts the clones of this `Hasher`, for the rescuer to end with them.
+    _alive: Arc<()>,
     /// A real hash of a random password, verified against for unknown accounts so that their
     /// timing matches known ones.
     dummy: Arc<str>,
@@ -208,40 +241,30 @@ fn verify_now(password: &str, hash: &str) -> bool {
         && crate::ids::constant_time_eq(&out, expected.as_bytes())
 }
 
-fn hashing_thread(shared: Arc<Shared>, index: usize) {
+fn hashing_thread(shared: Arc<Shared>, jobs: Receiver<Arc<Job>>, index: usize) {
     if let Err(error) = crate::cpus::idle_class() {
         tracing::warn!(?error, "could not lower the priority of a hashing thread");
     }
     if let Err(error) = crate::cpus::leave_first() {
         tracing::warn!(%error, "could not keep a hashing thread off the first CPU");
     }
-    loop {
-        let job = {
-            let mut queue = locked(&shared.queue);
-            loop {
-                if shared.stopped.load(Ordering::Acquire) {
-                    return;
-                }
-                if let Some(job) = queue.pop_front() {
-                    break job;
-                }
-                queue = shared
-                    .ready
-                    .wait(queue)
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-        };
-        *locked(&shared.running[index]) = Some((Instant::now(), job.clone()));
+    let running = &shared.running[index];
+    while let Ok(job) = jobs.recv() {
+        *locked(running) = Some((Instant::now(), job.clone()));
+        let _slot = Slot(running);
         (job.run)();
-        *locked(&shared.running[index]) = None;
     }
 }
 
-/// The rescuer: at ordinary priority, it runs the jobs of hashing threads that starve.
-fn rescuer(shared: Arc<Shared>) {
-    while !shared.stopped.load(Ordering::Acquire) {
+/// The rescuer: at ordinary priority, it runs the jobs of hashing threads that starve. It may
+/// use any CPU the process may (not only the hashing threads'): when they starve, another CPU
+/// may have room.
+fn rescuer(shared: Arc<Shared>, jobs: Receiver<Arc<Job>>, hashers: Weak<()>) {
+    let mut waited = false;
+    // Ends once every `Hasher` is gone.
+    while hashers.strong_count() > 0 {
         std::thread::sleep(RESCUE_CHECK);
-        while let Some(job) = shared.to_rescue() {
+        while let Some(job) = shared.to_rescue(&jobs, &mut waited) {
             shared.rescued.fetch_add(1, Ordering::Relaxed);
             (job.run)();
         }
@@ -259,13 +282,10 @@ impl Hasher {
             .map_err(|error| Error::Internal(anyhow::anyhow!("hashing: {error}")))?
             .to_string();
         let shared = Arc::new(Shared {
-            queue: Mutex::new(VecDeque::new()),
-            ready: Condvar::new(),
             running: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
-            stopped: AtomicBool::new(false),
             rescued: AtomicU64::new(0),
         });
-        let stopper = Arc::new(Stopper(shared.clone()));
+        let (sender, receiver) = crossbeam_channel::unbounded::<Arc<Job>>();
         let spawn = |name: String, body: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(name)
@@ -274,18 +294,23 @@ impl Hasher {
                 .map_err(|error| Error::Internal(error.into()))
         };
         for index in 0..workers.max(1) {
-            let shared = shared.clone();
+            let (shared, jobs) = (shared.clone(), receiver.clone());
             spawn(
                 format!("argon2-{index}"),
-                Box::new(move || hashing_thread(shared, index)),
+                Box::new(move || hashing_thread(shared, jobs, index)),
             )?;
         }
-        let watched = shared.clone();
-        spawn("argon2-rescue".into(), Box::new(move || rescuer(watched)))?;
+        let (watched, alive) = (shared.clone(), Arc::new(()));
+        let hashers = Arc::downgrade(&alive);
+        spawn(
+            "argon2-rescue".into(),
+            Box::new(move || rescuer(watched, receiver, hashers)),
+        )?;
         Ok(Hasher {
             admission: Arc::new(Semaphore::new(workers.max(1) + queue)),
             shared,
-            _stopper: stopper,
+            jobs: sender,
+            _alive: alive,
             dummy: dummy.into(),
             started: Arc::new(AtomicU64::new(0)),
             refused: Arc::new(AtomicU64::new(0)),
@@ -322,23 +347,9 @@ impl Hasher {
         let _admitted = admission;
         self.started.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
-        let reply = Mutex::new(Some(reply));
-        let job = Arc::new(Job {
-            run: Box::new(move || {
-                // The other run already answered (or the caller is gone): nothing to do.
-                if locked(&reply).as_ref().is_none_or(|reply| reply.is_closed()) {
-                    return;
-                }
-                let value = work();
-                if let Some(reply) = locked(&reply).take() {
-                    let _ = reply.send(value);
-                }
-            }),
-            rescued: AtomicBool::new(false),
-            queued_at: Instant::now(),
-        });
-        locked(&self.shared.queue).push_back(job);
-        self.shared.ready.notify_one();
+        self.jobs
+            .send(answering(work, reply))
+            .map_err(|_| anyhow::anyhow!("the hashing threads have stopped"))?;
         answer
             .await
             .map_err(|_| Error::Internal(anyhow::anyhow!("a hashing job was dropped")))
@@ -490,6 +501,79 @@ mod tests {
         loops.into_iter().for_each(|busy| busy.join().unwrap());
         assert_eq!(verified.expect("answered within a minute"), (true, false));
         assert!(hasher.rescued() >= 1, "the rescuer ran nothing");
+    }
+
+    fn job(counter: &Arc<AtomicU64>) -> Arc<Job> {
+        let counter = counter.clone();
+        Arc::new(Job {
+            run: Box::new(move || {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }),
+            rescued: AtomicBool::new(false),
+        })
+    }
+
+    #[test]
+    fn the_rescuer_takes_a_starving_job_once_and_then_the_queue() {
+        let shared = Shared {
+            running: vec![Mutex::new(None)],
+            rescued: AtomicU64::new(0),
+        };
+        let (sender, jobs) = crossbeam_channel::unbounded();
+        let runs = Arc::new(AtomicU64::new(0));
+        let mut waited = false;
+        // Nothing runs, nothing waits: nothing to rescue.
+        assert!(shared.to_rescue(&jobs, &mut waited).is_none());
+        // A job running for less than STARVED_AFTER is left alone, and so is the queue.
+        let running = job(&runs);
+        *locked(&shared.running[0]) = Some((Instant::now(), running.clone()));
+        sender.send(job(&runs)).unwrap();
+        assert!(shared.to_rescue(&jobs, &mut waited).is_none());
+        assert!(shared.to_rescue(&jobs, &mut waited).is_none());
+        assert_eq!(jobs.len(), 1);
+        // Starving: that job first (once), then the queue behind it.
+        let long_ago = Instant::now() - STARVED_AFTER - Duration::from_millis(1);
+        *locked(&shared.running[0]) = Some((long_ago, running.clone()));
+        let first = shared.to_rescue(&jobs, &mut waited).unwrap();
+        assert!(Arc::ptr_eq(&first, &running));
+        let second = shared.to_rescue(&jobs, &mut waited).unwrap();
+        assert!(!Arc::ptr_eq(&second, &running));
+        assert!(shared.to_rescue(&jobs, &mut waited).is_none());
+        // Every thread idle and a job waiting at two looks in a row: nobody takes it.
+        *locked(&shared.running[0]) = None;
+        sender.send(job(&runs)).unwrap();
+        assert!(shared.to_rescue(&jobs, &mut waited).is_none());
+        assert!(shared.to_rescue(&jobs, &mut waited).is_some());
+        // A thread holding its slot's lock is not waited for.
+        let held = locked(&shared.running[0]);
+        sender.send(job(&runs)).unwrap();
+        assert!(shared.to_rescue(&jobs, &mut waited).is_none());
+        drop(held);
+    }
+
+    #[tokio::test]
+    async fn a_job_run_twice_answers_once_and_a_panicking_one_answers_dropped() {
+        let runs = Arc::new(AtomicU64::new(0));
+        let counted = runs.clone();
+        let (reply, answer) = oneshot::channel();
+        let job = answering(move || counted.fetch_add(1, Ordering::Relaxed), reply);
+        // The hashing thread's run and then the rescuer's: the second does nothing.
+        (job.run)();
+        (job.run)();
+        assert_eq!(answer.await.unwrap(), 0);
+        assert_eq!(runs.load(Ordering::Relaxed), 1);
+        // Through the threads: a panicking job is an error for its caller, and the thread lives.
+        let hasher = Hasher::new(1, 4).unwrap();
+        let failed = hasher.run(|| -> u8 { panic!("a broken hash") }).await;
+        assert!(matches!(failed, Err(Error::Internal(_))), "{failed:?}");
+        // The hashing thread survived the panic.
+        let hash = hasher.hash("still here".into()).await.unwrap();
+        assert!(
+            hasher
+                .verify("still here".into(), Some(hash))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]

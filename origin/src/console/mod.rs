@@ -37,8 +37,8 @@ mod upload;
 mod users;
 
 pub use layout::{Layout, MenuItem};
-pub(crate) use session::{same_origin, trusted_host};
 pub use session::{Anyone, Form, Staff};
+pub(crate) use session::{same_origin, trusted_host};
 
 /// Every console page, each behind its extractor's permission.
 pub fn routes() -> Router<AppState> {

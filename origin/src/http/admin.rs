@@ -357,7 +357,10 @@ impl FromRequestParts<AppState> for AdminCaller {
 /// scripts): a client that retries after a timeout sends the same key, and the repeat is
 /// refused without acting again. Reads ignore it (an audited read may be repeated).
 fn idempotency_key(parts: &Parts) -> Result<Option<String>, AppError> {
-    if matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD) {
+    if matches!(
+        parts.method,
+        axum::http::Method::GET | axum::http::Method::HEAD
+    ) {
         return Ok(None);
     }
     let Some(raw) = parts.headers.get("idempotency-key") else {

@@ -348,14 +348,20 @@ async fn a_gift_edit_made_on_a_stale_stock_does_not_undo_redemptions() {
     let gift_id = json_of(created, 201).await["data"]["id"].as_i64().unwrap();
     // The operator read stock 5; two redemptions happen before they save a new name.
     app.db()
-        .execute("UPDATE gifts SET stock = stock - 2 WHERE id = ?1", [gift_id])
+        .execute(
+            "UPDATE gifts SET stock = stock - 2 WHERE id = ?1",
+            [gift_id],
+        )
         .unwrap();
     let path = format!("/admin/gifts/{gift_id}");
     let edit = |seen: i64| json!({ "name": "保温杯", "accumulate_points": 5, "stock": 5, "seen_stock": seen });
     let refused = app.admin_call(&root, Method::PUT, &path, edit(5)).await;
     let body = print_error(refused, 400, 999).await;
     assert!(
-        body["message"].as_str().unwrap().contains("库存已从 5 变为 3"),
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("库存已从 5 变为 3"),
         "{body}"
     );
     let stock = || app.count(&format!("SELECT stock FROM gifts WHERE id = {gift_id}"));
@@ -365,7 +371,11 @@ async fn a_gift_edit_made_on_a_stale_stock_does_not_undo_redemptions() {
         0
     );
     // Having seen 3, the operator may set 5 on purpose (two more items arrived).
-    json_of(app.admin_call(&root, Method::PUT, &path, edit(3)).await, 200).await;
+    json_of(
+        app.admin_call(&root, Method::PUT, &path, edit(3)).await,
+        200,
+    )
+    .await;
     assert_eq!(stock(), 5);
 }
 
@@ -392,7 +402,10 @@ async fn a_retried_admin_write_with_its_idempotency_key_is_done_once() {
     json_of(credit(&root, "retry-0001").await.unwrap(), 201).await;
     let repeated = print_error(credit(&root, "retry-0001").await.unwrap(), 400, 999).await;
     assert!(
-        repeated["message"].as_str().unwrap().contains("Idempotency-Key"),
+        repeated["message"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key"),
         "{repeated}"
     );
     assert_eq!(entries(), 1);

@@ -361,9 +361,18 @@ async fn a_users_admin_cannot_sign_out_an_admin_with_powers_it_lacks() {
     let (finance_token, finance) = admin_holding(&app, "财务", &["财务管理"]).await;
     let (peer_token, peer) = admin_holding(&app, "用户二", &["用户管理"]).await;
     let before = audit_entries(&app);
-    let refused = delete(&app, &users_admin, &format!("/admin/users/{finance}/sessions")).await;
+    let refused = delete(
+        &app,
+        &users_admin,
+        &format!("/admin/users/{finance}/sessions"),
+    )
+    .await;
     print_error(refused, 403, 10003).await;
-    assert_eq!(audit_entries(&app), before, "a refusal leaves no audit entry");
+    assert_eq!(
+        audit_entries(&app),
+        before,
+        "a refusal leaves no audit entry"
+    );
     json_of(
         app.get_with_token("/api/users/self", &finance_token).await,
         200,
@@ -371,8 +380,18 @@ async fn a_users_admin_cannot_sign_out_an_admin_with_powers_it_lacks() {
     .await;
     // An admin whose roles it could hand out itself is within its powers.
     let ended = delete(&app, &users_admin, &format!("/admin/users/{peer}/sessions")).await;
-    assert!(json_of(ended, 200).await["data"]["revoked"].as_i64().unwrap() >= 1);
-    print_error(app.get_with_token("/api/users/self", &peer_token).await, 401, 999).await;
+    assert!(
+        json_of(ended, 200).await["data"]["revoked"]
+            .as_i64()
+            .unwrap()
+            >= 1
+    );
+    print_error(
+        app.get_with_token("/api/users/self", &peer_token).await,
+        401,
+        999,
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -510,7 +510,10 @@ async fn gifts_are_created_with_an_uploaded_image_edited_and_retired_from_the_pu
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(refused.contains("image 必须是你自己上传的图片"), "{refused}");
+    assert!(
+        refused.contains("image 必须是你自己上传的图片"),
+        "{refused}"
+    );
     assert_eq!(
         app.count("SELECT count(*) FROM audit_log WHERE action = 'gift.update'"),
         2
@@ -737,7 +740,11 @@ async fn a_gift_form_saved_after_redemptions_does_not_undo_them() {
     let origin = host_origin(&app);
     let (_, page) = get(&app, &cookie, "/console/gifts").await;
     let token = form_token(&page);
-    let create = [("name", "杯子"), ("accumulate_points", "10"), ("stock", "5")];
+    let create = [
+        ("name", "杯子"),
+        ("accumulate_points", "10"),
+        ("stock", "5"),
+    ];
     let form = gift_form(&token, &create, None);
     let (status, _) = post_multipart(&app, &cookie, Some(&origin), "/console/gifts", form).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -758,13 +765,18 @@ async fn a_gift_form_saved_after_redemptions_does_not_undo_them() {
         ("stock", "5"),
         ("seen_stock", "5"),
     ];
-    let form = gift_form(&token, &edit, None);
+    let uploads = app.count("SELECT count(*) FROM uploads");
+    let form = gift_form(&token, &edit, Some(png(9)));
     let path = format!("/console/gifts/{gift}");
     let (status, refused) = post_multipart(&app, &cookie, Some(&origin), &path, form).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::CONFLICT);
     assert!(refused.contains("库存已从 5 变为 3"), "{refused}");
+    // Said before the chosen file was stored.
+    assert_eq!(app.count("SELECT count(*) FROM uploads"), uploads);
     assert_eq!(
-        app.count(&format!("SELECT count(*) FROM gifts WHERE id = {gift} AND stock = 3 AND name = '杯子'")),
+        app.count(&format!(
+            "SELECT count(*) FROM gifts WHERE id = {gift} AND stock = 3 AND name = '杯子'"
+        )),
         1
     );
 }
@@ -830,7 +842,9 @@ async fn a_goods_or_gift_form_posted_twice_creates_one() {
     // The re-posted form's file is not stored again: one upload, the gift's.
     assert_eq!(uploads(), before + 1);
     assert_eq!(
-        app.count("SELECT count(*) FROM gifts WHERE image_upload_id = (SELECT max(id) FROM uploads)"),
+        app.count(
+            "SELECT count(*) FROM gifts WHERE image_upload_id = (SELECT max(id) FROM uploads)"
+        ),
         1
     );
     assert_eq!(

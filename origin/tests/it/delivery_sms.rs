@@ -208,6 +208,54 @@ async fn beside_a_live_sms_provider_the_outbox_keeps_nothing_in_the_clear() {
 }
 
 #[tokio::test]
+async fn going_live_seals_the_outbox_rows_written_in_the_clear() {
+    // Rows from a development setup (or from before migration 0017) in a database that now
+    // runs with a live provider: sealed at start, still readable by a super-admin.
+    let stand_in = aliyun_stand_in().await;
+    let app = TestApp::spawn_with(|config| use_aliyun(config, &stand_in, ALIYUN_SECRET)).await;
+    app.db()
+        .execute(
+            "INSERT INTO outbox (channel, recipient, code, body, created_at)
+             VALUES ('mail', 'old@example.com', '424242', '您的验证码是 424242', 0)",
+            [],
+        )
+        .unwrap();
+    let sealed = origin::notify::Notifier::seal_clear_outbox(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(sealed, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM outbox WHERE sealed = 0 OR code LIKE '%424242%' OR body LIKE '%424242%'"),
+        0
+    );
+    assert_eq!(app.outbox_code("old@example.com").await, "424242");
+    // Nothing left to do the next time.
+    let again = origin::notify::Notifier::seal_clear_outbox(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+    // A purely development setup keeps its outbox in the clear.
+    let dev = TestApp::spawn().await;
+    dev.db()
+        .execute(
+            "INSERT INTO outbox (channel, recipient, code, body, created_at)
+             VALUES ('mail', 'dev@example.com', '111111', 'x', 0)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(
+        origin::notify::Notifier::seal_clear_outbox(&dev.state)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        dev.count("SELECT count(*) FROM outbox WHERE code = '111111'"),
+        1
+    );
+}
+
+#[tokio::test]
 async fn an_aliyun_outage_delays_the_code_but_it_still_arrives() {
     let stand_in = aliyun_stand_in().await;
     let app = TestApp::spawn_with(|config| use_aliyun(config, &stand_in, ALIYUN_SECRET)).await;

@@ -718,7 +718,10 @@ async fn a_page_of_another_site_cannot_lock_the_admin_door_through_the_operators
                 .await
                 .unwrap();
             let body = print_error(response, 403, 999).await;
-            assert!(body["message"].as_str().unwrap().contains("Origin"), "{body}");
+            assert!(
+                body["message"].as_str().unwrap().contains("Origin"),
+                "{body}"
+            );
         }
     }
     // A sibling site of the same host (another port) is another origin too, even when the
@@ -766,7 +769,9 @@ async fn uploaded_image(app: &TestApp, token: &str, seed: u8) -> i64 {
         .send()
         .await
         .unwrap();
-    json_of(uploaded, 201).await["data"][0]["id"].as_i64().unwrap()
+    json_of(uploaded, 201).await["data"][0]["id"]
+        .as_i64()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -777,7 +782,8 @@ async fn a_gift_admin_cannot_publish_another_users_upload_as_a_gift_picture() {
     let (member, _) = app.member().await;
     let private = uploaded_image(&app, &member, 1).await;
     let (points, _) = admin_holding(&app, "积分", &["积分管理"]).await;
-    let gift = |image: i64| json!({ "name": "杯子", "accumulate_points": 5, "stock": 2, "image": image });
+    let gift =
+        |image: i64| json!({ "name": "杯子", "accumulate_points": 5, "stock": 2, "image": image });
     let refused = app
         .admin_call(&points, Method::POST, "/admin/gifts", gift(private))
         .await;
@@ -793,15 +799,29 @@ async fn a_gift_admin_cannot_publish_another_users_upload_as_a_gift_picture() {
     let gift_id = json_of(created, 201).await["data"]["id"].as_i64().unwrap();
     let (other, _) = admin_holding(&app, "积分二", &["积分管理"]).await;
     let path = format!("/admin/gifts/{gift_id}");
-    json_of(app.admin_call(&other, Method::PUT, &path, gift(own)).await, 200).await;
-    let refused = app.admin_call(&other, Method::PUT, &path, gift(private)).await;
+    json_of(
+        app.admin_call(&other, Method::PUT, &path, gift(own)).await,
+        200,
+    )
+    .await;
+    let refused = app
+        .admin_call(&other, Method::PUT, &path, gift(private))
+        .await;
     print_error(refused, 400, 999).await;
     let shown: i64 = app
         .db()
-        .query_row("SELECT image_upload_id FROM gifts WHERE id = ?1", [gift_id], |row| row.get(0))
+        .query_row(
+            "SELECT image_upload_id FROM gifts WHERE id = ?1",
+            [gift_id],
+            |row| row.get(0),
+        )
         .unwrap();
     assert_eq!(shown, own);
-    let listed = json_of(app.request(Method::GET, "/api/gifts").send().await.unwrap(), 200).await;
+    let listed = json_of(
+        app.request(Method::GET, "/api/gifts").send().await.unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(listed["data"]["data"][0]["image"]["id"], own, "{listed}");
 }
 

@@ -56,7 +56,6 @@ fn gift_row(row: &Row<'_>) -> rusqlite::Result<GiftRow> {
     })
 }
 
-/// A gift on offer (not retired).
 /// Whether the upload `image` may become a gift's picture when the admin `chooser` (`None`:
 /// the operator's command line) names it: an image they uploaded themselves, or one a gift
 /// already shows. Another user's upload would be published at `/api/gifts` and its address
@@ -77,6 +76,7 @@ pub fn may_picture(
     )?)
 }
 
+/// A gift on offer (not retired).
 pub fn find(connection: &Connection, id: i64) -> StorageResult<Option<GiftRow>> {
     Ok(connection
         .query_row(

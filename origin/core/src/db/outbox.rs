@@ -20,7 +20,14 @@ pub fn insert(connection: &Connection, row: &OutboxRow) -> StorageResult<()> {
     connection.execute(
         "INSERT INTO outbox (channel, recipient, code, body, created_at, sealed)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![row.channel, row.recipient, row.code, row.body, row.created_at, row.sealed],
+        params![
+            row.channel,
+            row.recipient,
+            row.code,
+            row.body,
+            row.created_at,
+            row.sealed
+        ],
     )?;
     Ok(())
 }
@@ -48,4 +55,24 @@ pub fn list(
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The rows kept in the clear (`sealed = 0`), oldest first, at most `limit`: id, code, body.
+pub fn clear_rows(
+    connection: &Connection,
+    limit: u32,
+) -> StorageResult<Vec<(i64, String, String)>> {
+    let mut statement = connection
+        .prepare("SELECT id, code, body FROM outbox WHERE sealed = 0 ORDER BY id LIMIT ?1")?;
+    let rows = statement.query_map([limit], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Replaces a row's code and body with their sealed forms.
+pub fn seal_row(connection: &Connection, id: i64, code: &str, body: &str) -> StorageResult<()> {
+    connection.execute(
+        "UPDATE outbox SET code = ?2, body = ?3, sealed = 1 WHERE id = ?1",
+        params![id, code, body],
+    )?;
+    Ok(())
 }

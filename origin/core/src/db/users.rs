@@ -363,7 +363,9 @@ impl Search {
             .replace('_', "\\_");
         // A quoted phrase: every character literal, the trigrams in a row — the rows holding
         // the query, whatever its case (a superset of the LIKE's matches).
-        let phrase = (query.chars().count() >= 3)
+        // FTS5 reads the phrase as a C string: one with a NUL in it would be cut short and
+        // refused ("unterminated string"), so such a query scans.
+        let phrase = (query.chars().count() >= 3 && !query.contains('\0'))
             .then(|| format!("\"{}\"", query.replace('"', "\"\"")));
         let phrase = match phrase {
             Some(phrase) if selective(connection, &phrase)? => Some(phrase),
@@ -526,8 +528,9 @@ mod tests {
             .unwrap();
         let rows = statement
             .query_map([], |row| {
-                let fields: Vec<Option<String>> =
-                    (1..=4).map(|i| row.get(i)).collect::<rusqlite::Result<_>>()?;
+                let fields: Vec<Option<String>> = (1..=4)
+                    .map(|i| row.get(i))
+                    .collect::<rusqlite::Result<_>>()?;
                 Ok((row.get::<_, i64>(0)?, fields))
             })
             .unwrap();
@@ -547,10 +550,21 @@ mod tests {
         let mut connection = Connection::open_in_memory().unwrap();
         migrate::apply(&mut connection).unwrap();
         let people = [
-            (Some("alice"), Some("13800001234"), Some("Alice.W@example.com"), "小爱"),
+            (
+                Some("alice"),
+                Some("13800001234"),
+                Some("Alice.W@example.com"),
+                "小爱",
+            ),
             (Some("bob_99"), Some("13900005678"), None, "Bob%"),
-            (None, Some("13800009999"), Some("carol@example.org"), "卡罗尔"),
+            (
+                None,
+                Some("13800009999"),
+                Some("carol@example.org"),
+                "卡罗尔",
+            ),
             (Some("dave"), None, Some("d@example.com"), "小爱同学"),
+            (Some("quote"), None, None, "say \"hi\" OR NEAR(x)*^"),
         ];
         for (account, phone, email, nickname) in people {
             let user = NewUser {
@@ -567,15 +581,54 @@ mod tests {
             user(&connection, &format!("filler{i}"));
         }
         let queries = [
-            "filler", "filler1", "ler3", 
-            "alice", "ALICE", "ice.w@", "1380000", "138 0000 1234", "+86 138-0000-9999", "1234",
-            "example", "小爱", "小爱同学", "爱同学", "b_9", "bob%", "b%", "_99", "%", "_", "ob",
-            "a", "", "\\", "\"", "com13", "9999carol", "e.com", "d@e", "nobody",
+            "filler",
+            "filler1",
+            "ler3",
+            "alice",
+            "ALICE",
+            "ice.w@",
+            "1380000",
+            "138 0000 1234",
+            "+86 138-0000-9999",
+            "1234",
+            "example",
+            "小爱",
+            "小爱同学",
+            "爱同学",
+            "b_9",
+            "bob%",
+            "b%",
+            "_99",
+            "%",
+            "_",
+            "ob",
+            "a",
+            "",
+            "\\",
+            "\"",
+            "com13",
+            "9999carol",
+            "e.com",
+            "d@e",
+            "nobody",
+            "\"hi\"",
+            "say \"",
+            " OR NEAR(",
+            "NEAR(x)*^",
+            "*^",
+            "x)*",
+            "\"\"\"",
         ];
         for query in queries {
             let canonical = shared::validate::canonical_phone(query);
             let expected = scanned(&connection, canonical.as_deref().unwrap_or(query));
             assert_eq!(found(&connection, query), expected, "{query:?}");
+        }
+        // A NUL is searched for by the scan, not handed to FTS5 (which refused it: a 500).
+        for query in ["ab\0cd", "alice\0", "\0\0\0"] {
+            let request = shared::pagination::PageRequest { page: 1, limit: 10 };
+            search(&connection, Some(query), request).unwrap();
+            active_matching(&connection, Some(query)).unwrap();
         }
         // No match across two fields: the end of one and the start of the next.
         assert!(found(&connection, "1234alice").is_empty());
@@ -583,7 +636,10 @@ mod tests {
 
         // Writes keep the index right: a changed nickname, a bound phone, a new user.
         connection
-            .execute("UPDATE users SET nickname = '新名字', phone = '13700000000' WHERE id = 2", [])
+            .execute(
+                "UPDATE users SET nickname = '新名字', phone = '13700000000' WHERE id = 2",
+                [],
+            )
             .unwrap();
         assert_eq!(found(&connection, "新名字"), [2]);
         assert_eq!(found(&connection, "1370000"), [2]);
@@ -597,7 +653,12 @@ mod tests {
         let search = Search::new(&connection, Some("alice")).unwrap();
         assert!(search.phrase.is_some());
         // A part most users hold is cheaper to scan for.
-        assert!(Search::new(&connection, Some("filler")).unwrap().phrase.is_none());
+        assert!(
+            Search::new(&connection, Some("filler"))
+                .unwrap()
+                .phrase
+                .is_none()
+        );
         let plan: Vec<String> = connection
             .prepare(&format!(
                 "EXPLAIN QUERY PLAN SELECT id FROM users WHERE {} ORDER BY id DESC",

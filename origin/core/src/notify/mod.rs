@@ -199,14 +199,41 @@ impl Notifier {
         )?)
     }
 
+    /// Seals the outbox rows written in the clear, once some channel has a real provider: the
+    /// rows of a purely development setup that went live, and those written before migration
+    /// 0017. Run at start; in batches, each its own write. How many were sealed.
+    pub async fn seal_clear_outbox(state: &crate::AppState) -> Result<usize> {
+        if state.notifier.records_captchas() {
+            return Ok(0);
+        }
+        let mut sealed = 0;
+        loop {
+            let state_in = state.clone();
+            let batch = state
+                .db
+                .write(move |tx| -> Result<usize> {
+                    let rows = outbox::clear_rows(tx, 500)?;
+                    for (id, code, body) in &rows {
+                        let seal = &state_in.notifier.seal;
+                        outbox::seal_row(tx, *id, &seal.seal(code)?, &seal.seal(body)?)?;
+                    }
+                    Ok(rows.len())
+                })
+                .await?;
+            sealed += batch;
+            if batch < 500 {
+                return Ok(sealed);
+            }
+        }
+    }
+
     /// `row` with its code and body in the clear, for the super-admins who may read them; a
     /// row sealed under another pepper shows what happened instead of its text.
     pub fn open_outbox(&self, mut row: OutboxRow) -> OutboxRow {
         if row.sealed {
             let opened = self.seal.open(&row.code).zip(self.seal.open(&row.body));
-            (row.code, row.body) = opened.unwrap_or_else(|| {
-                (String::new(), "（已加密，密钥已更换，无法打开）".to_owned())
-            });
+            (row.code, row.body) = opened
+                .unwrap_or_else(|| (String::new(), "（已加密，密钥已更换，无法打开）".to_owned()));
             row.sealed = false;
         }
         row

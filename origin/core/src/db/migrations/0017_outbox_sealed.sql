@@ -2,5 +2,6 @@
 -- channels use it). Once some channel has a real provider the database is a live one (its
 -- snapshots and replicas leave the machine), so the outbox's code and body are sealed like a
 -- waiting delivery's code (`notify::seal`), and opened only for the super-admins who may read
--- them. Rows written before stay as they were.
+-- them. Rows written in the clear before are sealed when a live setup starts
+-- (`Notifier::seal_clear_outbox`).
 ALTER TABLE outbox ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0 CHECK (sealed IN (0, 1));

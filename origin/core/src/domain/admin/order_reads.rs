@@ -280,7 +280,17 @@ pub async fn list_gifts(state: &AppState, request: PageRequest) -> Result<Paged<
     Ok(Paged::new(rows, total, request))
 }
 
-/// Replaces a gift (the rules of [`NewGift`]; `image` must be an image upload) and whether it
+/// A gift's stock now; 404 if there is no such gift.
+pub async fn gift_stock(state: &AppState, gift_id: i64) -> Result<i64> {
+    let gift = state
+        .db
+        .read(move |conn| gifts::admin_find(conn, gift_id))
+        .await?;
+    Ok(gift.ok_or(Problem::NotFound)?.gift.stock)
+}
+
+/// Replaces a gift (the rules of [`NewGift`]; `image` must be an upload of the admin's or a
+/// gift's picture) and whether it
 /// is retired — a retired gift leaves the public list and cannot be redeemed, and its orders
 /// keep the points and address they were placed with. Audited (`gift.update`). 404 if there is
 /// no such gift.
