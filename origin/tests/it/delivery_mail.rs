@@ -166,7 +166,7 @@ async fn counted_within(app: &TestApp, count_sql: &str, seconds: u64) -> bool {
     false
 }
 
-async fn request_mail_code(app: &TestApp, email: &str) -> String {
+pub(crate) async fn request_mail_code(app: &TestApp, email: &str) -> String {
     let response = app
         .request(Method::POST, "/api/mail")
         .json(&json!({ "email": email, "is_register": true }))

@@ -178,16 +178,7 @@ async fn beside_a_live_sms_provider_the_outbox_keeps_nothing_in_the_clear() {
     let stand_in = aliyun_stand_in().await;
     let app = TestApp::spawn_with(|config| use_aliyun(config, &stand_in, ALIYUN_SECRET)).await;
     let email = format!("sealed{}@example.com", app.fresh_ip().replace('.', ""));
-    let response = app
-        .request(Method::POST, "/api/mail")
-        .json(&json!({ "email": email, "is_register": true }))
-        .send()
-        .await
-        .unwrap();
-    let token = json_of(response, 201).await["data"]["verification_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = crate::delivery_mail::request_mail_code(&app, &email).await;
     let code = app.outbox_code(&email).await;
     assert_eq!(code.len(), 6, "{code}");
     let (stored_code, stored_body, sealed): (String, String, bool) = app
