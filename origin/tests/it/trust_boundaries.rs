@@ -1495,6 +1495,14 @@ async fn every_asset_the_docs_pages_name_is_served() {
             .await
             .unwrap();
         assert_eq!(page.status(), 200, "{index}");
+        // Not framed by another site; not sniffed; no referrer.
+        for (name, value) in [
+            ("x-frame-options", "DENY"),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+        ] {
+            assert_eq!(page.headers()[name], value, "{index}: {name}");
+        }
         let html = page.text().await.unwrap();
         let assets: Vec<&str> = html
             .split(['"', '\''])

@@ -184,6 +184,18 @@ fn docs_file(api: Api, file: &str) -> Response {
             if let Ok(value) = HeaderValue::from_str(&found.content_type) {
                 response.headers_mut().insert(header::CONTENT_TYPE, value);
             }
+            // The docs' "try it out" sends requests with a token the reader typed: no other
+            // site may frame the page (clickjacking) or learn where it was opened from.
+            let headers = response.headers_mut();
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
             if found.gzpipped {
                 response
                     .headers_mut()
