@@ -94,6 +94,18 @@ impl FromParams for CouponForm {
     }
 }
 
+/// Choosing the audience by a search (`q`) is the user search's power (用户管理): its count
+/// would tell a 优惠券管理 admin whether a phone or e-mail is registered, one query at a time.
+/// Without it, a grant goes to every active user.
+fn audience_allowed(staff: &Staff<needs::Coupons>, form: &CouponForm) -> ConsoleResult<()> {
+    match form.q.is_some() && !staff.operator.may(shared::Permission::Users) {
+        true => Err(super::ConsoleError::Forbidden(
+            shared::Permission::Users.name(),
+        )),
+        false => Ok(()),
+    }
+}
+
 /// `POST /console/coupons`: checks the coupon by the API's rules and counts its audience.
 /// Nothing is granted yet.
 pub async fn coupons_preview(
@@ -101,6 +113,7 @@ pub async fn coupons_preview(
     staff: Staff<needs::Coupons>,
     Form(form): Form<CouponForm>,
 ) -> ConsoleResult {
+    audience_allowed(&staff, &form)?;
     let layout = Layout::new(&staff.operator, "coupons");
     let (recipients, error) = match form.request.grant(state.config.time_offset) {
         Err(problem) => (None, Some(problem.message())),
@@ -165,6 +178,7 @@ pub async fn coupons_confirm(
     }): Form<Once<ConfirmedCoupons>>,
 ) -> ConsoleResult {
     let form = confirmed.form;
+    audience_allowed(&staff, &form)?;
     let grant = form.request.grant(state.config.time_offset)?;
     let actor = staff.actor.clone().submitting(key);
     let granted = admin::grant_coupons(&state, actor, form.q, confirmed.expected, grant).await?;

@@ -572,6 +572,49 @@ async fn a_coupon_goes_to_exactly_the_audience_confirmed() {
 }
 
 #[tokio::test]
+async fn a_coupon_only_operator_cannot_probe_who_is_registered_by_the_audience_count() {
+    // The preview's count for `q` = a phone said whether that phone has an account.
+    let app = TestApp::spawn().await;
+    let (_, _member) = app.member().await;
+    let (cookie, _) = operator_with(&app, "券", &["优惠券管理"]).await;
+    let origin = host_origin(&app);
+    let (_, form) = get(&app, &cookie, "/console/coupons").await;
+    let token = form_token(&form);
+    let coupon = |q: &'static str| {
+        vec![
+            ("_csrf", token.clone()),
+            ("q", q.to_owned()),
+            ("name", "新客券".to_owned()),
+            ("type", "抵扣".to_owned()),
+            ("quota", "5".to_owned()),
+            ("finished_at", "2999-01-01 00:00:00".to_owned()),
+        ]
+    };
+    let send = |fields: Vec<(&'static str, String)>, path: &'static str| {
+        let (cookie, origin, app) = (cookie.clone(), origin.clone(), &app);
+        async move {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post(app, &cookie, Some(&origin), path, &pairs).await
+        }
+    };
+    for path in ["/console/coupons", "/console/coupons/confirm"] {
+        let mut fields = coupon("13800000001");
+        fields.push(("expected", "1".to_owned()));
+        let (status, page) = send(fields, path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(
+            page.contains("用户管理") && !page.contains("id=\"recipients\""),
+            "{page}"
+        );
+    }
+    assert_eq!(app.count("SELECT count(*) FROM coupons"), 0);
+    // Every active user is still theirs to reach.
+    let (status, preview) = send(coupon(""), "/console/coupons").await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert!(preview.contains("id=\"recipients\">"), "{preview}");
+}
+
+#[tokio::test]
 async fn messages_invitations_and_roles_go_through_the_apis_rules() {
     let app = TestApp::spawn().await;
     let (_, customer) = app.member().await;
