@@ -825,6 +825,129 @@ async fn a_gift_admin_cannot_publish_another_users_upload_as_a_gift_picture() {
     assert_eq!(listed["data"]["data"][0]["image"]["id"], own, "{listed}");
 }
 
+/// Puts `count` sign-ins to names nobody holds into the hashing queue (the app has one hashing
+/// thread), and waits until they are admitted: whatever is admitted next waits behind them.
+async fn fill_hashing_queue(app: &TestApp, count: u64) -> Vec<tokio::task::JoinHandle<()>> {
+    let before = app.state.hasher.started();
+    let waiting: Vec<_> = (0..count)
+        .map(|n| {
+            let request = app
+                .request_from(Method::POST, "/api/login", &app.fresh_ip())
+                .json(&json!({ "username": format!("nobody-{n}"), "password": "whatever-1" }));
+            tokio::spawn(async move {
+                request.send().await.unwrap();
+            })
+        })
+        .collect();
+    while app.state.hasher.started() < before + count {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    waiting
+}
+
+/// Waits until the hasher has admitted `count` more jobs than `before`.
+async fn admitted(app: &TestApp, before: u64, count: u64) {
+    while app.state.hasher.started() < before + count {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_hashing_while_the_password_is_reset_gets_no_session() {
+    // The sign-in read the old hash, then waited for the hashing thread; the reset committed
+    // meanwhile (new password, every session revoked). A session made after that from the old
+    // password would outlive the reset.
+    let app = TestApp::spawn_with(|config| config.hash_workers = 1).await;
+    let phone = app.phone();
+    app.register_print(&phone).await;
+    let sessions = || {
+        app.count(&format!(
+            "SELECT count(*) FROM sessions WHERE user_id = (SELECT id FROM users WHERE phone = '{phone}')"
+        ))
+    };
+    let ahead = fill_hashing_queue(&app, 4).await;
+    let before = app.state.hasher.started();
+    let sign_in = app
+        .request_from(Method::POST, "/api/login", &app.fresh_ip())
+        .json(&json!({ "username": phone, "password": PASSWORD }))
+        .send();
+    let sign_in = tokio::spawn(sign_in);
+    admitted(&app, before, 1).await;
+    let sessions_at_reset = sessions();
+    app.db()
+        .execute(
+            "UPDATE users SET password_hash = password_hash || 'changed' WHERE phone = ?1",
+            [&phone],
+        )
+        .unwrap();
+    let response = sign_in.await.unwrap().unwrap();
+    print_error(response, 400, 20001).await;
+    assert_eq!(
+        sessions(),
+        sessions_at_reset,
+        "no session from the old password"
+    );
+    for waiting in ahead {
+        waiting.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_reset_whose_channel_moved_to_another_account_while_hashing_sets_no_password() {
+    // A reset proven for A's phone hashes its new password; meanwhile the phone leaves A and is
+    // bound to V (with a stolen token). The password must not become V's.
+    let app = TestApp::spawn_with(|config| config.hash_workers = 1).await;
+    let phone = app.phone();
+    app.register_print(&phone).await;
+    app.age_codes();
+    let (token, code) = app.sms_code(&phone, false).await;
+    app.db()
+        .execute(
+            "INSERT INTO users (account, nickname, password_hash, created_at)
+             SELECT 'victim', '', password_hash, 0 FROM users WHERE phone = ?1",
+            [&phone],
+        )
+        .unwrap();
+    let victim_hash = || -> String {
+        app.db()
+            .query_row(
+                "SELECT password_hash FROM users WHERE account = 'victim'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap()
+    };
+    let hash_before = victim_hash();
+    let ahead = fill_hashing_queue(&app, 4).await;
+    let before = app.state.hasher.started();
+    let reset = app
+        .request(Method::PUT, "/api/repassword")
+        .json(&json!({ "verification_token": token, "verification_code": code, "password": "attackers-choice" }))
+        .send();
+    let reset = tokio::spawn(reset);
+    admitted(&app, before, 1).await;
+    let connection = app.db();
+    connection
+        .execute("UPDATE users SET phone = NULL WHERE phone = ?1", [&phone])
+        .unwrap();
+    connection
+        .execute(
+            "UPDATE users SET phone = ?1, phone_bound_at = strftime('%s', 'now') WHERE account = 'victim'",
+            [&phone],
+        )
+        .unwrap();
+    let response = reset.await.unwrap().unwrap();
+    assert!(response.status().is_client_error(), "{}", response.status());
+    assert_eq!(
+        victim_hash(),
+        hash_before,
+        "the victim's password is unchanged"
+    );
+    for waiting in ahead {
+        waiting.await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn enabling_or_disabling_an_admin_needs_every_power_it_holds() {
     let app = TestApp::spawn().await;

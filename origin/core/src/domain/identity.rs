@@ -159,6 +159,7 @@ pub async fn login_with_password(
         .await?;
     let attempt = count_attempt(state, attempt_key(door, user.as_ref(), &name)).await?;
     let hash = user.as_ref().and_then(|user| user.password_hash.clone());
+    let checked_hash = hash.clone();
     let (matches, key) = attempt.verify(state, password, hash).await?;
     let Some(user) = user else {
         return Err(Problem::UnknownAccount.into());
@@ -174,24 +175,39 @@ pub async fn login_with_password(
         .into());
     }
     let user_id = user.id;
-    if as_admin
-        && !state
-            .db
-            .read(move |conn| roles::holds_any_role(conn, user_id))
-            .await?
-    {
-        return Err(Problem::PermissionDenied.into());
-    }
-    // One transaction: the attempts are cleared with the session that proves success.
+    // One transaction: the attempts are cleared with the session that proves success. The
+    // account is read again in it: a password reset or change, a disable or the removal of the
+    // last role may have committed while the password hashed, and a session made from the
+    // old state would outlive the sessions that change revoked.
     let lifetimes = lifetimes(state);
     let generation = state
         .db
-        .write(move |tx| {
+        .write(move |tx| -> Result<_> {
+            let Some(current) = users::by_id(tx, user_id)? else {
+                return Ok(Err(Problem::UnknownAccount));
+            };
+            if current.password_hash != checked_hash {
+                return Ok(Err(Problem::WrongPassword));
+            }
+            if current.disabled {
+                return Ok(Err(Problem::Forbidden {
+                    message: "账号已被禁用".into(),
+                }));
+            }
+            if as_admin && !roles::holds_any_role(tx, user_id)? {
+                return Ok(Err(Problem::PermissionDenied));
+            }
             sign_in::clear(tx, &key)?;
-            sessions::create(tx, user_id, as_admin, clock::now(), lifetimes)
+            Ok(Ok(sessions::create(
+                tx,
+                user_id,
+                as_admin,
+                clock::now(),
+                lifetimes,
+            )?))
         })
         .await?;
-    issue(state, &generation)
+    issue(state, &generation?)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -302,15 +302,20 @@ pub async fn reset_password(
         Channel::Sms => users::LoginColumn::Phone,
         Channel::Mail => users::LoginColumn::Email,
     };
-    if column
-        .bound_at(&owner)
-        .is_some_and(|at| at > clock::now() - FRESH_CHANNEL_SECS)
-    {
-        return Err(Problem::refused(
+    let too_fresh = move |user: &users::UserRow| {
+        column
+            .bound_at(user)
+            .is_some_and(|at| at > clock::now() - FRESH_CHANNEL_SECS)
+    };
+    let refused_fresh = || {
+        Problem::refused(
             "该手机号或邮箱绑定未满 24 小时，暂不能用于找回密码，请使用原有方式或联系客服",
         )
-        .into());
+    };
+    if too_fresh(&owner) {
+        return Err(refused_fresh().into());
     }
+    let owner_id = owner.id;
     let password_hash = state.hasher.hash(password).await?;
     let outcome = state
         .db
@@ -319,6 +324,15 @@ pub async fn reset_password(
                 Ok(user) => user,
                 Err(problem) => return Ok(Err(problem)),
             };
+            // While the password hashed, the channel may have moved to another account (an
+            // unbind, then a bind elsewhere with a stolen token): the password is set only for
+            // the account checked above, and only if the channel is still not fresh there.
+            if user.id != owner_id {
+                return Ok(Err(Problem::UnknownAccount));
+            }
+            if too_fresh(&user) {
+                return Ok(Err(refused_fresh()));
+            }
             users::set_password(tx, user.id, &password_hash)?;
             clear_sign_in_locks(tx, user.id)?;
             let sids = sessions::revoke_all(tx, user.id, "password_changed", clock::now())?;
