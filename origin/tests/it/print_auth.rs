@@ -447,6 +447,11 @@ async fn refresh_token_reuse_after_grace_revokes_every_token_of_the_session() {
         .unwrap()
         .to_owned();
     assert!(instructions.contains("revoke_session"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM edge_outbox WHERE instructions LIKE '%revoke_session%'"),
+        1,
+        "the revocation is also kept for the edge in the outbox"
+    );
     let body = print_error(reuse, 401, 999).await;
     assert_eq!(body["message"], "未登录或登录已过期");
     print_error(
@@ -508,6 +513,17 @@ async fn repassword_sets_the_password_and_revokes_every_session() {
         2,
         "{instructions}"
     );
+    let kept: String = app
+        .db()
+        .query_row(
+            "SELECT group_concat(instructions) FROM edge_outbox
+             WHERE instructions LIKE '%\"user\":' || (SELECT id FROM users WHERE phone = ?1) || '}%'
+                OR instructions LIKE '%\"user\":' || (SELECT id FROM users WHERE phone = ?1) || ',%'",
+            [&phone],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept.matches("revoke_session").count(), 2, "{kept}");
     let body = json_of(response, 200).await;
     assert_eq!(body["status"], "success");
     assert!(body["message"].is_string());

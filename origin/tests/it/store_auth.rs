@@ -392,6 +392,14 @@ async fn logout_revokes_the_presented_token() {
         app.count("SELECT count(*) FROM sessions WHERE revoked_reason = 'logout'"),
         1
     );
+    // Also kept for the edge in the outbox, in case the header's instruction is lost there.
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM edge_outbox WHERE instructions LIKE '%revoke_session%'
+               AND instructions LIKE '%' || (SELECT id FROM sessions WHERE revoked_reason = 'logout') || '%'"
+        ),
+        1
+    );
 }
 
 #[tokio::test]

@@ -252,15 +252,23 @@ pub async fn refresh(
     let jti = claims.jti.clone();
     let rotation = state
         .db
-        .write(move |tx| {
-            sessions::rotate(
+        .write(move |tx| -> Result<_> {
+            let rotation = sessions::rotate(
                 tx,
                 credential,
                 &jti,
                 clock::now(),
                 REFRESH_GRACE_SECS,
                 lifetimes,
-            )
+            )?;
+            if let Rotation::Reused { user_id, sid } = &rotation {
+                let revoked = Instruction::RevokeSession {
+                    user: *user_id,
+                    sid: sid.clone(),
+                };
+                keep_for_the_edge(tx, &[revoked])?;
+            }
+            Ok(rotation)
         })
         .await?;
     match rotation {
@@ -276,6 +284,7 @@ pub async fn refresh(
         Rotation::Replayed { next } => Ok((issue(state, &next)?, Vec::new())),
         Rotation::Reused { user_id, sid } => {
             tracing::warn!(user_id, sid, "refresh token reused: session revoked");
+            state.edge_wake.notify_one();
             Err(Error::Problem(
                 Problem::Unauthenticated,
                 vec![Instruction::RevokeSession { user: user_id, sid }],
@@ -287,12 +296,31 @@ pub async fn refresh(
 
 /// Revokes the caller's session.
 pub async fn logout(state: &AppState, user_id: i64, sid: String) -> Result<Vec<Instruction>> {
-    let sid_for_write = sid.clone();
+    let instructions = vec![Instruction::RevokeSession {
+        user: user_id,
+        sid: sid.clone(),
+    }];
+    let kept = instructions.clone();
     state
         .db
-        .write(move |tx| sessions::revoke(tx, &sid_for_write, "logout", clock::now()))
+        .write(move |tx| -> Result<_> {
+            sessions::revoke(tx, &sid, "logout", clock::now())?;
+            keep_for_the_edge(tx, &kept)
+        })
         .await?;
-    Ok(vec![Instruction::RevokeSession { user: user_id, sid }])
+    state.edge_wake.notify_one();
+    Ok(instructions)
+}
+
+/// Also queues a user's own revocations in the edge outbox, in their transaction. They reach
+/// the edge first in the answer's `x-edge-invalidate` header, which the edge applies before
+/// answering; if that fails (its state store errs, the header is lost), nothing retried it,
+/// and a revoked token went on reading cached pages until it expired. Applied twice, a
+/// revocation changes nothing. A refreshed token's old access token is left to the header
+/// alone: it is the owner's own, and dies with its expiry.
+fn keep_for_the_edge(tx: &rusqlite::Transaction<'_>, instructions: &[Instruction]) -> Result<()> {
+    edge_outbox::enqueue(tx, instructions, clock::now())?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -336,9 +336,12 @@ pub async fn reset_password(
             users::set_password(tx, user.id, &password_hash)?;
             clear_sign_in_locks(tx, user.id)?;
             let sids = sessions::revoke_all(tx, user.id, "password_changed", clock::now())?;
-            Ok(Ok(revocations(user.id, sids)))
+            let instructions = revocations(user.id, sids);
+            super::keep_for_the_edge(tx, &instructions)?;
+            Ok(Ok(instructions))
         })
         .await?;
+    state.edge_wake.notify_one();
     Ok(outcome?)
 }
 
