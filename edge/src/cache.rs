@@ -15,15 +15,34 @@ use shared::policy::Cache;
 /// A host of our own: Cache API keys must be URLs, and this one can never be fetched.
 const CACHE_HOST: &str = "https://edge-cache.invalid";
 
-/// The query string with its pairs sorted, so `?a=1&b=2` and `?b=2&a=1` share an entry.
+/// The query string with its pairs sorted by name, so `?a=1&b=2` and `?b=2&a=1` share an entry.
+/// The names are compared as the origin reads them (decoded, `x[]` as `x`), and pairs of one
+/// name keep their order: the origin takes a name's last value, so `?limit=1&limit=100` and
+/// `?limit=100&limit=1` are different answers and must not share an entry.
 pub fn sorted_query(query: Option<&str>) -> String {
-    let mut pairs: Vec<&str> = query
+    let mut pairs: Vec<(String, &str)> = query
         .unwrap_or("")
         .split('&')
         .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let name = form_urlencoded::parse(pair.as_bytes())
+                .next()
+                .map(|(name, _)| name.into_owned())
+                .unwrap_or_default();
+            let name = match name.strip_suffix("[]") {
+                Some(stripped) => stripped.to_owned(),
+                None => name,
+            };
+            (name, pair)
+        })
         .collect();
-    pairs.sort_unstable();
-    pairs.join("&")
+    // Stable: pairs of one name stay in the order they came.
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs
+        .iter()
+        .map(|(_, pair)| *pair)
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 pub fn public_key(path: &str, query: Option<&str>) -> String {
@@ -416,6 +435,27 @@ mod tests {
         assert_eq!(
             public_key("/api/gifts", Some("page=2&limit=5")),
             public_key("/api/gifts", Some("limit=5&page=2"))
+        );
+    }
+
+    #[test]
+    fn repeated_names_keep_their_order_as_the_origin_reads_them() {
+        // The origin takes a name's last value (and reads `x[]` and `%78` as `x`).
+        for (one, other) in [
+            ("limit=1&limit=100", "limit=100&limit=1"),
+            ("x[]=1&x=2", "x=2&x[]=1"),
+            ("l%69mit=1&limit=100", "limit=100&l%69mit=1"),
+            ("x%5B%5D=1&x=2", "x=2&x%5B%5D=1"),
+        ] {
+            assert_ne!(
+                public_key("/api/gifts", Some(one)),
+                public_key("/api/gifts", Some(other)),
+                "{one} / {other}"
+            );
+        }
+        assert_eq!(
+            sorted_query(Some("page=2&limit=1&a=0&limit=100")),
+            "a=0&limit=1&limit=100&page=2"
         );
     }
 
