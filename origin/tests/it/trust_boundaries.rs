@@ -949,6 +949,62 @@ async fn a_reset_whose_channel_moved_to_another_account_while_hashing_sets_no_pa
 }
 
 #[tokio::test]
+async fn an_unbind_proven_by_a_password_reset_while_it_hashed_changes_nothing() {
+    // The password proof was checked against the old hash; a reset committed meanwhile.
+    let app = TestApp::spawn_with(|config| config.hash_workers = 1).await;
+    let token = app.register_store("racer2026").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = app
+        .request_from(Method::POST, "/api/mail", &app.fresh_ip())
+        .json(&json!({ "email": "racer@example.com", "is_register": true }))
+        .send()
+        .await
+        .unwrap();
+    let verification_token = json_of(response, 201).await["data"]["verification_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = app.outbox_code("racer@example.com").await;
+    let bound = app
+        .request(Method::POST, "/api/login_modes")
+        .header("token", &token)
+        .json(&json!({ "verification_token": verification_token, "verification_code": code }))
+        .send()
+        .await
+        .unwrap();
+    json_of(bound, 200).await;
+    let ahead = fill_hashing_queue(&app, 4).await;
+    let before = app.state.hasher.started();
+    let unbind = app
+        .request(Method::DELETE, "/api/login_modes")
+        .header("token", &token)
+        .json(&json!({ "type": "email", "password": PASSWORD }))
+        .send();
+    let unbind = tokio::spawn(unbind);
+    admitted(&app, before, 1).await;
+    app.db()
+        .execute(
+            "UPDATE users SET password_hash = password_hash || 'changed' WHERE account = 'racer2026'",
+            [],
+        )
+        .unwrap();
+    let response = unbind.await.unwrap().unwrap();
+    assert!(response.status().is_client_error(), "{}", response.status());
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM users WHERE account = 'racer2026' AND email = 'racer@example.com'"
+        ),
+        1,
+        "the e-mail is still bound"
+    );
+    for waiting in ahead {
+        waiting.await.unwrap();
+    }
+}
+
+#[tokio::test]
 async fn enabling_or_disabling_an_admin_needs_every_power_it_holds() {
     let app = TestApp::spawn().await;
     let (token, _) = admin_holding(&app, "用户", &["用户管理"]).await;

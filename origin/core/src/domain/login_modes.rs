@@ -137,8 +137,18 @@ pub(crate) async fn verify_account_password(
         .await?)
 }
 
-/// Spends a code proof inside the final write.
-fn spend_proof(tx: &rusqlite::Transaction<'_>, checked: &Checked) -> Result<Result<(), Problem>> {
+/// Spends a code proof inside the final write; a password proof still holds only if the
+/// password is the one it was checked against (a reset may have committed while it hashed).
+fn spend_proof(
+    tx: &rusqlite::Transaction<'_>,
+    user: &UserRow,
+    checked: &Checked,
+) -> Result<Result<(), Problem>> {
+    if let Checked::Password { hash, .. } = checked
+        && user.password_hash.as_ref() != Some(hash)
+    {
+        return Ok(Err(Problem::WrongPassword));
+    }
     if let Checked::Code { token, hash } = checked
         && !matches!(
             codes::check_and_consume(tx, token, hash, clock::now())?,
@@ -254,7 +264,7 @@ pub async fn bind(
                     // Bound by another request since the check: prove again.
                     return Ok(Err(Problem::refused("登录方式已变化，请重试")));
                 }
-                if let Err(problem) = spend_proof(tx, &checked)? {
+                if let Err(problem) = spend_proof(tx, &user, &checked)? {
                     return Ok(Err(problem));
                 }
                 let change = format!(
@@ -317,7 +327,7 @@ pub async fn unbind(
             if let Err(problem) = keeps_a_way_in(&user, column) {
                 return Ok(Err(problem));
             }
-            if let Err(problem) = spend_proof(tx, &checked)? {
+            if let Err(problem) = spend_proof(tx, &user, &checked)? {
                 return Ok(Err(problem));
             }
             let old = bound(&user, column).unwrap_or_default().to_owned();
