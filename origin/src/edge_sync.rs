@@ -36,13 +36,30 @@ fn client() -> Option<reqwest::Client> {
     }
 }
 
+/// Delivered entries are kept this long (for an operator looking into a delivery), then pruned.
+const KEEP_DELIVERED_SECS: i64 = 86_400;
+/// How often delivered entries are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let Some(client) = client() else {
         return;
     };
+    let mut pruned_at: Option<tokio::time::Instant> = None;
     loop {
         if let Err(error) = deliver_due(&state, &client).await {
             tracing::warn!(?error, "edge sync pass failed");
+        }
+        if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            pruned_at = Some(tokio::time::Instant::now());
+            let before = clock::now() - KEEP_DELIVERED_SECS;
+            let pruned = state
+                .db
+                .write(move |tx| edge_outbox::prune_delivered(tx, before))
+                .await;
+            if let Err(error) = pruned {
+                tracing::warn!(?error, "pruning delivered edge instructions failed");
+            }
         }
         tokio::select! {
             () = state.edge_wake.notified() => {}

@@ -428,13 +428,13 @@ pub async fn gift_update(
     let seen_stock = checked.as_ref().ok().and_then(|gift| gift.seen_stock);
     // Redemptions since the page was shown: say so before a chosen file is stored (the
     // domain checks again inside its transaction).
-    if let Some(seen) = seen_stock {
-        let stock = admin::gift_stock(&state, gift_id).await?;
-        if stock != seen {
-            return Err(ConsoleError::Moved(format!(
-                "库存已从 {seen} 变为 {stock}（期间有兑换或其他修改），礼品未做修改。请返回礼品列表重新编辑。"
-            )));
-        }
+    if let Some(seen) = seen_stock
+        && let Err(error) = admin::check_stock_seen(&state, gift_id, seen).await
+    {
+        return Err(match refusal(error) {
+            Ok(problem) => ConsoleError::Moved(problem.message()),
+            Err(error) => error,
+        });
     }
     let write = |gift, retired| {
         let state = state.clone();

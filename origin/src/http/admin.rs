@@ -302,8 +302,13 @@ impl<P: Needs> FromRequestParts<AppState> for Admin<P> {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let admin = AdminCaller::from_request_parts(parts, state).await?;
         require_permission(state, &admin.caller, P::PERMISSION).await?;
+        // Read after the permission: a caller without it learns nothing, not even that the
+        // key it sent is malformed.
+        let mut actor = admin.actor;
+        actor.submission =
+            idempotency_key(parts)?.map(|key| format!("api:{}:{key}", admin.caller.user_id));
         Ok(Admin {
-            actor: admin.actor,
+            actor,
             permission: PhantomData,
         })
     }
@@ -339,13 +344,12 @@ impl FromRequestParts<AppState> for AdminCaller {
             .or(user.phone)
             .or(user.email)
             .unwrap_or_else(|| format!("user {user_id}"));
-        let submission = idempotency_key(parts)?.map(|key| format!("api:{user_id}:{key}"));
         Ok(AdminCaller {
             actor: Actor {
                 user_id: Some(user_id),
                 name,
                 ip,
-                submission,
+                submission: None,
             },
             caller,
         })

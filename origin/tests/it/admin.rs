@@ -385,6 +385,7 @@ async fn a_retried_admin_write_with_its_idempotency_key_is_done_once() {
     let app = TestApp::spawn().await;
     let (_, user_id) = app.member().await;
     let (finance, _) = admin_holding(&app, "财务", &["财务管理"]).await;
+    let (member, _) = app.member().await;
     let root = app.admin_token().await;
     let path = format!("/admin/users/{user_id}/balance");
     let credit = |token: &str, key: &str| {
@@ -413,6 +414,8 @@ async fn a_retried_admin_write_with_its_idempotency_key_is_done_once() {
     json_of(credit(&root, "retry-0002").await.unwrap(), 201).await;
     json_of(credit(&finance, "retry-0001").await.unwrap(), 201).await;
     assert_eq!(entries(), 3);
+    // A caller without the permission hears 403 first, whatever key it sent.
+    print_error(credit(&member, "bad key").await.unwrap(), 403, 10003).await;
     // A malformed key changes nothing.
     for bad in ["short", "has space in it", &"k".repeat(129)] {
         let refused = print_error(credit(&root, bad).await.unwrap(), 400, 999).await;

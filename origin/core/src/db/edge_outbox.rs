@@ -100,3 +100,40 @@ pub fn mark_failed(
     )?;
     Ok(())
 }
+
+/// Deletes entries the edge accepted before `before`; how many. Nothing reads them once
+/// delivered, and every sign-out, password reset and reused refresh token adds one.
+pub fn prune_delivered(connection: &Connection, before: i64) -> StorageResult<usize> {
+    Ok(connection.execute(
+        "DELETE FROM edge_outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?1",
+        [before],
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::migrate;
+    use shared::invalidate::Instruction;
+
+    #[test]
+    fn delivered_entries_are_pruned_and_waiting_ones_kept() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        migrate::apply(&mut connection).unwrap();
+        let bump = [Instruction::Bump { user: 1 }];
+        let old = enqueue(&connection, &bump, 0).unwrap().unwrap();
+        let recent = enqueue(&connection, &bump, 0).unwrap().unwrap();
+        let waiting = enqueue(&connection, &bump, 0).unwrap().unwrap();
+        mark_delivered(&connection, old, 100).unwrap();
+        mark_delivered(&connection, recent, 200).unwrap();
+        assert_eq!(prune_delivered(&connection, 150).unwrap(), 1);
+        let left: Vec<i64> = connection
+            .prepare("SELECT id FROM edge_outbox ORDER BY id")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(left, [recent, waiting]);
+    }
+}

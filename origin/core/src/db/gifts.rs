@@ -68,10 +68,10 @@ pub fn may_picture(
     Ok(connection.query_row(
         "SELECT EXISTS (
              SELECT 1 FROM uploads
-             WHERE id = ?1 AND kind = 'image'
+             WHERE id = ?1 AND kind = ?3
                AND (?2 IS NULL OR user_id = ?2
                     OR EXISTS (SELECT 1 FROM gifts WHERE image_upload_id = ?1)))",
-        params![image, chooser],
+        params![image, chooser, crate::db::uploads::Kind::Image.as_str()],
         |row| row.get(0),
     )?)
 }

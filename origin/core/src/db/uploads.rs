@@ -12,7 +12,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Image => "image",
             Kind::File => "file",
@@ -135,15 +135,6 @@ pub fn owned(
         rows.extend(row);
     }
     Ok(rows)
-}
-
-/// Is `id` an upload of `kind` (by anyone)?
-pub fn is_kind(connection: &Connection, id: i64, kind: Kind) -> StorageResult<bool> {
-    Ok(connection.query_row(
-        "SELECT EXISTS (SELECT 1 FROM uploads WHERE id = ?1 AND kind = ?2)",
-        params![id, kind.as_str()],
-        |row| row.get(0),
-    )?)
 }
 
 /// One of a user's uploads as the back office lists it.

@@ -168,12 +168,6 @@ pub async fn login_with_password(
         // The attempt stays counted: it was a failure.
         return Err(Problem::WrongPassword.into());
     }
-    if user.disabled {
-        return Err(Problem::Forbidden {
-            message: "账号已被禁用".into(),
-        }
-        .into());
-    }
     let user_id = user.id;
     // One transaction: the attempts are cleared with the session that proves success. The
     // account is read again in it: a password reset or change, a disable or the removal of the

@@ -5,3 +5,5 @@
 -- them. Rows written in the clear before are sealed when a live setup starts
 -- (`Notifier::seal_clear_outbox`).
 ALTER TABLE outbox ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0 CHECK (sealed IN (0, 1));
+-- The rows still to seal, found without scanning the sealed ones (each start looks).
+CREATE INDEX outbox_clear ON outbox (id) WHERE sealed = 0;

@@ -280,13 +280,26 @@ pub async fn list_gifts(state: &AppState, request: PageRequest) -> Result<Paged<
     Ok(Paged::new(rows, total, request))
 }
 
-/// A gift's stock now; 404 if there is no such gift.
-pub async fn gift_stock(state: &AppState, gift_id: i64) -> Result<i64> {
+/// Refuses an edit made on a stock of `seen` when the gift has `now`: redemptions (or another
+/// edit) happened since, and replacing the stock would undo them.
+pub fn stock_moved(seen: i64, now: i64) -> Problem {
+    Problem::refused(format!(
+        "库存已从 {seen} 变为 {now}（期间有兑换或其他修改），礼品未做修改；请返回礼品列表重新编辑"
+    ))
+}
+
+/// Whether the gift's stock is still `seen` ([`stock_moved`] if not); 404 if there is no such
+/// gift. An early look for a form that would store a file before [`update_gift`] checks again.
+pub async fn check_stock_seen(state: &AppState, gift_id: i64, seen: i64) -> Result<()> {
     let gift = state
         .db
         .read(move |conn| gifts::admin_find(conn, gift_id))
         .await?;
-    Ok(gift.ok_or(Problem::NotFound)?.gift.stock)
+    let now = gift.ok_or(Problem::NotFound)?.gift.stock;
+    match now == seen {
+        true => Ok(()),
+        false => Err(stock_moved(seen, now).into()),
+    }
 }
 
 /// Replaces a gift (the rules of [`NewGift`]; `image` must be an upload of the admin's or a
@@ -310,11 +323,7 @@ pub async fn update_gift(
         if let Some(seen) = seen_stock
             && seen != before.gift.stock
         {
-            return Err(Problem::refused(format!(
-                "库存已从 {seen} 变为 {}（期间有兑换或其他修改），礼品未做修改；请刷新后重新编辑",
-                before.gift.stock
-            ))
-            .into());
+            return Err(stock_moved(seen, before.gift.stock).into());
         }
         super::check_gift_image(tx, gift.image, chooser)?;
         gifts::update(
