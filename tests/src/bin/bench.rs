@@ -976,7 +976,12 @@ async fn main() -> anyhow::Result<()> {
     // sides. The same is then done with the flood signing in to an account that does not exist:
     // the same hashing (the dummy hash), none of a sign-in's other work, which separates what
     // the hashing costs the read from what the rest of a sign-in does.
-    let rate = (unloaded.per_second() / 4.0).max(100.0).round();
+    // `BENCH_RATE` fixes the rate instead, so that two builds of different capacity (`BENCH_A`)
+    // can be compared at the same load.
+    let rate = std::env::var("BENCH_RATE")
+        .ok()
+        .and_then(|rate| rate.parse::<f64>().ok())
+        .unwrap_or_else(|| (unloaded.per_second() / 4.0).max(100.0).round());
     let pacing = Pacing {
         rate,
         duration,
