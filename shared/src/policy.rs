@@ -463,6 +463,7 @@ pub enum AdminRoute {
     UserSessions,
     UserSessionsRevoke,
     UserSessionRevoke,
+    UserUnlock,
     UserPointsLedger,
     UserBalanceLedger,
     UserCoupons,
@@ -527,6 +528,11 @@ pub const ADMIN_ROUTES: &[(AdminRoute, Method, &str)] = &[
         AdminRoute::UserSessionRevoke,
         Method::Delete,
         "/admin/users/{id}/sessions/{sid}",
+    ),
+    (
+        AdminRoute::UserUnlock,
+        Method::Post,
+        "/admin/users/{id}/unlock",
     ),
     (
         AdminRoute::UserPointsLedger,

@@ -426,10 +426,14 @@ pub async fn gift_update(
     });
     let actor = staff.actor.clone();
     let seen_stock = checked.as_ref().ok().and_then(|gift| gift.seen_stock);
-    // Redemptions since the page was shown: say so before a chosen file is stored (the
-    // domain checks again inside its transaction).
-    if let Some(seen) = seen_stock
-        && let Err(error) = admin::check_stock_seen(&state, gift_id, seen).await
+    // A new stock on one that redemptions moved since the page was shown: say so before a
+    // chosen file is stored (the domain checks again inside its transaction).
+    if let Ok(CheckedGift {
+        seen_stock: Some(seen),
+        stock,
+        ..
+    }) = &checked
+        && let Err(error) = admin::check_stock_seen(&state, gift_id, *seen, *stock).await
     {
         return Err(match refusal(error) {
             Ok(problem) => ConsoleError::Moved(problem.message()),

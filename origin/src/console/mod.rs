@@ -59,6 +59,7 @@ pub fn routes() -> Router<AppState> {
             "/console/users/{id}/sessions/revoke",
             post(users::revoke_sessions),
         )
+        .route("/console/users/{id}/unlock", post(users::unlock))
         .route(
             "/console/users/{id}/sessions/{sid}/revoke",
             post(users::revoke_session),

@@ -114,6 +114,7 @@ fn notice(key: Option<&str>) -> Option<String> {
         "enabled" => "用户已启用。",
         "roles" => "角色已更新。",
         "sessions" => "会话已撤销。",
+        "unlocked" => "已解除密码登录锁定，并重置该用户手机号和邮箱的验证码限额；已记入审计日志。",
         _ => return None,
     };
     Some(text.to_owned())
@@ -281,6 +282,17 @@ pub async fn revoke_sessions(
 ) -> ConsoleResult {
     admin::revoke_user_sessions(&state, staff.actor, user_id).await?;
     Ok(Redirect::to(&format!("/console/users/{user_id}?done=sessions")).into_response())
+}
+
+/// `POST /console/users/{id}/unlock`: lifts the user's password lock and code limits (用户管理).
+pub async fn unlock(
+    State(state): State<AppState>,
+    staff: Staff<needs::Users>,
+    Path(user_id): Path<i64>,
+    Form(Nothing): Form<Nothing>,
+) -> ConsoleResult {
+    admin::unlock_user(&state, staff.actor, user_id).await?;
+    Ok(Redirect::to(&format!("/console/users/{user_id}?done=unlocked")).into_response())
 }
 
 /// `POST /console/users/{id}/sessions/{sid}/revoke`: ends one session.

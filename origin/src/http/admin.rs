@@ -40,8 +40,8 @@ pub mod wallet;
 use audit::{audit_entry, audit_log};
 use catalog::{create_gift, create_goods, ship_gift_order};
 use users::{
-    balance_ledger, points_ledger, revoke_user_session, revoke_user_sessions, user_coupons,
-    user_detail, user_messages, user_sessions, user_uploads,
+    balance_ledger, points_ledger, revoke_user_session, revoke_user_sessions, unlock_user,
+    user_coupons, user_detail, user_messages, user_sessions, user_uploads,
 };
 use wallet::{adjust_balance, adjust_points, grant_coupon};
 
@@ -142,6 +142,12 @@ pub(crate) fn endpoint_of(id: AdminRoute, method: Method) -> Endpoint {
             m,
             revoke_user_session,
             "End one session of a user, at the edge too (用户管理; a super-admin's: super-admins only)",
+            TAG,
+        ),
+        AdminRoute::UserUnlock => endpoint(
+            m,
+            unlock_user,
+            "Let a member kept out back in: lift their password lock and the per-phone / per-e-mail code limits for the codes sent so far (用户管理; an admin's: holders of all their roles only)",
             TAG,
         ),
         AdminRoute::UserPointsLedger => endpoint(

@@ -354,8 +354,17 @@ async fn a_gift_edit_made_on_a_stale_stock_does_not_undo_redemptions() {
         )
         .unwrap();
     let path = format!("/admin/gifts/{gift_id}");
-    let edit = |seen: i64| json!({ "name": "保温杯", "accumulate_points": 5, "stock": 5, "seen_stock": seen });
-    let refused = app.admin_call(&root, Method::PUT, &path, edit(5)).await;
+    let edit = |stock: i64, seen: i64| json!({ "name": "保温杯", "accumulate_points": 5, "stock": stock, "seen_stock": seen });
+    let stock = || app.count(&format!("SELECT stock FROM gifts WHERE id = {gift_id}"));
+    let name = || {
+        app.db()
+            .query_row("SELECT name FROM gifts WHERE id = ?1", [gift_id], |row| {
+                row.get::<_, String>(0)
+            })
+            .unwrap()
+    };
+    // A new stock (8) set on the 5 they read would undo the two redemptions: refused.
+    let refused = app.admin_call(&root, Method::PUT, &path, edit(8, 5)).await;
     let body = print_error(refused, 400, 999).await;
     assert!(
         body["message"]
@@ -364,15 +373,28 @@ async fn a_gift_edit_made_on_a_stale_stock_does_not_undo_redemptions() {
             .contains("库存已从 5 变为 3"),
         "{body}"
     );
-    let stock = || app.count(&format!("SELECT stock FROM gifts WHERE id = {gift_id}"));
-    assert_eq!(stock(), 3);
+    assert_eq!((stock(), name()), (3, "杯子".to_owned()));
     assert_eq!(
         app.count("SELECT count(*) FROM audit_log WHERE action = 'gift.update'"),
         0
     );
+    // The stock left as they read it: the new name is saved, the redemptions stand.
+    json_of(
+        app.admin_call(&root, Method::PUT, &path, edit(5, 5)).await,
+        200,
+    )
+    .await;
+    assert_eq!((stock(), name()), (3, "保温杯".to_owned()));
+    let audited = app.db().query_row(
+        "SELECT detail FROM audit_log WHERE action = 'gift.update'",
+        [],
+        |row| row.get::<_, String>(0),
+    );
+    let audited: Value = serde_json::from_str(&audited.unwrap()).unwrap();
+    assert_eq!(audited["after"]["stock"], 3, "{audited}");
     // Having seen 3, the operator may set 5 on purpose (two more items arrived).
     json_of(
-        app.admin_call(&root, Method::PUT, &path, edit(3)).await,
+        app.admin_call(&root, Method::PUT, &path, edit(5, 3)).await,
         200,
     )
     .await;
@@ -1004,4 +1026,103 @@ async fn the_cli_runs_back_office_tasks_with_an_audit_trail() {
         audited, 6,
         "points, balance, gift, goods, message, disable; not the refused ones"
     );
+}
+
+#[tokio::test]
+async fn unlocking_a_member_lifts_their_password_lock_and_code_limits_and_nothing_else() {
+    // A stranger spends the owner's ten codes of the day and locks their password: the owner
+    // can neither sign in nor reset. Support lets them back in without touching the password.
+    let app = TestApp::spawn().await;
+    let phone = app.phone();
+    app.register_print(&phone).await;
+    let user_id: i64 = app
+        .db()
+        .query_row("SELECT id FROM users WHERE phone = ?1", [&phone], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    let send_code = || {
+        app.request_from(Method::POST, "/api/sms", &app.fresh_ip())
+            .json(&json!({ "phone": phone, "is_register": false }))
+            .send()
+    };
+    for _ in 0..9 {
+        app.age_codes();
+        json_of(send_code().await.unwrap(), 201).await;
+    }
+    app.age_codes();
+    print_error(send_code().await.unwrap(), 429, 999).await;
+    let sign_in = || {
+        app.request(Method::POST, "/api/login")
+            .json(&json!({ "username": phone, "password": PASSWORD }))
+            .send()
+    };
+    let lock = |key: String| {
+        app.db()
+            .execute(
+                "INSERT OR REPLACE INTO sign_in_locks (key, until) VALUES (?1, unixepoch() + 900)",
+                [key],
+            )
+            .unwrap();
+    };
+    lock(format!("u:{user_id}"));
+    print_error(sign_in().await.unwrap(), 429, 999).await;
+
+    let (support, _) = admin_holding(&app, "客服", &["用户管理"]).await;
+    let (member, _) = app.member().await;
+    let root = app.admin_token().await;
+    let root_id = app.count("SELECT id FROM users WHERE account = 'root'");
+    let unlock = |token: String, user: i64| {
+        app.admin_request(Method::POST, &format!("/admin/users/{user}/unlock"))
+            .header("token", token)
+            .send()
+    };
+    let detail = format!("/admin/users/{user_id}");
+    let shown = json_of(
+        app.admin_call(&root, Method::GET, &detail, json!({})).await,
+        200,
+    )
+    .await;
+    assert!(
+        shown["data"]["sign_in"]["password_locked_until"].is_string(),
+        "{shown}"
+    );
+    let audited = || app.count("SELECT count(*) FROM audit_log WHERE action = 'user.unlock'");
+    // Without 用户管理: 403, nothing lifted.
+    print_error(unlock(member, user_id).await.unwrap(), 403, 10003).await;
+    // A super-admin's lock only a super-admin lifts.
+    lock(format!("u:{root_id}"));
+    print_error(unlock(support.clone(), root_id).await.unwrap(), 403, 10003).await;
+    let locked = |user: i64| {
+        app.count(&format!(
+            "SELECT count(*) FROM sign_in_locks WHERE key = 'u:{user}'"
+        ))
+    };
+    assert_eq!((locked(root_id), locked(user_id), audited()), (1, 1, 0));
+    print_error(unlock(support.clone(), 99_999).await.unwrap(), 404, 999).await;
+
+    let done = json_of(unlock(support, user_id).await.unwrap(), 200).await;
+    assert_eq!(done["data"]["password_was_locked"], true, "{done}");
+    assert_eq!(done["data"]["code_channels"], json!(["sms"]), "{done}");
+    assert_eq!((locked(user_id), audited()), (0, 1));
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM audit_log WHERE action = 'user.unlock' AND target_user = {user_id}"
+        )),
+        1
+    );
+    let shown = json_of(
+        app.admin_call(&root, Method::GET, &detail, json!({})).await,
+        200,
+    )
+    .await;
+    assert!(
+        shown["data"]["sign_in"]["password_locked_until"].is_null(),
+        "{shown}"
+    );
+    // The owner gets a code again and signs in with the password they always had.
+    json_of(send_code().await.unwrap(), 201).await;
+    json_of(sign_in().await.unwrap(), 200).await;
+    // The lift counts the codes sent before it only: the limits hold again from here.
+    print_error(send_code().await.unwrap(), 429, 999).await;
 }

@@ -1083,3 +1083,38 @@ async fn a_coupon_grant_is_refused_past_its_audience_cap() {
     assert!(status.is_client_error(), "{page}");
     assert_eq!(app.count("SELECT count(*) FROM coupons"), 0);
 }
+
+#[tokio::test]
+async fn a_locked_member_is_shown_locked_and_unlocked_from_their_page() {
+    let app = TestApp::spawn().await;
+    let (_, member) = app.member().await;
+    app.db()
+        .execute(
+            "INSERT INTO sign_in_locks (key, until) VALUES (?1, unixepoch() + 900)",
+            [format!("u:{member}")],
+        )
+        .unwrap();
+    let (operator, _) = operator_with(&app, "客服", &["用户管理"]).await;
+    let path = format!("/console/users/{member}");
+    let (_, page) = get(&app, &operator, &path).await;
+    assert!(page.contains("密码登录锁定至"), "the lock is shown");
+    assert!(page.contains("id=\"unlock\""));
+    let token = form_token(&page);
+    let origin = host_origin(&app);
+    let (status, _) = post(
+        &app,
+        &operator,
+        Some(&origin),
+        &format!("{path}/unlock"),
+        &[("_csrf", &token)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, page) = get(&app, &operator, &format!("{path}?done=unlocked")).await;
+    assert!(page.contains("已解除密码登录锁定") && page.contains("密码登录未锁定"));
+    assert_eq!(app.count("SELECT count(*) FROM sign_in_locks"), 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'user.unlock'"),
+        1
+    );
+}

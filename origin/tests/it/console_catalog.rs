@@ -755,14 +755,14 @@ async fn a_gift_form_saved_after_redemptions_does_not_undo_them() {
         page.contains("name=\"seen_stock\" value=\"5\""),
         "the edit form carries the stock it showed"
     );
-    // Two redemptions, then the operator saves a new name with the form's stock.
+    // Two redemptions, then the operator saves a new stock on the one the form showed.
     app.db()
         .execute("UPDATE gifts SET stock = 3 WHERE id = ?1", [gift])
         .unwrap();
     let edit = [
         ("name", "保温杯"),
         ("accumulate_points", "10"),
-        ("stock", "5"),
+        ("stock", "8"),
         ("seen_stock", "5"),
     ];
     let uploads = app.count("SELECT count(*) FROM uploads");
@@ -776,6 +776,22 @@ async fn a_gift_form_saved_after_redemptions_does_not_undo_them() {
     assert_eq!(
         app.count(&format!(
             "SELECT count(*) FROM gifts WHERE id = {gift} AND stock = 3 AND name = '杯子'"
+        )),
+        1
+    );
+    // A new name with the stock left as shown is saved, and the redemptions stand.
+    let edit = [
+        ("name", "保温杯"),
+        ("accumulate_points", "10"),
+        ("stock", "5"),
+        ("seen_stock", "5"),
+    ];
+    let form = gift_form(&token, &edit, None);
+    let (status, _) = post_multipart(&app, &cookie, Some(&origin), &path, form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM gifts WHERE id = {gift} AND stock = 3 AND name = '保温杯'"
         )),
         1
     );

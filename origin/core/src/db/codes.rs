@@ -36,13 +36,52 @@ pub struct Sent {
     pub oldest: Option<i64>,
 }
 
+impl Sent {
+    fn of(row: &rusqlite::Row<'_>) -> rusqlite::Result<Sent> {
+        Ok(Sent {
+            count: row.get(0)?,
+            oldest: row.get(1)?,
+        })
+    }
+}
+
+/// Codes sent to `target` since `since`, leaving out those sent before the second in which the
+/// back office last lifted its limits ([`lift_target_limits`]; one sent in that very second
+/// still counts, so a code sent right after a lift is never missed).
 pub fn sent_to_target(
     connection: &Connection,
     channel: Channel,
     target: &str,
     since: i64,
 ) -> StorageResult<Sent> {
-    sent_by(connection, "target", channel, target, since)
+    Ok(connection
+        .prepare_cached(
+            "SELECT count(*), min(created_at) FROM verification_codes
+             WHERE channel = ?1 AND target = ?2 AND created_at > ?3 AND created_at >= coalesce(
+                 (SELECT lifted_at FROM code_cap_lifts WHERE channel = ?1 AND target = ?2), 0)",
+        )?
+        .query_row(params![channel.as_str(), target, since], Sent::of)?)
+}
+
+/// From `now` on, the codes sent to `target` so far no longer count against its limits (the
+/// back office unlocking a member whose codes a stranger used up). Lifts older than a day
+/// limit nothing any more and are forgotten here.
+pub fn lift_target_limits(
+    connection: &Connection,
+    channel: Channel,
+    target: &str,
+    now: i64,
+) -> StorageResult<()> {
+    connection
+        .prepare_cached("DELETE FROM code_cap_lifts WHERE lifted_at < ?1")?
+        .execute([now - 86_400])?;
+    connection
+        .prepare_cached(
+            "INSERT INTO code_cap_lifts (channel, target, lifted_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (channel, target) DO UPDATE SET lifted_at = excluded.lifted_at",
+        )?
+        .execute(params![channel.as_str(), target, now])?;
+    Ok(())
 }
 
 pub fn sent_from_ip(
@@ -51,28 +90,12 @@ pub fn sent_from_ip(
     ip: &str,
     since: i64,
 ) -> StorageResult<Sent> {
-    sent_by(connection, "client_ip", channel, ip, since)
-}
-
-fn sent_by(
-    connection: &Connection,
-    column: &str,
-    channel: Channel,
-    value: &str,
-    since: i64,
-) -> StorageResult<Sent> {
-    let sql = format!(
-        "SELECT count(*), min(created_at) FROM verification_codes
-         WHERE channel = ?1 AND {column} = ?2 AND created_at > ?3"
-    );
-    Ok(
-        connection.query_row(&sql, params![channel.as_str(), value, since], |row| {
-            Ok(Sent {
-                count: row.get(0)?,
-                oldest: row.get(1)?,
-            })
-        })?,
-    )
+    Ok(connection
+        .prepare_cached(
+            "SELECT count(*), min(created_at) FROM verification_codes
+             WHERE channel = ?1 AND client_ip = ?2 AND created_at > ?3",
+        )?
+        .query_row(params![channel.as_str(), ip, since], Sent::of)?)
 }
 
 pub struct NewCode<'a> {
@@ -182,4 +205,56 @@ fn check(
         channel: Channel::parse(&channel),
         target,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent_at(connection: &Connection, token: &str, target: &str, now: i64) {
+        insert(
+            connection,
+            &NewCode {
+                token,
+                channel: Channel::Sms,
+                target,
+                code_hash: "h",
+                client_ip: "192.0.2.1",
+                now,
+                expires_at: now + 300,
+            },
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_lift_forgets_the_targets_earlier_codes_but_not_its_later_ones_or_the_networks() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        crate::db::migrate::apply(&mut connection).unwrap();
+        let (owner, other) = ("13800000001", "13800000002");
+        sent_at(&connection, "a", owner, 1_000);
+        sent_at(&connection, "b", owner, 1_010);
+        sent_at(&connection, "c", other, 1_010);
+        let count = |target: &str| {
+            sent_to_target(&connection, Channel::Sms, target, 0)
+                .unwrap()
+                .count
+        };
+        assert_eq!((count(owner), count(other)), (2, 1));
+        lift_target_limits(&connection, Channel::Sms, owner, 1_010).unwrap();
+        // A code of the lift's own second still counts (it may have come right after it).
+        assert_eq!((count(owner), count(other)), (1, 1));
+        sent_at(&connection, "d", owner, 1_020);
+        assert_eq!(count(owner), 2);
+        let network = sent_from_ip(&connection, Channel::Sms, "192.0.2.1", 0).unwrap();
+        assert_eq!(network.count, 4);
+        // A later lift moves the line; lifts a day old are forgotten by the next one.
+        lift_target_limits(&connection, Channel::Sms, owner, 1_030).unwrap();
+        assert_eq!(count(owner), 0);
+        lift_target_limits(&connection, Channel::Sms, other, 1_030 + 86_401).unwrap();
+        let lifts: i64 = connection
+            .query_row("SELECT count(*) FROM code_cap_lifts", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(lifts, 1);
+    }
 }

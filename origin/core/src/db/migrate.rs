@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0016_points_earned.sql"),
     include_str!("migrations/0017_outbox_sealed.sql"),
     include_str!("migrations/0018_user_search.sql"),
+    include_str!("migrations/0019_code_cap_lifts.sql"),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version` once migrated).

@@ -72,7 +72,16 @@ fn lock(connection: &Connection, key: &str, until: i64) -> StorageResult<()> {
     Ok(())
 }
 
-/// Forgets the attempts and the lock of `key` (a right password, or a password reset).
+/// Until when `key` is locked, if it is at `now`.
+pub fn locked_until(connection: &Connection, key: &str, now: i64) -> StorageResult<Option<i64>> {
+    Ok(connection
+        .prepare_cached("SELECT until FROM sign_in_locks WHERE key = ?1 AND until > ?2")?
+        .query_row(params![key, now], |row| row.get(0))
+        .optional()?)
+}
+
+/// Forgets the attempts and the lock of `key` (a right password, a password reset, or the
+/// back office unlocking the account).
 pub fn clear(connection: &Connection, key: &str) -> StorageResult<()> {
     connection
         .prepare_cached("DELETE FROM sign_in_attempts WHERE key = ?1")?

@@ -84,7 +84,7 @@ fn attempt_key(door: SignInDoor, user: Option<&UserRow>, name: &LoginName) -> St
     }
 }
 
-fn account_attempt_key(user_id: i64) -> String {
+pub(crate) fn account_attempt_key(user_id: i64) -> String {
     format!("u:{user_id}")
 }
 

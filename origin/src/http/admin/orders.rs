@@ -326,9 +326,10 @@ input! {
         image: OptionalInt<1, { i64::MAX }>,
         /// A retired gift leaves `/api/gifts` and cannot be redeemed.
         retired: Flag,
-        /// The stock as you last read it: when given and the stock has changed since
-        /// (redemptions), nothing is changed and the answer says so, instead of the new
-        /// `stock` undoing those redemptions. The console always sends it.
+        /// The stock as you last read it. When given and the stock has changed since
+        /// (redemptions): a `stock` equal to it leaves the current stock as it is (the other
+        /// fields are saved); any other `stock` changes nothing and the answer says so,
+        /// instead of undoing those redemptions. The console always sends it.
         seen_stock: OptionalInt<0, { admin::MAX_GIFT_STOCK }>,
     }
 }

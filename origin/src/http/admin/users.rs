@@ -1,5 +1,5 @@
 //! The back office's view of one user: profile, sign-in modes and roles; sessions, and ending
-//! them; the points and balance ledgers, coupons, messages and uploads. The reads and the two
+//! them, and unlocking them; the points and balance ledgers, coupons, messages and uploads. The reads and the two
 //! revocations are `domain::admin::user_reads`, which the web console calls too.
 
 use axum::extract::State;
@@ -49,6 +49,19 @@ pub(super) async fn revoke_user_sessions(
 ) -> AppResult<PrintOk<views::RevokedSessions>> {
     let revoked = admin::revoke_user_sessions(&state, actor, user_id).await?;
     Ok(PrintOk::new(views::RevokedSessions { revoked }))
+}
+
+/// `POST /admin/users/{id}/unlock`.
+pub(super) async fn unlock_user(
+    State(state): State<AppState>,
+    Admin { actor, .. }: Admin<needs::Users>,
+    PathId(user_id): PathId,
+) -> AppResult<PrintOk<views::Unlocked>> {
+    let unlocked = admin::unlock_user(&state, actor, user_id).await?;
+    Ok(PrintOk::new(views::Unlocked {
+        password_was_locked: unlocked.password_was_locked,
+        code_channels: unlocked.code_channels,
+    }))
 }
 
 /// `DELETE /admin/users/{id}/sessions/{sid}`.

@@ -131,6 +131,10 @@ pub struct SignInModesView {
     pub phone: bool,
     pub email: bool,
     pub wechat: bool,
+    /// Password sign-in is locked until then (too many wrong passwords; `POST
+    /// /admin/users/{id}/unlock` lifts it); absent when it is not locked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_locked_until: Option<String>,
 }
 
 /// `GET /admin/users/{id}`: one user's profile, figures, sign-in modes and roles (never a
@@ -183,6 +187,10 @@ impl AdminUserDetail {
                 phone: user.sign_in.phone,
                 email: user.sign_in.email,
                 wechat: user.sign_in.wechat,
+                password_locked_until: user
+                    .sign_in
+                    .password_locked_until
+                    .map(|until| clock::format(until, offset)),
             },
             roles: user.roles.clone(),
         }
@@ -221,6 +229,15 @@ impl AdminSession {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RevokedSessions {
     pub revoked: usize,
+}
+
+/// What unlocking a user lifted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Unlocked {
+    /// Password sign-in was locked, and no longer is.
+    pub password_was_locked: bool,
+    /// The code limits lifted: `sms` for the user's phone, `mail` for their e-mail.
+    pub code_channels: Vec<&'static str>,
 }
 
 /// A message sent to the user, as the back office lists it.

@@ -122,6 +122,7 @@ views!(
     AdminUserDetail,
     AdminSession,
     RevokedSessions,
+    Unlocked,
     UserMessage,
     UserUpload,
     OrderUser,

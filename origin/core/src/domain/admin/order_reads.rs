@@ -280,38 +280,47 @@ pub async fn list_gifts(state: &AppState, request: PageRequest) -> Result<Paged<
     Ok(Paged::new(rows, total, request))
 }
 
-/// Refuses an edit made on a stock of `seen` when the gift has `now`: redemptions (or another
-/// edit) happened since, and replacing the stock would undo them.
+/// Refuses an edit that sets the stock on a stock of `seen` when the gift has `now`:
+/// redemptions (or another edit) happened since, and replacing the stock would undo them.
 pub fn stock_moved(seen: i64, now: i64) -> Problem {
     Problem::refused(format!(
         "库存已从 {seen} 变为 {now}（期间有兑换或其他修改），礼品未做修改；请返回礼品列表重新编辑"
     ))
 }
 
-/// Whether the gift's stock is still `seen` ([`stock_moved`] if not); 404 if there is no such
-/// gift. An early look for a form that would store a file before [`update_gift`] checks again.
-pub async fn check_stock_seen(state: &AppState, gift_id: i64, seen: i64) -> Result<()> {
+/// The stock an edit leaves: the one it sends, unless the operator saw `seen` and left it as
+/// they saw it (`stock == seen`) — then whatever the gift has now, so that redemptions made
+/// while they edited the name or picture stand. An edit that changes the stock on a stock that
+/// moved since is refused ([`stock_moved`]). Without `seen`, the stock sent.
+fn stock_after_edit(seen: Option<i64>, stock: i64, now: i64) -> Result<i64> {
+    match seen {
+        Some(seen) if seen != now && stock == seen => Ok(now),
+        Some(seen) if seen != now => Err(stock_moved(seen, now).into()),
+        _ => Ok(stock),
+    }
+}
+
+/// Whether an edit setting `stock` on a seen stock of `seen` would be taken ([`stock_moved`]
+/// if not); 404 if there is no such gift. An early look for a form that would store a file
+/// before [`update_gift`] checks again.
+pub async fn check_stock_seen(state: &AppState, gift_id: i64, seen: i64, stock: i64) -> Result<()> {
     let gift = state
         .db
         .read(move |conn| gifts::admin_find(conn, gift_id))
         .await?;
     let now = gift.ok_or(Problem::NotFound)?.gift.stock;
-    match now == seen {
-        true => Ok(()),
-        false => Err(stock_moved(seen, now).into()),
-    }
+    stock_after_edit(Some(seen), stock, now).map(|_| ())
 }
 
 /// Replaces a gift (the rules of [`NewGift`]; `image` must be an upload of the admin's or a
-/// gift's picture) and whether it
-/// is retired — a retired gift leaves the public list and cannot be redeemed, and its orders
+/// gift's picture; the stock as [`stock_after_edit`] says) and whether it is retired — a retired gift leaves the public list and cannot be redeemed, and its orders
 /// keep the points and address they were placed with. Audited (`gift.update`). 404 if there is
 /// no such gift.
 pub async fn update_gift(
     state: &AppState,
     actor: Actor,
     gift_id: i64,
-    gift: NewGift,
+    mut gift: NewGift,
     retired: bool,
     seen_stock: Option<i64>,
 ) -> Result<()> {
@@ -320,11 +329,7 @@ pub async fn update_gift(
         let before = gifts::admin_find(tx, gift_id)?.ok_or(Problem::NotFound)?;
         // The stock is replaced, not adjusted: redemptions since the operator read it would be
         // undone and the same items given out twice.
-        if let Some(seen) = seen_stock
-            && seen != before.gift.stock
-        {
-            return Err(stock_moved(seen, before.gift.stock).into());
-        }
+        gift.stock = stock_after_edit(seen_stock, gift.stock, before.gift.stock)?;
         super::check_gift_image(tx, gift.image, chooser)?;
         gifts::update(
             tx,

@@ -1,5 +1,6 @@
 //! What the back office reads about one user — profile, sign-in modes, roles, sessions,
-//! ledgers, coupons, messages, uploads — and the audit log, with the two session revocations.
+//! ledgers, coupons, messages, uploads — and the audit log, with the two session revocations and
+//! unlocking an account.
 //! Shared by the admin JSON API and the web console: plain values in and out, no envelope.
 //!
 //! Nothing here carries a secret: a user is read into [`UserDetail`], which has no field for the
@@ -14,14 +15,16 @@ use super::{Effect, act, denied, existing_user};
 use crate::AppState;
 use crate::clock;
 use crate::db::audit::{self, Actor, AuditRow};
+use crate::db::codes::{self, Channel};
 use crate::db::coupons::{self, CouponRow};
 use crate::db::ledgers::{self, Entry, Ledger};
 use crate::db::messages::{self, MessageRow};
 use crate::db::roles;
 use crate::db::sessions::{self, SessionRow};
+use crate::db::sign_in;
 use crate::db::uploads::{self, UserUploadRow};
 use crate::db::users::{self, MemberLevel};
-use crate::domain::identity::revocations;
+use crate::domain::identity::{account_attempt_key, revocations};
 use crate::error::{Error, Result};
 
 /// At most this many sessions are listed (the newest); revoking them all revokes every one.
@@ -38,6 +41,8 @@ pub struct SignInModes {
     pub phone: bool,
     pub email: bool,
     pub wechat: bool,
+    /// Password sign-in is locked until then (SPEC §6: too many wrong passwords).
+    pub password_locked_until: Option<i64>,
 }
 
 /// One user as the back office shows them. Money in cents.
@@ -72,6 +77,7 @@ pub async fn user_detail(state: &AppState, user_id: i64) -> Result<UserDetail> {
             let wallet = users::wallet(conn, user_id)?;
             let level = users::member_level(conn, wallet.history_points)?;
             let roles = roles::role_names(conn, user_id)?;
+            let locked = sign_in::locked_until(conn, &account_attempt_key(user_id), clock::now())?;
             Ok(UserDetail {
                 id: user.id,
                 sign_in: SignInModes {
@@ -79,6 +85,7 @@ pub async fn user_detail(state: &AppState, user_id: i64) -> Result<UserDetail> {
                     phone: user.phone.is_some(),
                     email: user.email.is_some(),
                     wechat: user.wechat_bound,
+                    password_locked_until: locked,
                 },
                 account: user.account,
                 nickname: user.nickname,
@@ -182,6 +189,51 @@ pub async fn revoke_user_sessions(state: &AppState, actor: Actor, user_id: i64) 
         let mut effect = Effect::new(sids.len(), Some(user_id), detail);
         effect.instructions = revocations(user_id, sids);
         Ok(effect)
+    })
+    .await
+}
+
+/// What [`unlock_user`] lifted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unlocked {
+    /// Password sign-in was locked (and no longer is).
+    pub password_was_locked: bool,
+    /// The channels whose code limits were lifted: the user's phone (`sms`) and e-mail
+    /// (`mail`), as far as they have them.
+    pub code_channels: Vec<&'static str>,
+}
+
+/// Lets a member who is kept out back in, without anyone learning or setting their password
+/// (`user.unlock`): lifts the public door's password lock and forgets its failed attempts,
+/// and lifts the per-phone / per-e-mail code limits (10 a day, 1 a minute) for the codes sent
+/// so far, so they can sign in or reset their password by code again — a stranger can use up
+/// both on their behalf (README, "Codes per phone or e-mail"). The back-office door's own lock
+/// is left to expire. An admin's account only a holder of every role they hold unlocks (403,
+/// nothing changed), as for ending their sessions.
+pub async fn unlock_user(state: &AppState, actor: Actor, user_id: i64) -> Result<Unlocked> {
+    let boundary_of = actor.clone();
+    act(state, actor, "user.unlock", move |tx, now| {
+        let user = existing_user(tx, user_id)?;
+        may_touch(tx, &boundary_of, user_id)?;
+        let key = account_attempt_key(user_id);
+        let password_was_locked = sign_in::locked_until(tx, &key, now)?.is_some();
+        sign_in::clear(tx, &key)?;
+        let mut code_channels = Vec::new();
+        for (channel, target) in [(Channel::Sms, &user.phone), (Channel::Mail, &user.email)] {
+            if let Some(target) = target {
+                codes::lift_target_limits(tx, channel, target, now)?;
+                code_channels.push(channel.as_str());
+            }
+        }
+        let detail = json!({
+            "password_was_locked": password_was_locked,
+            "code_channels": code_channels,
+        });
+        let unlocked = Unlocked {
+            password_was_locked,
+            code_channels,
+        };
+        Ok(Effect::new(unlocked, Some(user_id), detail))
     })
     .await
 }
