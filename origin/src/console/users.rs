@@ -115,6 +115,7 @@ fn notice(key: Option<&str>) -> Option<String> {
         "roles" => "角色已更新。",
         "sessions" => "会话已撤销。",
         "unlocked" => "已解除密码登录锁定，并重置该用户手机号和邮箱的验证码限额；已记入审计日志。",
+        "lifted" => "密码登录未被锁定；已重置该用户手机号和邮箱的验证码限额，已记入审计日志。",
         _ => return None,
     };
     Some(text.to_owned())
@@ -291,8 +292,12 @@ pub async fn unlock(
     Path(user_id): Path<i64>,
     Form(Nothing): Form<Nothing>,
 ) -> ConsoleResult {
-    admin::unlock_user(&state, staff.actor, user_id).await?;
-    Ok(Redirect::to(&format!("/console/users/{user_id}?done=unlocked")).into_response())
+    let unlocked = admin::unlock_user(&state, staff.actor, user_id).await?;
+    let done = match unlocked.password_was_locked {
+        true => "unlocked",
+        false => "lifted",
+    };
+    Ok(Redirect::to(&format!("/console/users/{user_id}?done={done}")).into_response())
 }
 
 /// `POST /console/users/{id}/sessions/{sid}/revoke`: ends one session.

@@ -392,6 +392,18 @@ async fn a_gift_edit_made_on_a_stale_stock_does_not_undo_redemptions() {
     );
     let audited: Value = serde_json::from_str(&audited.unwrap()).unwrap();
     assert_eq!(audited["after"]["stock"], 3, "{audited}");
+    assert_eq!(
+        (&audited["seen_stock"], &audited["stock_sent"]),
+        (&json!(5), &json!(5)),
+        "{audited}"
+    );
+    // Sending the stock it has now undoes nothing either.
+    json_of(
+        app.admin_call(&root, Method::PUT, &path, edit(3, 5)).await,
+        200,
+    )
+    .await;
+    assert_eq!(stock(), 3);
     // Having seen 3, the operator may set 5 on purpose (two more items arrived).
     json_of(
         app.admin_call(&root, Method::PUT, &path, edit(5, 3)).await,
@@ -1101,10 +1113,22 @@ async fn unlocking_a_member_lifts_their_password_lock_and_code_limits_and_nothin
     assert_eq!((locked(root_id), locked(user_id), audited()), (1, 1, 0));
     print_error(unlock(support.clone(), 99_999).await.unwrap(), 404, 999).await;
 
-    let done = json_of(unlock(support, user_id).await.unwrap(), 200).await;
+    let done = json_of(unlock(support.clone(), user_id).await.unwrap(), 200).await;
     assert_eq!(done["data"]["password_was_locked"], true, "{done}");
     assert_eq!(done["data"]["code_channels"], json!(["sms"]), "{done}");
     assert_eq!((locked(user_id), audited()), (0, 1));
+    let detail_of_entry: Value = serde_json::from_str(
+        &app.db()
+            .query_row(
+                "SELECT detail FROM audit_log WHERE action = 'user.unlock'",
+                [],
+                |row| row.get::<_, String>(0),
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(detail_of_entry["phone"], json!(phone), "{detail_of_entry}");
+    assert_eq!(detail_of_entry["password_was_locked"], true);
     assert_eq!(
         app.count(&format!(
             "SELECT count(*) FROM audit_log WHERE action = 'user.unlock' AND target_user = {user_id}"
@@ -1125,4 +1149,28 @@ async fn unlocking_a_member_lifts_their_password_lock_and_code_limits_and_nothin
     json_of(sign_in().await.unwrap(), 200).await;
     // The lift counts the codes sent before it only: the limits hold again from here.
     print_error(send_code().await.unwrap(), 429, 999).await;
+
+    // Unlocking is itself bounded, or an insider could guess ten passwords, unlock, and guess
+    // again without end: once per 15 minutes…
+    let again = unlock(support.clone(), user_id).await.unwrap();
+    assert!(crate::support::retry_after(&again) > 800);
+    print_error(again, 429, 999).await;
+    // …and three times a day.
+    let fifteen_minutes_pass = || {
+        app.db()
+            .execute(
+                "UPDATE audit_log SET created_at = created_at - 901 WHERE action = 'user.unlock'",
+                [],
+            )
+            .unwrap();
+    };
+    for _ in 0..2 {
+        fifteen_minutes_pass();
+        json_of(unlock(support.clone(), user_id).await.unwrap(), 200).await;
+    }
+    fifteen_minutes_pass();
+    let daily = unlock(support, user_id).await.unwrap();
+    assert!(crate::support::retry_after(&daily) > 80_000);
+    print_error(daily, 429, 999).await;
+    assert_eq!(audited(), 3);
 }

@@ -43,6 +43,25 @@ pub fn submitted(connection: &Connection, key: &str) -> StorageResult<bool> {
         .is_some())
 }
 
+/// When `action` was done to `target_user` since `since`, oldest first.
+pub fn times_on_user(
+    connection: &Connection,
+    action: &str,
+    target_user: i64,
+    since: i64,
+) -> StorageResult<Vec<i64>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT created_at FROM audit_log
+         WHERE target_user = ?1 AND action = ?2 AND created_at > ?3 ORDER BY id",
+    )?;
+    let times = statement
+        .query_map(rusqlite::params![target_user, action, since], |row| {
+            row.get(0)
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(times)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRow {
     pub id: i64,

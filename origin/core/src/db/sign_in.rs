@@ -80,6 +80,13 @@ pub fn locked_until(connection: &Connection, key: &str, now: i64) -> StorageResu
         .optional()?)
 }
 
+/// How many attempts `key` has in the window (those [`reserve`] has not pruned yet).
+pub fn attempts(connection: &Connection, key: &str) -> StorageResult<u32> {
+    Ok(connection
+        .prepare_cached("SELECT count(*) FROM sign_in_attempts WHERE key = ?1")?
+        .query_row([key], |row| row.get(0))?)
+}
+
 /// Forgets the attempts and the lock of `key` (a right password, a password reset, or the
 /// back office unlocking the account).
 pub fn clear(connection: &Connection, key: &str) -> StorageResult<()> {

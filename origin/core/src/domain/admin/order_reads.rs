@@ -290,11 +290,12 @@ pub fn stock_moved(seen: i64, now: i64) -> Problem {
 
 /// The stock an edit leaves: the one it sends, unless the operator saw `seen` and left it as
 /// they saw it (`stock == seen`) — then whatever the gift has now, so that redemptions made
-/// while they edited the name or picture stand. An edit that changes the stock on a stock that
+/// while they edited the name or picture stand (a `stock` equal to the current one is taken
+/// too: it undoes nothing). An edit that changes the stock on a stock that
 /// moved since is refused ([`stock_moved`]). Without `seen`, the stock sent.
 fn stock_after_edit(seen: Option<i64>, stock: i64, now: i64) -> Result<i64> {
     match seen {
-        Some(seen) if seen != now && stock == seen => Ok(now),
+        Some(seen) if seen != now && (stock == seen || stock == now) => Ok(now),
         Some(seen) if seen != now => Err(stock_moved(seen, now).into()),
         _ => Ok(stock),
     }
@@ -329,6 +330,7 @@ pub async fn update_gift(
         let before = gifts::admin_find(tx, gift_id)?.ok_or(Problem::NotFound)?;
         // The stock is replaced, not adjusted: redemptions since the operator read it would be
         // undone and the same items given out twice.
+        let stock_sent = gift.stock;
         gift.stock = stock_after_edit(seen_stock, gift.stock, before.gift.stock)?;
         super::check_gift_image(tx, gift.image, chooser)?;
         gifts::update(
@@ -351,6 +353,8 @@ pub async fn update_gift(
                 "name": gift.name, "accumulate_points": gift.accumulate_points,
                 "stock": gift.stock, "image": gift.image, "retired": retired,
             },
+            "seen_stock": seen_stock,
+            "stock_sent": stock_sent,
         });
         Ok(Effect::new((), None, detail))
     })

@@ -203,6 +203,11 @@ pub struct Unlocked {
     pub code_channels: Vec<&'static str>,
 }
 
+/// An account is unlocked at most once in this many seconds (SPEC §6's lock window)…
+pub const UNLOCK_EVERY_SECS: i64 = 15 * 60;
+/// …and at most this many times a day.
+pub const UNLOCKS_PER_DAY: usize = 3;
+
 /// Lets a member who is kept out back in, without anyone learning or setting their password
 /// (`user.unlock`): lifts the public door's password lock and forgets its failed attempts,
 /// and lifts the per-phone / per-e-mail code limits (10 a day, 1 a minute) for the codes sent
@@ -210,13 +215,32 @@ pub struct Unlocked {
 /// both on their behalf (README, "Codes per phone or e-mail"). The back-office door's own lock
 /// is left to expire. An admin's account only a holder of every role they hold unlocks (403,
 /// nothing changed), as for ending their sessions.
+///
+/// Bounded, so that the back office cannot make the lock meaningless (an insider guessing a
+/// member's password ten at a time, unlocking in between, or sending their phone codes without
+/// end): once per [`UNLOCK_EVERY_SECS`] and [`UNLOCKS_PER_DAY`] times a day per account, else
+/// 429 with the wait. The audit entry says how many failed attempts were forgotten and which
+/// phone and e-mail had their limits lifted.
 pub async fn unlock_user(state: &AppState, actor: Actor, user_id: i64) -> Result<Unlocked> {
     let boundary_of = actor.clone();
     act(state, actor, "user.unlock", move |tx, now| {
         let user = existing_user(tx, user_id)?;
         may_touch(tx, &boundary_of, user_id)?;
+        let earlier = audit::times_on_user(tx, "user.unlock", user_id, now - 86_400)?;
+        let wait = match (earlier.first(), earlier.last()) {
+            (_, Some(&last)) if last > now - UNLOCK_EVERY_SECS => last + UNLOCK_EVERY_SECS - now,
+            (Some(&first), _) if earlier.len() >= UNLOCKS_PER_DAY => first + 86_400 - now,
+            _ => 0,
+        };
+        if wait > 0 {
+            return Err(Problem::RateLimited {
+                retry_after: wait as u64,
+            }
+            .into());
+        }
         let key = account_attempt_key(user_id);
         let password_was_locked = sign_in::locked_until(tx, &key, now)?.is_some();
+        let attempts = sign_in::attempts(tx, &key)?;
         sign_in::clear(tx, &key)?;
         let mut code_channels = Vec::new();
         for (channel, target) in [(Channel::Sms, &user.phone), (Channel::Mail, &user.email)] {
@@ -227,7 +251,10 @@ pub async fn unlock_user(state: &AppState, actor: Actor, user_id: i64) -> Result
         }
         let detail = json!({
             "password_was_locked": password_was_locked,
+            "attempts_forgotten": attempts,
             "code_channels": code_channels,
+            "phone": user.phone,
+            "email": user.email,
         });
         let unlocked = Unlocked {
             password_was_locked,
