@@ -149,7 +149,8 @@ pub(crate) fn endpoint_of(id: AdminRoute, method: Method) -> Endpoint {
             unlock_user,
             "Let a member kept out back in: lift their password lock and the per-phone / per-e-mail code limits for the codes sent so far; once per 15 minutes and 3 times a day per account (用户管理; an admin's: holders of all their roles only)",
             TAG,
-        ),
+        )
+        .also(&[429]),
         AdminRoute::UserPointsLedger => endpoint(
             m,
             points_ledger,
