@@ -101,10 +101,10 @@ impl Config {
             config.edge_url = url.trim_end_matches('/').to_owned();
         }
         if let Some(secret) = var("EDGE_SHARED_SECRET") {
-            config.edge_secret = Secret::new(secret);
+            config.edge_secret = given_secret("EDGE_SHARED_SECRET", secret)?;
         }
         if let Some(secret) = var("ORIGIN_PAY_SANDBOX_SECRET") {
-            config.pay_sandbox_secret = Secret::new(secret);
+            config.pay_sandbox_secret = given_secret("ORIGIN_PAY_SANDBOX_SECRET", secret)?;
         }
         if let Some(ttl) = var("ORIGIN_ACCESS_TTL") {
             config.access_ttl_secs = ttl.parse().context("ORIGIN_ACCESS_TTL")?;
@@ -243,6 +243,19 @@ fn parse_offset(raw: &str) -> anyhow::Result<UtcOffset> {
 }
 
 /// Reads `data_dir/secrets/<name>`, creating it with 32 random bytes (hex) if absent.
+/// Shortest secret the origin takes from its settings. A generated one has 64 characters; a
+/// short one (`EDGE_SHARED_SECRET=test`) would let anyone who guesses it speak as the edge.
+pub const MIN_SECRET_CHARS: usize = 16;
+
+fn given_secret(name: &str, secret: String) -> anyhow::Result<Secret> {
+    if secret.chars().count() < MIN_SECRET_CHARS {
+        bail!(
+            "{name} must be at least {MIN_SECRET_CHARS} characters (unset, a random one is generated)"
+        );
+    }
+    Ok(Secret::new(secret))
+}
+
 fn generated_secret(data_dir: &Path, name: &str) -> anyhow::Result<Secret> {
     let bytes = read_or_create(data_dir, name, || {
         let mut raw = [0u8; 32];
@@ -351,12 +364,22 @@ mod tests {
     #[test]
     fn given_secrets_win_and_missing_ones_are_generated_once() {
         let dir = tempfile::tempdir().unwrap();
-        let given = config(dir.path(), &[("EDGE_SHARED_SECRET", "given-secret")]).unwrap();
-        assert_eq!(given.edge_secret, Secret::new("given-secret"));
+        let given = config(dir.path(), &[("EDGE_SHARED_SECRET", "given-secret-0123")]).unwrap();
+        assert_eq!(given.edge_secret, Secret::new("given-secret-0123"));
         let first = config(dir.path(), &[]).unwrap();
         let second = config(dir.path(), &[]).unwrap();
         assert_eq!(first.edge_secret, second.edge_secret);
-        assert_ne!(first.edge_secret, Secret::new("given-secret"));
+        assert_ne!(first.edge_secret, Secret::new("given-secret-0123"));
+    }
+
+    #[test]
+    fn a_short_given_secret_stops_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["EDGE_SHARED_SECRET", "ORIGIN_PAY_SANDBOX_SECRET"] {
+            let error = config_error(dir.path(), &[(name, "fifteen-chars-x")]);
+            assert!(error.contains(name) && error.contains("16"), "{error}");
+            config(dir.path(), &[(name, "sixteen-chars-xx")]).unwrap();
+        }
     }
 
     fn config_error(dir: &Path, vars: &[(&str, &str)]) -> String {
