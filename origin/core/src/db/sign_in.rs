@@ -41,16 +41,10 @@ pub fn reserve(
     connection
         .prepare_cached("DELETE FROM sign_in_locks WHERE until <= ?1")?
         .execute([now])?;
-    let locked_until: Option<i64> = connection
-        .prepare_cached("SELECT until FROM sign_in_locks WHERE key = ?1")?
-        .query_row([key], |row| row.get(0))
-        .optional()?;
-    if let Some(until) = locked_until {
+    if let Some(until) = locked_until(connection, key, now)? {
         return Ok(Err((until - now).max(1) as u64));
     }
-    let attempts: u32 = connection
-        .prepare_cached("SELECT count(*) FROM sign_in_attempts WHERE key = ?1")?
-        .query_row([key], |row| row.get(0))?;
+    let attempts = attempts(connection, key)?;
     if attempts >= lockout.max_attempts {
         lock(connection, key, now + lockout.lock_secs)?;
         return Ok(Err(lockout.lock_secs as u64));

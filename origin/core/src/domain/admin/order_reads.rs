@@ -291,8 +291,8 @@ pub fn stock_moved(seen: i64, now: i64) -> Problem {
 /// The stock an edit leaves: the one it sends, unless the operator saw `seen` and left it as
 /// they saw it (`stock == seen`) — then whatever the gift has now, so that redemptions made
 /// while they edited the name or picture stand (a `stock` equal to the current one is taken
-/// too: it undoes nothing). An edit that changes the stock on a stock that
-/// moved since is refused ([`stock_moved`]). Without `seen`, the stock sent.
+/// too: it undoes nothing). An edit that changes the stock on a stock that moved since is
+/// refused ([`stock_moved`]). Without `seen`, the stock sent.
 fn stock_after_edit(seen: Option<i64>, stock: i64, now: i64) -> Result<i64> {
     match seen {
         Some(seen) if seen != now && (stock == seen || stock == now) => Ok(now),
@@ -314,7 +314,8 @@ pub async fn check_stock_seen(state: &AppState, gift_id: i64, seen: i64, stock: 
 }
 
 /// Replaces a gift (the rules of [`NewGift`]; `image` must be an upload of the admin's or a
-/// gift's picture; the stock as [`stock_after_edit`] says) and whether it is retired — a retired gift leaves the public list and cannot be redeemed, and its orders
+/// gift's picture; the stock as [`stock_after_edit`] says) and whether it is retired — a
+/// retired gift leaves the public list and cannot be redeemed, and its orders
 /// keep the points and address they were placed with. Audited (`gift.update`). 404 if there is
 /// no such gift.
 pub async fn update_gift(
